@@ -1,0 +1,1 @@
+"""Pure rules of campaignd: no I/O, no framework."""

@@ -1,0 +1,1 @@
+"""The database: schema, migrations, engine set-up and every statement campaignd issues."""

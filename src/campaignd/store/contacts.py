@@ -1,0 +1,97 @@
+"""The contact ledger behind the cooldown: atomic reservations and giving them back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, and_, delete, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.store.dialect import upsert
+from campaignd.store.schema import contacts, deliveries
+
+GLOBAL_SCOPE = 0
+
+
+def scope_of(cooldown_scope: str, organization_id: int) -> int:
+    """The ledger scope: 0 for the global cooldown, else the organization id."""
+    return organization_id if cooldown_scope == "organization" else GLOBAL_SCOPE
+
+
+async def reserve_pending(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    scope: int,
+    now: datetime,
+    cutoff: datetime,
+) -> None:
+    """Reserve every pending address of the campaign that is outside its cooldown.
+
+    One conditional upsert: an address whose ledger entry is newer than ``cutoff`` keeps
+    that entry (someone else has it); any other is taken by this campaign. Rows are taken
+    in address order so that concurrent fan-outs lock them in the same order.
+    """
+    source = (
+        select(
+            literal(scope, contacts.c.scope.type).label("scope"),
+            deliveries.c.email,
+            literal(campaign_id, contacts.c.campaign_id.type).label("campaign_id"),
+            literal(campaign_name, contacts.c.campaign_name.type).label("campaign_name"),
+            literal(now, contacts.c.contacted_at.type).label("contacted_at"),
+        )
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+        )
+        .order_by(deliveries.c.email)
+    )
+    statement = upsert(connection.dialect.name, contacts).from_select(
+        ["scope", "email", "campaign_id", "campaign_name", "contacted_at"], source
+    )
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["scope", "email"],
+        set_={
+            "campaign_id": excluded.campaign_id,
+            "campaign_name": excluded.campaign_name,
+            "contacted_at": excluded.contacted_at,
+            "previous_campaign_id": contacts.c.campaign_id,
+            "previous_campaign_name": contacts.c.campaign_name,
+            "previous_contacted_at": contacts.c.contacted_at,
+        },
+        where=contacts.c.contacted_at < cutoff,
+    )
+    await connection.execute(statement)
+
+
+async def give_back_reservations(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    scope: int,
+    emails: Select[tuple[str]] | list[str],
+) -> None:
+    """Restore the ledger entries this campaign took for ``emails`` (failed or cancelled)."""
+    mine = and_(
+        contacts.c.scope == scope,
+        contacts.c.campaign_id == campaign_id,
+        contacts.c.email.in_(emails),
+    )
+    await connection.execute(
+        delete(contacts).where(mine, contacts.c.previous_contacted_at.is_(None))
+    )
+    await connection.execute(
+        update(contacts)
+        .where(mine)
+        .values(
+            campaign_id=contacts.c.previous_campaign_id,
+            campaign_name=contacts.c.previous_campaign_name,
+            contacted_at=contacts.c.previous_contacted_at,
+            previous_campaign_id=None,
+            previous_campaign_name=None,
+            previous_contacted_at=None,
+        )
+    )

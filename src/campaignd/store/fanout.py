@@ -1,0 +1,252 @@
+"""Fan-out: a campaign's pending recipients become queued or skipped, in a few set-based statements.
+
+And the read-only preview that applies the same rules.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.cooldown import cooldown_reason, suppressed_reason
+from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
+from campaignd.store.contacts import reserve_pending, scope_of
+from campaignd.store.recipients import count_recipients
+from campaignd.store.rows import Row
+from campaignd.store.runs import refresh_run_counts
+from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
+
+PENDING = DeliveryStatus.PENDING.value
+FINISHED_CAMPAIGNS = (
+    CampaignStatus.SENT.value,
+    CampaignStatus.FAILED.value,
+    CampaignStatus.CANCELLED.value,
+)
+
+
+@dataclass(frozen=True)
+class CooldownRules:
+    days: int
+    scope: str
+
+    def cutoff(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.days)
+
+
+async def fan_out(
+    connection: AsyncConnection, campaign_id: int, *, rules: CooldownRules, now: datetime
+) -> dict[str, int] | None:
+    """Fan out a started campaign once; None when it is already fanned out (or not sending).
+
+    Must run inside a writer transaction: the first statement claims the fan-out, so a
+    second fan-out of the same campaign waits for the first and then does nothing.
+    """
+    started = time.perf_counter()
+    claim = (
+        update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
+            campaigns.c.fanned_out_at.is_(None),
+        )
+        .values(fanned_out_at=now)
+        .returning(campaigns.c.organization_id, campaigns.c.name)
+    )
+    campaign = (await connection.execute(claim)).mappings().first()
+    if campaign is None:
+        return None
+    organization_id, name = int(campaign["organization_id"]), str(campaign["name"])
+    await _skip_suppressed(connection, campaign_id, organization_id)
+    if rules.days > 0:
+        scope = scope_of(rules.scope, organization_id)
+        await reserve_pending(
+            connection,
+            campaign_id=campaign_id,
+            campaign_name=name,
+            scope=scope,
+            now=now,
+            cutoff=rules.cutoff(now),
+        )
+        await _queue_reserved(connection, campaign_id, scope)
+        await _skip_in_cooldown(connection, campaign_id, scope, rules=rules, now=now)
+    await connection.execute(
+        update(deliveries)
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == PENDING)
+        .values(status=DeliveryStatus.QUEUED.value)
+    )
+    return await refresh_run_counts(
+        connection, campaign_id, fanout_seconds=time.perf_counter() - started
+    )
+
+
+async def _skip_suppressed(
+    connection: AsyncConnection, campaign_id: int, organization_id: int
+) -> None:
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == PENDING,
+            suppressions.c.organization_id == organization_id,
+            suppressions.c.email == deliveries.c.email,
+        )
+        .values(
+            status=DeliveryStatus.SKIPPED.value,
+            code=SkipCode.SUPPRESSED.value,
+            reason=literal("on the suppression list (") + suppressions.c.reason + literal(")"),
+        )
+    )
+    await connection.execute(statement)
+
+
+async def _queue_reserved(connection: AsyncConnection, campaign_id: int, scope: int) -> None:
+    reserved = (
+        select(contacts.c.email)
+        .where(
+            contacts.c.scope == scope,
+            contacts.c.email == deliveries.c.email,
+            contacts.c.campaign_id == campaign_id,
+        )
+        .exists()
+    )
+    await connection.execute(
+        update(deliveries)
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == PENDING, reserved)
+        .values(status=DeliveryStatus.QUEUED.value)
+    )
+
+
+async def _skip_in_cooldown(
+    connection: AsyncConnection,
+    campaign_id: int,
+    scope: int,
+    *,
+    rules: CooldownRules,
+    now: datetime,
+) -> None:
+    """The remaining pending addresses are held by another campaign: skip them with its reason.
+
+    The reason names that campaign and date, so there is one statement per distinct holder
+    (a handful), never one per recipient.
+    """
+    in_ledger = and_(
+        contacts.c.scope == scope,
+        contacts.c.email == deliveries.c.email,
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == PENDING,
+    )
+    holders = (
+        select(
+            contacts.c.campaign_id,
+            contacts.c.campaign_name,
+            contacts.c.contacted_at,
+            campaigns.c.status,
+        )
+        .select_from(
+            contacts.join(deliveries, in_ledger).outerjoin(
+                campaigns, campaigns.c.id == contacts.c.campaign_id
+            )
+        )
+        .distinct()
+    )
+    for holder_id, holder_name, contacted_at, holder_status in (
+        await connection.execute(holders)
+    ).all():
+        reason = cooldown_reason(
+            campaign_name=str(holder_name),
+            contacted_at=contacted_at,
+            cooldown_days=rules.days,
+            now=now,
+            sent=holder_status in FINISHED_CAMPAIGNS,
+        )
+        await connection.execute(
+            update(deliveries)
+            .where(
+                in_ledger,
+                contacts.c.campaign_id == holder_id,
+                contacts.c.contacted_at == contacted_at,
+            )
+            .values(
+                status=DeliveryStatus.SKIPPED.value, code=SkipCode.COOLDOWN.value, reason=reason
+            )
+        )
+
+
+async def preview(
+    connection: AsyncConnection,
+    campaign: Row,
+    *,
+    rules: CooldownRules,
+    now: datetime,
+    limit: int = 1000,
+) -> tuple[int, int, list[dict[str, str]]]:
+    """Read-only eligibility: (total, ineligible, reasons[:limit]) by the fan-out's rules."""
+    campaign_id, organization_id = int(campaign["id"]), int(campaign["organization_id"])
+    scope = scope_of(rules.scope, organization_id)
+    holder = campaigns.alias("holder")
+    cooldown_join = and_(
+        contacts.c.scope == scope,
+        contacts.c.email == deliveries.c.email,
+        contacts.c.campaign_id != campaign_id,
+        contacts.c.contacted_at >= rules.cutoff(now),
+        literal(rules.days > 0),
+    )
+    statement = (
+        select(
+            deliveries.c.email,
+            suppressions.c.reason.label("suppression"),
+            contacts.c.campaign_name,
+            contacts.c.contacted_at,
+            holder.c.status.label("holder_status"),
+        )
+        .select_from(
+            deliveries.outerjoin(
+                suppressions,
+                and_(
+                    suppressions.c.organization_id == organization_id,
+                    suppressions.c.email == deliveries.c.email,
+                ),
+            )
+            .outerjoin(contacts, cooldown_join)
+            .outerjoin(holder, holder.c.id == contacts.c.campaign_id)
+        )
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            (suppressions.c.email.is_not(None)) | (contacts.c.email.is_not(None)),
+        )
+        .order_by(deliveries.c.id)
+    )
+    total = await count_recipients(connection, campaign_id)
+    ineligible = 0
+    reasons: list[dict[str, str]] = []
+    for row in await connection.execute(statement):
+        ineligible += 1
+        if len(reasons) >= limit:
+            continue
+        if row.suppression is not None:
+            reasons.append(
+                {
+                    "email": row.email,
+                    "code": SkipCode.SUPPRESSED.value,
+                    "reason": suppressed_reason(row.suppression),
+                }
+            )
+        else:
+            reasons.append(
+                {
+                    "email": row.email,
+                    "code": SkipCode.COOLDOWN.value,
+                    "reason": cooldown_reason(
+                        campaign_name=str(row.campaign_name),
+                        contacted_at=row.contacted_at,
+                        cooldown_days=rules.days,
+                        now=now,
+                        sent=row.holder_status in FINISHED_CAMPAIGNS,
+                    ),
+                }
+            )
+    return total, ineligible, reasons

@@ -1,0 +1,274 @@
+"""The delivery queue: claim batches under a lease, record outcomes, recover leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus
+from campaignd.store.campaigns import transition
+from campaignd.store.contacts import give_back_reservations
+from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.rows import Row, every
+from campaignd.store.schema import campaigns, deliveries, suppressions
+
+QUEUED = DeliveryStatus.QUEUED.value
+SENDING = DeliveryStatus.SENDING.value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed delivery."""
+
+    delivery_id: int
+    campaign_id: int
+    email: str
+    status: DeliveryStatus  # sent, queued (retry later) or failed
+    reply: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    suppress_as: str | None = None  # "bounced" for a 5xx "no such user"
+
+
+async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
+    """Campaigns whose deliveries may be claimed: sending and already fanned out."""
+    statement = (
+        select(campaigns.c.id, campaigns.c.organization_id, campaigns.c.consecutive_errors)
+        .where(
+            campaigns.c.status == CampaignStatus.SENDING.value,
+            campaigns.c.fanned_out_at.is_not(None),
+        )
+        .order_by(campaigns.c.id)
+    )
+    return every(await connection.execute(statement))
+
+
+async def claim_batch(
+    connection: AsyncConnection,
+    campaign_id: int,
+    *,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+) -> list[Row]:
+    """Take up to ``limit`` queued deliveries of one sending campaign under a lease.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers claim side by side; SQLite: the
+    caller's ``BEGIN IMMEDIATE`` transaction makes the claim exclusive.
+    """
+    still_sending = (
+        select(campaigns.c.id)
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.SENDING.value)
+        .exists()
+    )
+    candidates = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == QUEUED,
+            (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+            still_sending,
+        )
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            status=SENDING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=deliveries.c.attempts + 1,
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.campaign_id,
+            deliveries.c.email,
+            deliveries.c.variables,
+            deliveries.c.attempts,
+        )
+    )
+    return sorted(every(await connection.execute(statement)), key=lambda row: int(row["id"]))
+
+
+async def suppressed_among(
+    connection: AsyncConnection, organization_id: int, emails: Sequence[str]
+) -> dict[str, str]:
+    """Which of ``emails`` are on the organization's suppression list, with the reason."""
+    if not emails:
+        return {}
+    statement = select(suppressions.c.email, suppressions.c.reason).where(
+        suppressions.c.organization_id == organization_id, suppressions.c.email.in_(list(emails))
+    )
+    return {
+        str(email): str(reason) for email, reason in (await connection.execute(statement)).all()
+    }
+
+
+async def extend_leases(
+    connection: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float
+) -> None:
+    await connection.execute(
+        update(deliveries)
+        .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+    )
+
+
+async def record_outcomes(
+    connection: AsyncConnection,
+    outcomes: Sequence[Outcome],
+    *,
+    owner: str,
+    now: datetime,
+    scopes: dict[int, int],
+    organizations: dict[int, int],
+) -> None:
+    """Write a group of outcomes in one transaction (one statement per kind of change).
+
+    ``scopes`` maps campaign id to its cooldown ledger scope, ``organizations`` to its
+    organization id. Only rows still leased by ``owner`` are changed.
+    """
+    if not outcomes:
+        return
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("delivery_id"),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == SENDING,
+        )
+        .values(
+            status=bindparam("new_status"),
+            server_reply=bindparam("reply"),
+            last_error=bindparam("error"),
+            next_attempt_at=bindparam("next_attempt_at", type_=deliveries.c.next_attempt_at.type),
+            sent_at=bindparam("sent_at", type_=deliveries.c.sent_at.type),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    parameters: list[dict[str, Any]] = [
+        {
+            "delivery_id": outcome.delivery_id,
+            "new_status": outcome.status.value,
+            "reply": outcome.reply,
+            "error": outcome.error,
+            "next_attempt_at": outcome.next_attempt_at,
+            "sent_at": now if outcome.status is DeliveryStatus.SENT else None,
+        }
+        for outcome in outcomes
+    ]
+    await connection.execute(statement, parameters)
+    await _give_back_failed(connection, outcomes, scopes)
+    await _suppress_bounces(connection, outcomes, organizations, now)
+    await _count_errors(connection, outcomes)
+
+
+async def _give_back_failed(
+    connection: AsyncConnection, outcomes: Sequence[Outcome], scopes: dict[int, int]
+) -> None:
+    failed: dict[int, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.status is DeliveryStatus.FAILED:
+            failed.setdefault(outcome.campaign_id, []).append(outcome.email)
+    for campaign_id, emails in failed.items():
+        await give_back_reservations(
+            connection, campaign_id=campaign_id, scope=scopes[campaign_id], emails=emails
+        )
+
+
+async def _suppress_bounces(
+    connection: AsyncConnection,
+    outcomes: Sequence[Outcome],
+    organizations: dict[int, int],
+    now: datetime,
+) -> None:
+    rows = [
+        {
+            "organization_id": organizations[outcome.campaign_id],
+            "email": outcome.email,
+            "reason": outcome.suppress_as,
+            "detail": outcome.error,
+            "created_at": now,
+        }
+        for outcome in outcomes
+        if outcome.suppress_as
+    ]
+    if rows:
+        statement = insert_ignoring_conflicts(
+            connection.dialect.name, suppressions, ["organization_id", "email"]
+        )
+        await connection.execute(statement, rows)
+
+
+async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    """Track failed sends in a row per campaign: a success resets the count."""
+    streaks: dict[int, tuple[bool, int]] = {}
+    for outcome in outcomes:
+        reset, errors = streaks.get(outcome.campaign_id, (False, 0))
+        if outcome.status is DeliveryStatus.SENT:
+            streaks[outcome.campaign_id] = (True, 0)
+        else:
+            streaks[outcome.campaign_id] = (reset, errors + 1)
+    for campaign_id, (reset, errors) in streaks.items():
+        base = 0 if reset else campaigns.c.consecutive_errors
+        await connection.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id)
+            .values(consecutive_errors=base + errors if not reset else errors)
+        )
+
+
+async def pause_if_failing(
+    connection: AsyncConnection, campaign_id: int, *, max_errors: int, now: datetime
+) -> Row | None:
+    """Pause a campaign whose last ``max_errors`` sends all failed, saying why."""
+    return await transition(
+        connection,
+        campaign_id,
+        Action.PAUSE,
+        conditions=(campaigns.c.consecutive_errors >= max_errors,),
+        now=now,
+        status_reason=f"paused after {max_errors} failed sends in a row; check the mail server",
+    )
+
+
+async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
+    """Give back everything ``owner`` claimed and did not send (a graceful stop)."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
+        .values(
+            status=QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
+        )
+    )
+    return (await connection.execute(statement)).rowcount
+
+
+async def recover_expired_leases(connection: AsyncConnection, *, now: datetime) -> int:
+    """Deliveries whose worker went silent return to the queue."""
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.status == SENDING, deliveries.c.lease_expires_at < now)
+        .values(status=QUEUED, lease_owner=None, lease_expires_at=None)
+    )
+    return (await connection.execute(statement)).rowcount
+
+
+async def queue_depth(connection: AsyncConnection) -> int:
+    from sqlalchemy import func
+
+    statement = select(func.count()).select_from(deliveries).where(deliveries.c.status == QUEUED)
+    return int((await connection.execute(statement)).scalar_one())

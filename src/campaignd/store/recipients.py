@@ -1,0 +1,70 @@
+"""Adding recipients to a campaign (one bulk statement) and reading their outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.rows import Row, every
+from campaignd.store.schema import deliveries
+
+INSERT_CHUNK = 5_000
+
+
+async def count_recipients(connection: AsyncConnection, campaign_id: int) -> int:
+    statement = select(func.count()).where(deliveries.c.campaign_id == campaign_id)
+    return int((await connection.execute(statement)).scalar_one())
+
+
+async def add_recipients(
+    connection: AsyncConnection,
+    campaign_id: int,
+    recipients: Iterable[tuple[str, dict[str, Any] | None]],
+) -> int:
+    """Insert normalised ``(email, variables)`` pairs as pending deliveries.
+
+    Addresses the campaign already holds are left alone. Returns how many were added.
+    """
+    before = await count_recipients(connection, campaign_id)
+    statement = insert_ignoring_conflicts(
+        connection.dialect.name, deliveries, ["campaign_id", "email"]
+    )
+    chunk: list[dict[str, Any]] = []
+    for email, variables in recipients:
+        chunk.append(
+            {
+                "campaign_id": campaign_id,
+                "email": email,
+                "variables": variables or None,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+            }
+        )
+        if len(chunk) >= INSERT_CHUNK:
+            await connection.execute(statement, chunk)
+            chunk = []
+    if chunk:
+        await connection.execute(statement, chunk)
+    return await count_recipients(connection, campaign_id) - before
+
+
+async def list_deliveries(
+    connection: AsyncConnection,
+    campaign_id: int,
+    *,
+    status: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Row]:
+    conditions = [deliveries.c.campaign_id == campaign_id]
+    if status is not None:
+        conditions.append(deliveries.c.status == status)
+    if after_id is not None:
+        conditions.append(deliveries.c.id > after_id)
+    statement = select(deliveries).where(*conditions).order_by(deliveries.c.id).limit(limit)
+    return every(await connection.execute(statement))

@@ -1,0 +1,195 @@
+"""Tables (SQLAlchemy Core). Migrations in ``migrations/`` must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from campaignd.store.columns import Identifier, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("slug", String(63), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html_body", Text),
+    Column("text_body", Text),
+    Column("from_address", String(320)),
+    Column("reply_to", String(320)),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text),
+    Column("scheduled_for", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("fanned_out_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("consecutive_errors", Integer, nullable=False, server_default=text("0")),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_campaigns_due", "status", "scheduled_for"),
+    Index("ix_campaigns_organization", "organization_id", "id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("email", String(320), nullable=False),
+    Column("variables", JSON),
+    Column("status", String(16), nullable=False),
+    Column("code", String(16)),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("next_attempt_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("server_reply", Text),
+    Column("last_error", Text),
+    UniqueConstraint("campaign_id", "email"),
+    Index("ix_deliveries_queue", "campaign_id", "status", "id"),
+    Index("ix_deliveries_leases", "status", "lease_expires_at"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("organization_id", Identifier, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("actor", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("live", Boolean, nullable=False),
+    Column("scheduled_for", UtcDateTime),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("lateness_seconds", Float),
+    Column("fanout_seconds", Float),
+    Column("finished_at", UtcDateTime),
+    Column("recipient_count", Integer, nullable=False, server_default=text("0")),
+    Column("queued", Integer, nullable=False, server_default=text("0")),
+    Column("sent", Integer, nullable=False, server_default=text("0")),
+    Column("failed", Integer, nullable=False, server_default=text("0")),
+    Column("skipped", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Index("ix_runs_started", "started_at"),
+    Index(
+        "uq_runs_live_campaign",
+        "campaign_id",
+        unique=True,
+        sqlite_where=text("live"),
+        postgresql_where=text("live"),
+    ),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("scope", Identifier, primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Column("campaign_id", Identifier),
+    Column("campaign_name", String(200)),
+    Column("contacted_at", UtcDateTime, nullable=False),
+    Column("previous_campaign_id", Identifier),
+    Column("previous_campaign_name", String(200)),
+    Column("previous_contacted_at", UtcDateTime),
+)
+"""The contact ledger of the cooldown: who was last reserved or mailed, per scope (0 = global).
+
+``previous_*`` keep the entry a reservation replaced, so a failed delivery can give it back.
+"""
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(16), nullable=False),
+    Column("detail", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("reason IN ('unsubscribed', 'bounced', 'complained', 'manual')", name="reason"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("organization_id", Identifier, ForeignKey("organizations.id", ondelete="CASCADE")),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("organization_id", Identifier),
+    Column("action", String(64), nullable=False),
+    Column("target", String(64)),
+    Column("detail", JSON),
+    Index("ix_audit_log_at", "at"),
+)
+
+instance_secrets = Table(
+    "instance_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,25 @@
+"""Secrets generated once and shared by every instance through the database."""
+
+from __future__ import annotations
+
+import secrets as random
+
+from sqlalchemy import select
+
+from campaignd.store.database import Database
+from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.schema import instance_secrets
+
+
+async def instance_secret(database: Database, name: str) -> str:
+    """The stored secret ``name``, generated on first use (first writer wins)."""
+    async with database.transaction() as connection:
+        statement = insert_ignoring_conflicts(database.dialect, instance_secrets, ["name"]).values(
+            name=name, value=random.token_urlsafe(48)
+        )
+        await connection.execute(statement)
+        value = await connection.scalar(
+            select(instance_secrets.c.value).where(instance_secrets.c.name == name)
+        )
+    assert value is not None
+    return str(value)

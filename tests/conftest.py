@@ -1,0 +1,65 @@
+"""Fixtures: one database fixture parametrised over a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from campaignd.settings import Settings
+from campaignd.store.database import Database
+from campaignd.store.migrate import upgrade
+from tests.support import POSTGRES_URL, REDIS_URL, drop_template, fresh_postgres_database
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if POSTGRES_URL:
+        drop_template()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'campaignd.db'}"
+        upgrade(url)
+        yield url
+        return
+    if not POSTGRES_URL:
+        pytest.skip("CAMPAIGND_TEST_DATABASE_URL is not set")
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database only (for tests of concurrency between processes)."""
+    if not POSTGRES_URL:
+        pytest.skip("CAMPAIGND_TEST_DATABASE_URL is not set")
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not REDIS_URL:
+        pytest.skip("CAMPAIGND_TEST_REDIS_URL is not set")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    handle = Database(database_url)
+    yield handle
+    await handle.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its database, an outbox in the test's folder, no .env."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        email_transport=f"file://{tmp_path / 'outbox'}",
+    )

@@ -1,0 +1,65 @@
+"""Helpers shared by the tests: real databases, a migrated template, settings."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from campaignd.store.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("CAMPAIGND_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("CAMPAIGND_TEST_REDIS_URL")
+
+_template: str | None = None
+
+
+def _admin_dsn() -> str:
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _with_database(name: str) -> str:
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL).set(database=name, drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def _template_database() -> str:
+    """A database migrated once per test session; each test copies it (fast, isolated)."""
+    global _template
+    if _template is None:
+        name = f"campaignd_template_{os.getpid()}"
+        with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        upgrade(_with_database(name))
+        _template = name
+    return _template
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database with the schema, dropped afterwards."""
+    template = _template_database()
+    name = f"campaignd_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _with_database(name)
+    finally:
+        with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_template() -> None:
+    global _template
+    if _template is not None:
+        with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{_template}" WITH (FORCE)')
+        _template = None
