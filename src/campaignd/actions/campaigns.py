@@ -1,0 +1,480 @@
+"""Campaign actions: create, read, list, edit, delete, recipients, lifecycle, preview."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.actions.errors import Conflict, Invalid, NotFound
+from campaignd.actions.principal import Principal, Role
+from campaignd.actions.services import Services
+from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, refusal
+from campaignd.domain.recipients import InvalidRow, RecipientList
+from campaignd.domain.templates import TemplateProblem, compile_campaign
+from campaignd.store import audit, campaigns, organizations, recipients, runs
+from campaignd.store.columns import utcnow
+from campaignd.store.contacts import scope_of
+from campaignd.store.fanout import CooldownRules, preview
+from campaignd.store.rows import Row
+
+CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+
+
+@dataclass(frozen=True)
+class CampaignContent:
+    name: str
+    subject: str
+    html_body: str | None = None
+    text_body: str | None = None
+    from_address: str | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    duplicates: int
+    invalid: list[InvalidRow]
+
+
+@dataclass(frozen=True)
+class Preview:
+    campaign_id: int
+    campaign_name: str
+    total_recipients: int
+    eligible: int
+    ineligible: int
+    reasons: list[dict[str, str]]
+
+
+def cooldown_rules(services: Services) -> CooldownRules:
+    return CooldownRules(
+        days=services.settings.cooldown_days, scope=services.settings.cooldown_scope
+    )
+
+
+def _check_content(content: dict[str, Any]) -> None:
+    """Names the field that is wrong: empty name or subject, no body, bad template or address."""
+    for name in ("name", "subject"):
+        if not (content.get(name) or "").strip():
+            raise Invalid(f"{_api_name(name)}: must not be empty")
+    if not (content.get("html_body") or content.get("text_body")):
+        raise Invalid("htmlBody or textBody: a campaign needs at least one body")
+    for name in ("from_address", "reply_to"):
+        value = content.get(name)
+        if value:
+            try:
+                normalise(_bare_address(value))
+            except InvalidAddress as error:
+                raise Invalid(f"{_api_name(name)}: {error}") from None
+    try:
+        compile_campaign(content["subject"], content.get("html_body"), content.get("text_body"))
+    except TemplateProblem as problem:
+        raise Invalid(str(problem)) from None
+
+
+def _bare_address(value: str) -> str:
+    """``Name <a@x.org>`` -> ``a@x.org``."""
+    if "<" in value and value.rstrip().endswith(">"):
+        return value[value.rindex("<") + 1 : value.rstrip().rindex(">")]
+    return value
+
+
+def _api_name(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def check_schedule_time(when: datetime, now: datetime) -> None:
+    if when.tzinfo is None:
+        raise Invalid("scheduledFor: needs a time zone offset, like 2026-12-01T09:00:00+01:00 or Z")
+    if when <= now:
+        raise Invalid(f"scheduledFor: {when.isoformat()} is in the past; choose a future time")
+
+
+async def _organization_for(
+    connection: AsyncConnection, principal: Principal, slug: str | None
+) -> int:
+    if principal.role is Role.PLATFORM_ADMIN:
+        if not slug:
+            raise Invalid("organization: required for a platform admin (an organization slug)")
+        row = await organizations.organization_by_slug(connection, slug)
+        if row is None:
+            raise Invalid(f"organization: no organization '{slug}'")
+        return int(row["id"])
+    assert principal.organization_id is not None
+    if slug and slug != principal.organization_slug:
+        raise Invalid(f"organization: you belong to '{principal.organization_slug}', not '{slug}'")
+    return principal.organization_id
+
+
+async def _refuse(
+    connection: AsyncConnection, principal: Principal, campaign_id: int, action: Action
+) -> Exception:
+    """Why a conditional update changed nothing: not found (404) or not allowed now (409)."""
+    campaign = await campaigns.get_campaign(
+        connection, campaign_id, organization_id=principal.scope
+    )
+    if campaign is None:
+        return NotFound(f"campaign {campaign_id} not found")
+    return Conflict(refusal(action, campaign["status"]))
+
+
+async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
+    campaign = await campaigns.get_campaign(connection, campaign_id)
+    assert campaign is not None
+    counts = (await campaigns.delivery_counts(connection, [campaign_id]))[campaign_id]
+    campaign["counts"] = counts
+    campaign["recipient_count"] = sum(counts.values())
+    return campaign
+
+
+async def get_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
+    async with services.database.connection() as connection:
+        campaign = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        return await _view(connection, campaign_id)
+
+
+async def list_campaigns(
+    services: Services,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Row], int | None]:
+    """A page of campaigns (newest first) and the cursor of the next page, if any."""
+    if status is not None and status not in {item.value for item in CampaignStatus}:
+        raise Invalid(f"status: unknown status '{status}'")
+    async with services.database.connection() as connection:
+        rows = await campaigns.list_campaigns(
+            connection,
+            organization_id=principal.scope,
+            status=status,
+            before_id=cursor,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        counts = await campaigns.delivery_counts(connection, [int(row["id"]) for row in page])
+    for row in page:
+        row["counts"] = counts[int(row["id"])]
+        row["recipient_count"] = sum(row["counts"].values())
+    next_cursor = int(page[-1]["id"]) if len(rows) > limit else None
+    return page, next_cursor
+
+
+async def create_campaign(
+    services: Services,
+    principal: Principal,
+    content: CampaignContent,
+    *,
+    organization: str | None = None,
+    recipient_list: RecipientList | None = None,
+    scheduled_for: datetime | None = None,
+) -> tuple[Row, ImportReport | None]:
+    principal.require_change()
+    values = asdict(content)
+    _check_content(values)
+    now = utcnow()
+    if scheduled_for is not None:
+        check_schedule_time(scheduled_for, now)
+    async with services.database.transaction() as connection:
+        organization_id = await _organization_for(connection, principal, organization)
+        campaign_id = await campaigns.create_campaign(
+            connection, organization_id=organization_id, actor=principal.actor, **values
+        )
+        report = None
+        if recipient_list is not None:
+            report = await _insert_recipients(connection, campaign_id, recipient_list)
+        if scheduled_for is not None:
+            await campaigns.transition(
+                connection, campaign_id, Action.SCHEDULE, scheduled_for=scheduled_for
+            )
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.create",
+            organization_id=organization_id,
+            target=str(campaign_id),
+            detail={"name": content.name, "recipients": report.added if report else 0},
+        )
+        view = await _view(connection, campaign_id)
+    if scheduled_for is not None:
+        await services.wakeups.notify("scheduler")
+    return view, report
+
+
+async def edit_campaign(
+    services: Services, principal: Principal, campaign_id: int, changes: dict[str, Any]
+) -> Row:
+    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled."""
+    principal.require_change()
+    unknown = set(changes) - set(CONTENT_FIELDS)
+    if unknown:
+        raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
+    async with services.database.transaction() as connection:
+        current = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if current is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        merged = {name: current[name] for name in CONTENT_FIELDS} | changes
+        _check_content(merged)
+        updated = await campaigns.transition(
+            connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
+        )
+        if updated is None:
+            raise await _refuse(connection, principal, campaign_id, Action.EDIT)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.edit",
+            organization_id=current["organization_id"],
+            target=str(campaign_id),
+            detail={"fields": sorted(changes)},
+        )
+        return await _view(connection, campaign_id)
+
+
+async def delete_campaign(services: Services, principal: Principal, campaign_id: int) -> None:
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        current = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if current is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        if not await campaigns.delete_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        ):
+            raise await _refuse(connection, principal, campaign_id, Action.DELETE)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.delete",
+            organization_id=current["organization_id"],
+            target=str(campaign_id),
+            detail={"name": current["name"]},
+        )
+
+
+async def _insert_recipients(
+    connection: AsyncConnection, campaign_id: int, recipient_list: RecipientList
+) -> ImportReport:
+    offered = len(recipient_list.recipients)
+    added = await recipients.add_recipients(
+        connection, campaign_id, recipient_list.recipients.items()
+    )
+    return ImportReport(
+        added=added,
+        duplicates=recipient_list.duplicates + offered - added,
+        invalid=recipient_list.invalid,
+    )
+
+
+async def add_recipients(
+    services: Services, principal: Principal, campaign_id: int, recipient_list: RecipientList
+) -> ImportReport:
+    """Add recipients to a draft or scheduled campaign (one bulk statement)."""
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        locked = await campaigns.transition(
+            connection, campaign_id, Action.ADD_RECIPIENTS, organization_id=principal.scope
+        )
+        if locked is None:
+            raise await _refuse(connection, principal, campaign_id, Action.ADD_RECIPIENTS)
+        report = await _insert_recipients(connection, campaign_id, recipient_list)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.recipients.add",
+            organization_id=locked["organization_id"],
+            target=str(campaign_id),
+            detail={
+                "added": report.added,
+                "duplicates": report.duplicates,
+                "invalid": len(report.invalid),
+            },
+        )
+        return report
+
+
+async def _transition(
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    action: Action,
+    *,
+    detail: dict[str, Any] | None = None,
+    **values: Any,
+) -> Row:
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        changed = await campaigns.transition(
+            connection, campaign_id, action, organization_id=principal.scope, **values
+        )
+        if changed is None:
+            raise await _refuse(connection, principal, campaign_id, action)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action=f"campaign.{action.value}",
+            organization_id=changed["organization_id"],
+            target=str(campaign_id),
+            detail=detail,
+        )
+        return await _view(connection, campaign_id)
+
+
+async def schedule(
+    services: Services, principal: Principal, campaign_id: int, scheduled_for: datetime
+) -> Row:
+    check_schedule_time(scheduled_for, utcnow())
+    view = await _transition(
+        services,
+        principal,
+        campaign_id,
+        Action.SCHEDULE,
+        detail={"scheduledFor": scheduled_for.isoformat()},
+        scheduled_for=scheduled_for,
+        status_reason=None,
+    )
+    await services.wakeups.notify("scheduler")
+    return view
+
+
+async def unschedule(services: Services, principal: Principal, campaign_id: int) -> Row:
+    return await _transition(services, principal, campaign_id, Action.UNSCHEDULE)
+
+
+async def pause(services: Services, principal: Principal, campaign_id: int) -> Row:
+    return await _transition(
+        services, principal, campaign_id, Action.PAUSE, status_reason=f"paused by {principal.actor}"
+    )
+
+
+async def resume(services: Services, principal: Principal, campaign_id: int) -> Row:
+    view = await _transition(
+        services, principal, campaign_id, Action.RESUME, status_reason=None, consecutive_errors=0
+    )
+    await services.wakeups.notify("scheduler")
+    await services.wakeups.notify("workers")
+    return view
+
+
+async def cancel(services: Services, principal: Principal, campaign_id: int) -> Row:
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        current = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if current is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        scope = scope_of(services.settings.cooldown_scope, int(current["organization_id"]))
+        cancelled = await runs.cancel_campaign(
+            connection, campaign_id, now=utcnow(), organization_id=principal.scope, scope=scope
+        )
+        if cancelled is None:
+            raise await _refuse(connection, principal, campaign_id, Action.CANCEL)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.cancel",
+            organization_id=current["organization_id"],
+            target=str(campaign_id),
+        )
+        return await _view(connection, campaign_id)
+
+
+async def execute(services: Services, principal: Principal, campaign_id: int) -> Row:
+    """Start now (from draft, scheduled or missed); returns the new run."""
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        run = await runs.start_campaign(
+            connection,
+            campaign_id,
+            trigger=Trigger.MANUAL,
+            actor=principal.actor,
+            now=utcnow(),
+            organization_id=principal.scope,
+        )
+        if run is None:
+            raise await _refuse(connection, principal, campaign_id, Action.EXECUTE)
+        await audit.record(
+            connection,
+            actor=principal.actor,
+            action="campaign.execute",
+            organization_id=run["organization_id"],
+            target=str(campaign_id),
+            detail={"runId": run["id"]},
+        )
+    await services.wakeups.notify("scheduler")
+    return run
+
+
+async def preview_campaign(
+    services: Services, principal: Principal, campaign_id: int, *, limit: int = 1000
+) -> Preview:
+    async with services.database.connection() as connection:
+        campaign = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        total, ineligible, reasons = await preview(
+            connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
+        )
+    return Preview(
+        campaign_id=campaign_id,
+        campaign_name=str(campaign["name"]),
+        total_recipients=total,
+        eligible=total - ineligible,
+        ineligible=ineligible,
+        reasons=reasons,
+    )
+
+
+async def upcoming(services: Services, principal: Principal, *, hours: float) -> list[Row]:
+    if not 0 < hours <= 24 * 366:
+        raise Invalid("hours: must be between 0 and 8784")
+    async with services.database.connection() as connection:
+        return await campaigns.upcoming_campaigns(
+            connection, until=utcnow() + timedelta(hours=hours), organization_id=principal.scope
+        )
+
+
+async def execution_log(services: Services, principal: Principal, *, limit: int = 100) -> list[Row]:
+    if not 0 < limit <= 1000:
+        raise Invalid("limit: must be between 1 and 1000")
+    async with services.database.connection() as connection:
+        return await runs.execution_log(connection, organization_id=principal.scope, limit=limit)
+
+
+async def list_recipients(
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    *,
+    status: str | None = None,
+    cursor: int | None = None,
+    limit: int = 100,
+) -> tuple[list[Row], int | None]:
+    async with services.database.connection() as connection:
+        campaign = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        rows = await recipients.list_deliveries(
+            connection, campaign_id, status=status, after_id=cursor, limit=limit + 1
+        )
+    page = rows[:limit]
+    return page, (int(page[-1]["id"]) if len(rows) > limit else None)

@@ -1,0 +1,27 @@
+"""Errors a user can cause, answered in words (the API maps them to HTTP statuses)."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ActionError):
+    status_code = 404
+
+
+class Forbidden(ActionError):
+    status_code = 403
+
+
+class Conflict(ActionError):
+    status_code = 409
+
+
+class Invalid(ActionError):
+    status_code = 422

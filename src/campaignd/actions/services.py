@@ -1,0 +1,16 @@
+"""The handles an action needs, passed in (never reached for as globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from campaignd.settings import Settings
+from campaignd.store.database import Database
+from campaignd.wakeups import Wakeups
+
+
+@dataclass(frozen=True)
+class Services:
+    database: Database
+    settings: Settings
+    wakeups: Wakeups
