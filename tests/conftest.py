@@ -63,3 +63,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         email_transport=f"file://{tmp_path / 'outbox'}",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI the real services must be there: a missing one fails instead of skipping."""
+    import os
+    import shutil
+
+    if os.environ.get("CAMPAIGND_REQUIRE_SERVICES") and not (POSTGRES_URL and REDIS_URL):
+        raise pytest.UsageError(
+            "CAMPAIGND_TEST_DATABASE_URL and CAMPAIGND_TEST_REDIS_URL must be set in CI"
+        )
+    if os.environ.get("CAMPAIGND_REQUIRE_BROWSER") and not shutil.which("chromium"):
+        raise pytest.UsageError("chromium must be installed in CI (apt-get install chromium)")

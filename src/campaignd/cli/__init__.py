@@ -1,10 +1,20 @@
-"""The ``campaignd`` command line."""
+"""The ``campaignd`` command line: thin commands that parse, call and print."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="campaignd: scheduled email campaigns.")
+from campaignd.cli import database, organizations, serve, tokens
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="campaignd: scheduled email campaigns, on time, once per person.",
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(database.app, name="db")
+app.add_typer(organizations.app, name="org")
+app.add_typer(tokens.app, name="token")
 
 
 def main() -> None:

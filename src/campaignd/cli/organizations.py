@@ -1,0 +1,56 @@
+"""``campaignd org``: organizations."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from rich.table import Table
+from sqlalchemy.exc import IntegrityError
+
+from campaignd.cli.common import console, ensure_schema, fail, run_with_database, settings_or_exit
+from campaignd.store.database import Database
+from campaignd.store.organizations import create_organization, list_organizations
+from campaignd.store.rows import Row
+
+app = typer.Typer(no_args_is_help=True, help="Manage organizations.")
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@app.command("create")
+def create(
+    slug: str = typer.Argument(..., help="Short name: lower-case letters, digits and dashes."),
+    name: str | None = typer.Option(None, help="Display name (default: the slug)."),
+) -> None:
+    """Create an organization."""
+    if not SLUG.match(slug):
+        raise fail(f"'{slug}' is not a valid slug: use lower-case letters, digits and dashes")
+    settings = settings_or_exit()
+    ensure_schema(settings)
+
+    async def work(database: Database) -> Row:
+        async with database.transaction() as connection:
+            return await create_organization(connection, slug=slug, name=name or slug)
+
+    try:
+        row = run_with_database(settings, work)
+    except IntegrityError:
+        raise fail(f"organization '{slug}' already exists") from None
+    console.print(f"created organization {row['slug']} (id {row['id']})")
+
+
+@app.command("list")
+def list_() -> None:
+    """List organizations."""
+    settings = settings_or_exit()
+    ensure_schema(settings)
+
+    async def work(database: Database) -> list[Row]:
+        async with database.connection() as connection:
+            return await list_organizations(connection)
+
+    table = Table("id", "slug", "name")
+    for row in run_with_database(settings, work):
+        table.add_row(str(row["id"]), row["slug"], row["name"])
+    console.print(table)

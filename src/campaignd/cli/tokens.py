@@ -1,0 +1,90 @@
+"""``campaignd token``: API tokens (shown once, stored hashed)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from campaignd.actions.principal import Role
+from campaignd.cli.common import console, ensure_schema, fail, run_with_database, settings_or_exit
+from campaignd.store import tokens
+from campaignd.store.database import Database
+from campaignd.store.organizations import organization_by_slug
+from campaignd.store.rows import Row
+
+app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+
+
+@app.command("create")
+def create(
+    role: Role = typer.Option(..., help="platform_admin, organization_admin or viewer."),
+    org: str | None = typer.Option(
+        None, help="Organization slug (required unless platform_admin)."
+    ),
+    name: str | None = typer.Option(None, help="A name to recognise the token by."),
+) -> None:
+    """Create a token and print it on stdout (only the token: it is not shown again)."""
+    if role is not Role.PLATFORM_ADMIN and not org:
+        raise fail(f"--org is required for a {role.value} token")
+    settings = settings_or_exit()
+    ensure_schema(settings)
+
+    async def work(database: Database) -> str | None:
+        async with database.transaction() as connection:
+            organization_id = None
+            if org:
+                organization = await organization_by_slug(connection, org)
+                if organization is None:
+                    return None
+                organization_id = int(organization["id"])
+            _, token = await tokens.create_token(
+                connection,
+                role=role.value,
+                organization_id=organization_id,
+                name=name or role.value,
+            )
+            return token
+
+    token = run_with_database(settings, work)
+    if token is None:
+        raise fail(f"no organization '{org}' (create it with `campaignd org create {org}`)")
+    print(token)
+
+
+@app.command("list")
+def list_() -> None:
+    """List tokens (never the secret part)."""
+    settings = settings_or_exit()
+    ensure_schema(settings)
+
+    async def work(database: Database) -> list[Row]:
+        async with database.connection() as connection:
+            return await tokens.list_tokens(connection)
+
+    table = Table("id", "name", "role", "organization", "starts with", "created", "revoked")
+    for row in run_with_database(settings, work):
+        table.add_row(
+            str(row["id"]),
+            row["name"],
+            row["role"],
+            row["organization_slug"] or "-",
+            row["prefix"] + "…",
+            row["created_at"].strftime("%Y-%m-%d %H:%M"),
+            row["revoked_at"].strftime("%Y-%m-%d %H:%M") if row["revoked_at"] else "",
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(token_id: int = typer.Argument(..., help="The id shown by `token list`.")) -> None:
+    """Revoke a token: it stops working at once."""
+    settings = settings_or_exit()
+    ensure_schema(settings)
+
+    async def work(database: Database) -> bool:
+        async with database.transaction() as connection:
+            return await tokens.revoke_token(connection, token_id)
+
+    if not run_with_database(settings, work):
+        raise fail(f"no live token with id {token_id}")
+    console.print(f"token {token_id} revoked")

@@ -1,0 +1,134 @@
+"""One instance of campaignd: the API, the scheduler and the delivery workers on one event loop.
+
+``--role`` decides which of them start. SIGTERM (or Ctrl-C) drains: the API stops
+accepting, the scheduler stops claiming, workers finish what is in flight and give
+back their leases, then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from campaignd.actions.services import Services
+from campaignd.api.app import create_app
+from campaignd.delivery.rate import create_rate_limiter
+from campaignd.delivery.transports import create_transport
+from campaignd.delivery.worker import Worker
+from campaignd.logs import log_event
+from campaignd.scheduling.lock import create_lock
+from campaignd.scheduling.scheduler import Scheduler
+from campaignd.settings import Role, Settings
+from campaignd.store.database import Database
+from campaignd.wakeups import create_wakeups
+
+logger = logging.getLogger("campaignd.runtime")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the instance decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Instance:
+    services: Services
+    role: Role
+
+    @property
+    def runs_api(self) -> bool:
+        return self.role in ("all", "api")
+
+    @property
+    def runs_scheduler(self) -> bool:
+        return self.role in ("all", "scheduler")
+
+    @property
+    def runs_workers(self) -> bool:
+        return self.role in ("all", "worker")
+
+    def scheduler(self) -> Scheduler:
+        settings = self.services.settings
+        lock = create_lock(settings.redis_url, ttl=settings.lock_ttl)
+        return Scheduler(self.services.database, settings, lock=lock, wakeups=self.services.wakeups)
+
+    def worker(self) -> Worker:
+        settings = self.services.settings
+        return Worker(
+            self.services.database,
+            settings,
+            transport=create_transport(settings),
+            wakeups=self.services.wakeups,
+            rate_limiter=create_rate_limiter(settings),
+        )
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(
+        database=Database(settings.database_url),
+        settings=settings,
+        wakeups=create_wakeups(settings.redis_url),
+    )
+
+
+async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None:
+    """Run until SIGTERM or SIGINT, then drain and return."""
+    services = build_services(settings)
+    instance = Instance(services, role)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    jobs: list[Awaitable[None]] = []
+    server: _Server | None = None
+    if instance.runs_api:
+        config = uvicorn.Config(
+            create_app(services), host=host, port=port, log_config=None, access_log=False
+        )
+        server = _Server(config)
+        jobs.append(server.serve())
+    if instance.runs_scheduler:
+        jobs.append(instance.scheduler().run(stop))
+    if instance.runs_workers:
+        jobs.append(instance.worker().run(stop))
+    log_event(logger, "instance started", role=role, host=host, port=port)
+
+    async def stop_server_when_asked() -> None:
+        await stop.wait()
+        if server is not None:
+            server.should_exit = True
+
+    try:
+        await asyncio.gather(stop_server_when_asked(), *jobs)
+    finally:
+        await services.wakeups.close()
+        await services.database.dispose()
+    log_event(logger, "instance stopped", role=role)
+
+
+async def burst(settings: Settings, *, role: Role) -> None:
+    """Scheduler and workers drain what is due and queued now, then return."""
+    services = build_services(settings)
+    instance = Instance(services, role)
+    steps: list[Callable[[], Awaitable[None]]] = []
+    if instance.runs_scheduler:
+        steps.append(instance.scheduler().run_burst)
+    if instance.runs_workers:
+        steps.append(instance.worker().run_burst)
+    try:
+        for step in steps:
+            await step()
+        if len(steps) == 2:
+            await steps[0]()  # finish campaigns the workers completed
+    finally:
+        await services.wakeups.close()
+        await services.database.dispose()
