@@ -1,0 +1,69 @@
+"""What the admin pages answer when something is wrong: sign-in, CSRF, not found.
+
+Handled by the admin routes' own route class, so the API's error handling is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from campaignd.actions.errors import NotFound
+from campaignd.web.auth import SignInRequired, current_viewer, login_url
+from campaignd.web.csrf import CsrfRefused
+from campaignd.web.rendering import redirect, render
+
+
+async def _sign_in(request: Request, problem: SignInRequired) -> Response:
+    url = login_url(problem.next_url)
+    if request.headers.get("HX-Request"):
+        response = await redirect(request, url)
+        response.status_code = 200
+        response.headers["HX-Redirect"] = url
+        return response
+    return await redirect(request, url)
+
+
+async def _csrf_refused(request: Request) -> Response:
+    context = {
+        "title": "This form could not be accepted",
+        "message": (
+            "The form was missing its security token, or the token belongs to another "
+            "session (perhaps you signed in again in another tab). Nothing was changed. "
+            "Go back, reload the page and submit the form again."
+        ),
+    }
+    return await render(request, "error.html", context, status_code=403)
+
+
+async def _not_found(request: Request, problem: NotFound) -> Response:
+    try:
+        viewer = await current_viewer(request)
+    except SignInRequired as sign_in:
+        return await _sign_in(request, sign_in)
+    context = {
+        "title": "Not found",
+        "message": f"{problem.detail[:1].upper()}{problem.detail[1:]}. It may have been "
+        "deleted, or it belongs to an organization you cannot see.",
+    }
+    return await render(request, "error.html", context, viewer=viewer, status_code=404)
+
+
+class AdminRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as problem:
+                return await _sign_in(request, problem)
+            except CsrfRefused:
+                return await _csrf_refused(request)
+            except NotFound as problem:
+                return await _not_found(request, problem)
+
+        return handle

@@ -1,0 +1,96 @@
+"""Reading the campaign form: content fields, the schedule (date, time, zone) and a CSV file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.datastructures import FormData, UploadFile
+
+from campaignd.actions.campaigns import CONTENT_FIELDS, CampaignContent
+from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
+from campaignd.web.timezones import BadTime, to_utc
+
+
+class FormProblem(ValueError):
+    """Something in the form cannot be read; the message names the field."""
+
+
+@dataclass(frozen=True)
+class CampaignForm:
+    values: dict[str, str]
+    """Everything as typed, to fill the form again after a problem."""
+    content: CampaignContent
+    organization: str | None
+    scheduled_for: datetime | None
+    csv_name: str | None
+    csv_text: str | None
+
+
+def text_of(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _optional(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def schedule_of(form: FormData) -> datetime | None:
+    """The chosen moment, or None when no date is given (the campaign stays a draft)."""
+    day, clock = text_of(form, "date").strip(), text_of(form, "time").strip()
+    if not day and not clock:
+        return None
+    if not day:
+        raise FormProblem("date: choose a date, or clear the time to keep a draft")
+    try:
+        return to_utc(day, clock or "00:00", text_of(form, "timezone") or "UTC")
+    except BadTime as problem:
+        raise FormProblem(str(problem)) from None
+
+
+async def csv_of(form: FormData, field: str = "recipients") -> tuple[str | None, str | None]:
+    """(file name, text) of an uploaded CSV, or (None, None) when no file was chosen."""
+    upload = form.get(field)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None, None
+    data = await upload.read()
+    if not data.strip():
+        return upload.filename, None
+    try:
+        return upload.filename, data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return upload.filename, data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise FormProblem("recipients: the file is not text (save it as CSV, UTF-8)") from None
+
+
+def recipients_of(csv_text: str) -> RecipientList:
+    try:
+        return from_csv(csv_text)
+    except RecipientListError as problem:
+        raise FormProblem(f"recipients: {problem}") from None
+
+
+async def campaign_form(form: FormData) -> CampaignForm:
+    values = {name: text_of(form, name) for name in (*CONTENT_FIELDS, "organization")}
+    values |= {name: text_of(form, name) for name in ("date", "time", "timezone")}
+    content = CampaignContent(
+        name=values["name"].strip(),
+        subject=values["subject"].strip(),
+        html_body=_optional(values["html_body"]),
+        text_body=_optional(values["text_body"]),
+        from_address=_optional(values["from_address"]),
+        reply_to=_optional(values["reply_to"]),
+    )
+    csv_name, csv_text = await csv_of(form)
+    return CampaignForm(
+        values=values,
+        content=content,
+        organization=_optional(values["organization"]),
+        scheduled_for=schedule_of(form),
+        csv_name=csv_name,
+        csv_text=csv_text,
+    )

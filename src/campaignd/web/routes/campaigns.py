@@ -1,0 +1,234 @@
+"""The campaign list, and the form to create or edit a campaign (with a CSV of recipients)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport
+from campaignd.actions.errors import ActionError, NotFound
+from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
+from campaignd.store.columns import utcnow
+from campaignd.store.organizations import list_organizations
+from campaignd.store.rows import Row
+from campaignd.web.auth import Viewer, ViewerDep
+from campaignd.web.csrf import checked_form
+from campaignd.web.errors import AdminRoute
+from campaignd.web.forms import CampaignForm, FormProblem, campaign_form, recipients_of
+from campaignd.web.rendering import flash_and_redirect, redirect, render
+from campaignd.web.session import services_of
+
+router = APIRouter(prefix="/admin/marketing/campaigns", route_class=AdminRoute)
+
+LIST_URL = "/admin/marketing/campaigns"
+PAGE_SIZE = 25
+READ_ONLY = "You have read-only access: viewers can look but not change anything."
+
+
+def detail_url(campaign_id: int) -> str:
+    return f"{LIST_URL}/{campaign_id}"
+
+
+@router.get("")
+async def campaign_list(
+    request: Request,
+    viewer: ViewerDep,
+    status: str | None = None,
+    cursor: int | None = None,
+) -> Response:
+    status = status or None
+    error = None
+    try:
+        rows, next_cursor = await actions.list_campaigns(
+            services_of(request), viewer.principal, status=status, cursor=cursor, limit=PAGE_SIZE
+        )
+    except ActionError as problem:
+        rows, next_cursor, error, status = [], None, problem.detail, None
+    context = {
+        "active": "campaigns",
+        "campaigns": rows,
+        "next_cursor": next_cursor,
+        "cursor": cursor,
+        "status": status,
+        "statuses": [item.value for item in CampaignStatus],
+        "error": error,
+    }
+    return await render(request, "campaigns/list.html", context, viewer=viewer)
+
+
+async def _organizations(request: Request, viewer: Viewer) -> list[Row]:
+    if not viewer.is_platform_admin:
+        return []
+    async with services_of(request).database.connection() as connection:
+        return await list_organizations(connection)
+
+
+async def _form_page(
+    request: Request,
+    viewer: Viewer,
+    values: dict[str, Any],
+    *,
+    campaign: Row | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "active": "edit" if campaign else "new",
+        "campaign": campaign,
+        "values": values,
+        "organizations": await _organizations(request, viewer),
+        "default_from": services_of(request).settings.from_address,
+        "error": error,
+    }
+    return await render(
+        request, "campaigns/form.html", context, viewer=viewer, status_code=status_code
+    )
+
+
+def _status_code(problem: Exception) -> int:
+    return problem.status_code if isinstance(problem, ActionError) else 422
+
+
+def _message(problem: Exception) -> str:
+    return problem.detail if isinstance(problem, ActionError) else str(problem)
+
+
+async def _report_page(
+    request: Request, viewer: Viewer, campaign: Row, report: ImportReport, file_name: str | None
+) -> Response:
+    context = {"campaign": campaign, "report": report, "file_name": file_name}
+    return await render(request, "campaigns/imported.html", context, viewer=viewer)
+
+
+@router.get("/new")
+async def new_campaign(request: Request, viewer: ViewerDep) -> Response:
+    if not viewer.can_change:
+        return await flash_and_redirect(request, LIST_URL, "error", READ_ONLY)
+    return await _form_page(request, viewer, {})
+
+
+@router.post("/new")
+async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
+    form = await checked_form(request)
+    if not viewer.can_change:
+        return await flash_and_redirect(request, LIST_URL, "error", READ_ONLY)
+    parsed: CampaignForm | None = None
+    try:
+        parsed = await campaign_form(form)
+        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        campaign, report = await actions.create_campaign(
+            services_of(request),
+            viewer.principal,
+            parsed.content,
+            organization=parsed.organization,
+            recipient_list=recipient_list,
+            scheduled_for=parsed.scheduled_for,
+        )
+    except (FormProblem, ActionError) as problem:
+        values = parsed.values if parsed else {key: form.get(key) for key in form if key}
+        values = {key: value for key, value in values.items() if isinstance(value, str)}
+        return await _form_page(
+            request, viewer, values, error=_message(problem), status_code=_status_code(problem)
+        )
+    campaign_id = int(campaign["id"])
+    verb = "scheduled" if parsed.scheduled_for else "saved as a draft"
+    viewer.session.flash("success", f"Campaign “{campaign['name']}” {verb}.")
+    if report is not None:
+        return await _report_page(request, viewer, campaign, report, parsed.csv_name)
+    return await redirect(request, detail_url(campaign_id))
+
+
+def _values_of(campaign: Row) -> dict[str, Any]:
+    values = {name: campaign[name] or "" for name in CONTENT_FIELDS}
+    values["organization"] = campaign["organization"]
+    scheduled_for = campaign["scheduled_for"]
+    if scheduled_for is not None and campaign["status"] == CampaignStatus.SCHEDULED:
+        values["date"] = f"{scheduled_for:%Y-%m-%d}"
+        values["time"] = f"{scheduled_for:%H:%M}"
+        values["timezone"] = "UTC"
+        values["scheduled_utc"] = scheduled_for
+    return values
+
+
+async def _editable(request: Request, viewer: Viewer, campaign_id: int) -> Row | Response:
+    if not viewer.can_change:
+        return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
+    campaign = await actions.get_campaign(services_of(request), viewer.principal, campaign_id)
+    if not is_allowed(Action.EDIT, CampaignStatus(campaign["status"])):
+        text = (
+            f"This campaign is {campaign['status']}; "
+            "it can be edited only while it is a draft or scheduled."
+        )
+        return await flash_and_redirect(request, detail_url(campaign_id), "error", text)
+    return campaign
+
+
+def _moved(chosen: datetime | None, current: datetime | None) -> bool:
+    """A new time was chosen; the form shows minutes, so the same minute means unchanged."""
+    if chosen is None:
+        return False
+    if current is None:
+        return True
+    return chosen not in (current, current.replace(second=0, microsecond=0))
+
+
+@router.get("/{campaign_id:int}/edit")
+async def edit_page(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+    campaign = await _editable(request, viewer, campaign_id)
+    if isinstance(campaign, Response):
+        return campaign
+    return await _form_page(request, viewer, _values_of(campaign), campaign=campaign)
+
+
+@router.post("/{campaign_id:int}/edit")
+async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+    form = await checked_form(request)
+    campaign = await _editable(request, viewer, campaign_id)
+    if isinstance(campaign, Response):
+        return campaign
+    services = services_of(request)
+    parsed: CampaignForm | None = None
+    report = None
+    try:
+        parsed = await campaign_form(form)
+        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        moved = _moved(parsed.scheduled_for, campaign["scheduled_for"])
+        if moved and parsed.scheduled_for is not None:
+            actions.check_schedule_time(parsed.scheduled_for, utcnow())
+        changes = {
+            name: getattr(parsed.content, name)
+            for name in CONTENT_FIELDS
+            if getattr(parsed.content, name) != campaign[name]
+        }
+        if changes:
+            campaign = await actions.edit_campaign(services, viewer.principal, campaign_id, changes)
+        if recipient_list is not None:
+            report = await actions.add_recipients(
+                services, viewer.principal, campaign_id, recipient_list
+            )
+        if moved and parsed.scheduled_for is not None:
+            campaign = await actions.schedule(
+                services, viewer.principal, campaign_id, parsed.scheduled_for
+            )
+        elif parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED:
+            campaign = await actions.unschedule(services, viewer.principal, campaign_id)
+    except NotFound:
+        raise
+    except (FormProblem, ActionError) as problem:
+        values = parsed.values if parsed else _values_of(campaign)
+        return await _form_page(
+            request,
+            viewer,
+            values,
+            campaign=campaign,
+            error=_message(problem),
+            status_code=_status_code(problem),
+        )
+    viewer.session.flash("success", f"Campaign “{campaign['name']}” saved.")
+    if report is not None:
+        campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
+        return await _report_page(request, viewer, campaign, report, parsed.csv_name)
+    return await redirect(request, detail_url(campaign_id))

@@ -1,0 +1,168 @@
+"""One campaign: status, live progress, outcomes, eligibility, runs, chart, and its actions."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, Response
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.errors import ActionError, NotFound
+from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
+from campaignd.store.charts import sent_per_hour
+from campaignd.store.runs import runs_of_campaign
+from campaignd.web.auth import ViewerDep
+from campaignd.web.charts import hourly_chart
+from campaignd.web.csrf import checked_form
+from campaignd.web.errors import AdminRoute
+from campaignd.web.forms import FormProblem, csv_of, recipients_of, schedule_of, text_of
+from campaignd.web.rendering import flash_and_redirect, render
+from campaignd.web.routes.campaigns import LIST_URL, READ_ONLY, detail_url
+from campaignd.web.session import services_of
+
+router = APIRouter(prefix="/admin/marketing/campaigns/{campaign_id:int}", route_class=AdminRoute)
+
+RECIPIENTS_PAGE = 25
+PREVIEW_REASONS = 50
+PREVIEWED = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.MISSED}
+RETURN_PLACES = {"scheduled": "/admin/marketing/campaigns/scheduled", "list": LIST_URL}
+
+
+@router.get("")
+async def campaign_page(
+    request: Request,
+    viewer: ViewerDep,
+    campaign_id: int,
+    recipients: str | None = None,
+    after: int | None = None,
+) -> Response:
+    services = services_of(request)
+    campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
+    delivery_statuses = [item.value for item in DeliveryStatus]
+    recipient_status = recipients if recipients in delivery_statuses else None
+    deliveries, next_after = await actions.list_recipients(
+        services,
+        viewer.principal,
+        campaign_id,
+        status=recipient_status,
+        cursor=after,
+        limit=RECIPIENTS_PAGE,
+    )
+    preview = None
+    if CampaignStatus(campaign["status"]) in PREVIEWED and campaign["recipient_count"]:
+        preview = await actions.preview_campaign(
+            services, viewer.principal, campaign_id, limit=PREVIEW_REASONS
+        )
+    async with services.database.connection() as connection:
+        runs = await runs_of_campaign(connection, campaign_id)
+        chart = hourly_chart(await sent_per_hour(connection, campaign_id))
+    context = {
+        "active": "campaigns",
+        "campaign": campaign,
+        "deliveries": deliveries,
+        "next_after": next_after,
+        "after": after,
+        "recipient_status": recipient_status,
+        "delivery_statuses": delivery_statuses,
+        "preview": preview,
+        "runs": runs,
+        "chart": chart,
+        "page_size": RECIPIENTS_PAGE,
+    }
+    return await render(request, "campaigns/detail.html", context, viewer=viewer)
+
+
+@router.get("/progress")
+async def progress_fragment(
+    request: Request, viewer: ViewerDep, campaign_id: int, shown: str | None = None
+) -> Response:
+    """The progress card; when the status moved on, the page reloads to offer the right buttons."""
+    campaign = await actions.get_campaign(services_of(request), viewer.principal, campaign_id)
+    headers = {"HX-Refresh": "true"} if shown and shown != campaign["status"] else None
+    return await render(
+        request,
+        "fragments/progress.html",
+        {"campaign": campaign},
+        viewer=viewer,
+        headers=headers,
+    )
+
+
+def _back(form_value: str, campaign_id: int) -> str:
+    return RETURN_PLACES.get(form_value, detail_url(campaign_id))
+
+
+@router.post("/recipients")
+async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+    form = await checked_form(request)
+    if not viewer.can_change:
+        return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
+    services = services_of(request)
+    try:
+        file_name, text = await csv_of(form)
+        if text is None:
+            raise FormProblem("recipients: choose a CSV file with an 'email' column")
+        report = await actions.add_recipients(
+            services, viewer.principal, campaign_id, recipients_of(text)
+        )
+    except NotFound:
+        raise
+    except (FormProblem, ActionError) as problem:
+        message = problem.detail if isinstance(problem, ActionError) else str(problem)
+        return await flash_and_redirect(request, detail_url(campaign_id), "error", message)
+    campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
+    context = {"campaign": campaign, "report": report, "file_name": file_name}
+    return await render(request, "campaigns/imported.html", context, viewer=viewer)
+
+
+@router.post("/{action}")
+async def campaign_action(
+    request: Request, viewer: ViewerDep, campaign_id: int, action: str
+) -> Response:
+    form = await checked_form(request)
+    back = _back(text_of(form, "return_to"), campaign_id)
+    services, principal = services_of(request), viewer.principal
+    try:
+        if action == "schedule":
+            when = schedule_of(form)
+            if when is None:
+                raise FormProblem("date: choose when to send it")
+            campaign = await actions.schedule(services, principal, campaign_id, when)
+            zone = text_of(form, "timezone") or "UTC"
+            local = when.astimezone(ZoneInfo(zone))
+            message = f"“{campaign['name']}” is scheduled for {local:%A %-d %B %Y, %H:%M} ({zone})."
+        elif action == "execute":
+            run = await actions.execute(services, principal, campaign_id)
+            campaign = await actions.get_campaign(services, principal, campaign_id)
+            message = f"“{campaign['name']}” is sending now (run {run['id']})."
+        elif action == "delete":
+            campaign = await actions.get_campaign(services, principal, campaign_id)
+            await actions.delete_campaign(services, principal, campaign_id)
+            return await flash_and_redirect(
+                request, LIST_URL, "success", f"“{campaign['name']}” was deleted."
+            )
+        elif action in _SIMPLE:
+            verb, function = _SIMPLE[action]
+            campaign = await function(services, principal, campaign_id)
+            message = f"“{campaign['name']}” {verb}."
+        else:
+            raise NotFound(f"no action '{action}'")
+    except NotFound:
+        raise
+    except (FormProblem, ActionError) as problem:
+        text = problem.detail if isinstance(problem, ActionError) else str(problem)
+        return await flash_and_redirect(request, back, "error", _sentence(text))
+    return await flash_and_redirect(request, back, "success", message)
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+_SIMPLE = {
+    "unschedule": ("is a draft again", actions.unschedule),
+    "pause": ("is paused", actions.pause),
+    "resume": ("is sending again", actions.resume),
+    "cancel": ("is cancelled; nothing more will be sent", actions.cancel),
+}
