@@ -109,7 +109,9 @@ async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: in
         raise
     except (FormProblem, ActionError) as problem:
         message = problem.detail if isinstance(problem, ActionError) else str(problem)
-        return await flash_and_redirect(request, detail_url(campaign_id), "error", message)
+        return await flash_and_redirect(
+            request, detail_url(campaign_id), "error", _sentence(message)
+        )
     campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
     context = {"campaign": campaign, "report": report, "file_name": file_name}
     return await render(request, "campaigns/imported.html", context, viewer=viewer)
