@@ -1,0 +1,119 @@
+"""Screenshots of the admin UI for docs/screenshots/, from a demo database in a temporary folder.
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+Needs Debian's Chromium at /usr/bin/chromium (or CAMPAIGND_CHROMIUM) and Playwright for Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from campaignd.settings import Settings  # noqa: E402
+from campaignd.store.columns import utcnow  # noqa: E402
+from campaignd.store.migrate import upgrade  # noqa: E402
+from tests.browser.server import LiveServer, Seeder  # noqa: E402
+
+CHROMIUM = os.environ.get("CAMPAIGND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def seed(seeder: Seeder) -> str:
+    """A believable organization: a sent newsletter, one sending, one scheduled, drafts."""
+    acme = seeder.organization("acme", "Acme Outdoor")
+    token = seeder.token("organization_admin", acme, "Dana (marketing)")
+    people = [f"customer{number}@example.org" for number in range(1, 241)]
+    sent = seeder.campaign("acme", "Winter sale: last call", people[:120])
+    seeder.execute(sent)
+    seeder.deliver_by_hand(sent, hours=5, failed=3)
+    sending = seeder.campaign("acme", "Spring collection preview", people[100:240])
+    seeder.execute(sending)
+    seeder.deliver_by_hand(sending, sent=70, hours=3, finish=False)
+    seeder.campaign(
+        "acme", "Weekend hiking guide", people[:60], scheduled_for=utcnow() + timedelta(hours=3)
+    )
+    seeder.campaign(
+        "acme",
+        "Members early access",
+        people[60:200],
+        scheduled_for=utcnow() + timedelta(hours=20),
+    )
+    seeder.campaign("acme", "Autumn catalogue (draft)", people[:10])
+    return token
+
+
+def sign_in(page: Page, url: str, token: str) -> None:
+    page.goto(f"{url}/admin/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/marketing/campaigns")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    options = parser.parse_args()
+    options.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'demo.db'}"
+        upgrade(url)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=url,
+            email_transport=f"file://{Path(folder) / 'outbox'}",
+            cooldown_days=0,
+        )
+        seeder = Seeder(settings)
+        token = seed(seeder)
+        with LiveServer(settings) as server, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 860}, timezone_id="Europe/Berlin"
+            )
+            page = context.new_page()
+            page.goto(f"{server.url}/admin/login")
+            page.screenshot(path=options.out / "login.png")
+            sign_in(page, server.url, token)
+            page.screenshot(path=options.out / "campaigns.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/new")
+            page.screenshot(path=options.out / "new-campaign.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/scheduled")
+            page.screenshot(path=options.out / "scheduled.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/2")
+            page.screenshot(path=options.out / "campaign-sending.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/1")
+            page.screenshot(path=options.out / "campaign-sent.png", full_page=True)
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                timezone_id="Europe/Berlin",
+            ).new_page()
+            sign_in(phone, server.url, token)
+            phone.screenshot(path=options.out / "phone-campaigns.png", full_page=True)
+            browser.close()
+    print(f"screenshots written to {options.out}")
+
+
+if __name__ == "__main__":
+    main()
