@@ -42,7 +42,7 @@ def seed(seeder: Seeder) -> str:
     people = [f"customer{number}@example.org" for number in range(1, 241)]
     sent = seeder.campaign("acme", "Winter sale: last call", people[:120])
     seeder.execute(sent)
-    seeder.deliver_by_hand(sent, hours=5, failed=3)
+    seeder.deliver_by_hand(sent, sent=117, hours=5, failed=3)
     sending = seeder.campaign("acme", "Spring collection preview", people[100:240])
     seeder.execute(sending)
     seeder.deliver_by_hand(sending, sent=70, hours=3, finish=False)
