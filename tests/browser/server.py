@@ -225,6 +225,7 @@ class Seeder:
     def drive_pipeline(self) -> bool:
         """One pass of the real scheduler and worker; False when they are not available yet."""
         try:
+            from campaignd.delivery.rate import create_rate_limiter
             from campaignd.delivery.transports import create_transport
             from campaignd.delivery.worker import Worker
             from campaignd.scheduling.lock import create_lock
@@ -241,6 +242,7 @@ class Seeder:
                 settings,
                 transport=create_transport(settings),
                 wakeups=services.wakeups,
+                rate_limiter=create_rate_limiter(settings),
             )
             await scheduler.run_burst()
             await worker.run_burst()
