@@ -1,0 +1,184 @@
+"""Campaign definitions from a YAML or JSON file, and times given on the command line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from campaignd.actions.campaigns import CampaignContent
+from campaignd.domain.recipients import RecipientList, from_json
+
+FIELDS = {
+    "name": "name",
+    "subject": "subject",
+    "htmlbody": "htmlBody",
+    "textbody": "textBody",
+    "htmlfile": "html_file",
+    "textfile": "text_file",
+    "fromaddress": "fromAddress",
+    "replyto": "replyTo",
+    "organization": "organization",
+    "recipients": "recipients",
+    "scheduledfor": "scheduledFor",
+    "timezone": "timezone",
+}
+"""Accepted keys, compared without case and underscores (``html_file`` = ``htmlFile``)."""
+
+
+class CampaignFileError(ValueError):
+    """The file cannot be used; the message names the file and the field."""
+
+
+class TimeError(ValueError):
+    """A time given by the user cannot be used; the message says how to write it."""
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    content: CampaignContent
+    organization: str | None
+    recipients: RecipientList | None
+    recipients_csv: Path | None
+    scheduled_for: datetime | None
+
+
+def parse_time(value: str | datetime | date, *, timezone: str | None, option: str) -> datetime:
+    """An aware time from ISO 8601 with an offset, or a local time plus an IANA time zone.
+
+    ``option`` names where the time zone can be given, for the error message.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        raise TimeError(f"'{value}' is a date without a time of day")
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise TimeError(
+                f"'{value}' is not a time: write '2026-12-01 09:00' (with {option}) "
+                "or ISO 8601 with an offset like 2026-12-01T09:00:00+01:00"
+            ) from None
+    if moment.tzinfo is not None:
+        if timezone:
+            raise TimeError(f"'{value}' already has an offset; drop {option} or the offset")
+        return moment
+    if not timezone:
+        raise TimeError(
+            f"'{value}' has no time zone: add {option} (e.g. Europe/Berlin) "
+            "or an offset like +01:00"
+        )
+    return _localise(moment, timezone, option)
+
+
+def _localise(moment: datetime, timezone: str, option: str) -> datetime:
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimeError(
+            f"{option}: unknown time zone '{timezone}' (use an IANA name like Europe/Berlin)"
+        ) from None
+    aware = moment.replace(tzinfo=zone)
+    round_trip = aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
+    if round_trip != moment:
+        raise TimeError(
+            f"{moment:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks change then)"
+        )
+    return aware
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CampaignFileError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise CampaignFileError(f"{path} is not valid {kind}: {error}") from None
+    if not isinstance(data, dict):
+        raise CampaignFileError(f"{path}: expected a mapping of fields (name, subject, ...)")
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        canonical = FIELDS.get(str(key).replace("_", "").lower())
+        if canonical is None:
+            known = ", ".join(sorted(set(FIELDS.values())))
+            raise CampaignFileError(f"{path}: unknown field '{key}' (known: {known})")
+        fields[canonical] = value
+    return fields
+
+
+def _text_field(fields: dict[str, Any], name: str, path: Path) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CampaignFileError(f"{path}: {name} must be text")
+    return value
+
+
+def _body(fields: dict[str, Any], inline: str, file_field: str, path: Path) -> str | None:
+    body = _text_field(fields, inline, path)
+    body_file = _text_field(fields, file_field, path)
+    if body is not None and body_file is not None:
+        raise CampaignFileError(f"{path}: give {inline} or {file_field}, not both")
+    if body_file is None:
+        return body
+    target = path.parent / body_file
+    try:
+        return target.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CampaignFileError(
+            f"{path}: {file_field}: cannot read {target}: {error.strerror}"
+        ) from None
+
+
+def _recipients(fields: dict[str, Any], path: Path) -> tuple[RecipientList | None, Path | None]:
+    value = fields.get("recipients")
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        csv_path = path.parent / value
+        if not csv_path.is_file():
+            raise CampaignFileError(f"{path}: recipients: no file {csv_path}")
+        return None, csv_path
+    if isinstance(value, list):
+        return from_json(value), None
+    raise CampaignFileError(f"{path}: recipients must be a list of addresses or a CSV file path")
+
+
+def load_campaign_file(path: Path) -> CampaignFile:
+    fields = _read(path)
+    recipients, recipients_csv = _recipients(fields, path)
+    scheduled_for = None
+    if fields.get("scheduledFor") is not None:
+        try:
+            scheduled_for = parse_time(
+                fields["scheduledFor"],
+                timezone=_text_field(fields, "timezone", path),
+                option="a 'timezone' field",
+            )
+        except TimeError as error:
+            raise CampaignFileError(f"{path}: scheduledFor: {error}") from None
+    content = CampaignContent(
+        name=_text_field(fields, "name", path) or "",
+        subject=_text_field(fields, "subject", path) or "",
+        html_body=_body(fields, "htmlBody", "html_file", path),
+        text_body=_body(fields, "textBody", "text_file", path),
+        from_address=_text_field(fields, "fromAddress", path),
+        reply_to=_text_field(fields, "replyTo", path),
+    )
+    return CampaignFile(
+        content=content,
+        organization=_text_field(fields, "organization", path),
+        recipients=recipients,
+        recipients_csv=recipients_csv,
+        scheduled_for=scheduled_for,
+    )

@@ -1,0 +1,345 @@
+"""``campaignd campaign``: create, import, schedule, start, stop and watch campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.errors import Invalid
+from campaignd.actions.principal import Principal
+from campaignd.actions.services import Services
+from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.campaign_files import (
+    CampaignFileError,
+    TimeError,
+    load_campaign_file,
+    parse_time,
+)
+from campaignd.cli.common import console, fail
+from campaignd.cli.progress import bytes_progress, watch_campaign
+from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
+from campaignd.domain.lifecycle import CampaignStatus
+from campaignd.domain.recipients import RecipientListError
+from campaignd.store.columns import utcnow
+from campaignd.store.rows import Row
+
+app = typer.Typer(no_args_is_help=True, help="Create, schedule, send and watch campaigns.")
+
+CAMPAIGN_ID = typer.Argument(..., help="The campaign's id (see `campaignd campaign list`).")
+
+
+def format_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "-"
+
+
+def _summary(campaign: Row) -> str:
+    line = f"campaign {campaign['id']} '{campaign['name']}' ({campaign['organization']}): "
+    line += str(campaign["status"])
+    if campaign["status"] == CampaignStatus.SCHEDULED.value:
+        line += f" for {format_time(campaign['scheduled_for'])}"
+    if campaign.get("status_reason"):
+        line += f" ({campaign['status_reason']})"
+    return line + f", {campaign['recipient_count']} recipients"
+
+
+def print_report(totals: ImportTotals) -> None:
+    console.print(
+        f"added {totals.added}, duplicates {totals.duplicates}, invalid {totals.invalid_count}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not totals.invalid:
+        return
+    shown = len(totals.invalid)
+    table = Table("row", "email", "reason", title=f"invalid rows (first {shown})")
+    for row in totals.invalid:
+        table.add_row(str(row.row), row.email, row.reason)
+    print_table(table)
+
+
+async def import_csv(
+    services: Services, principal: Principal, campaign_id: int, path: Path, *, rows: int
+) -> ImportTotals:
+    """Add the file's recipients chunk by chunk (one bulk statement each), with a bar."""
+    totals = ImportTotals()
+    with bytes_progress() as progress:
+        task = progress.add_task(f"importing {path.name}", total=path.stat().st_size)
+        chunks = csv_chunks(path, rows=rows, on_read=lambda size: progress.advance(task, size))
+        try:
+            for chunk in chunks:
+                totals.include(
+                    await actions.add_recipients(services, principal, campaign_id, chunk)
+                )
+        except RecipientListError as error:
+            progress.stop()
+            print_report(totals)
+            raise fail(f"{path}: {error} (the rows before it were imported)") from None
+    return totals
+
+
+def _checked_csv(path: Path) -> Path:
+    if not path.is_file():
+        raise fail(f"no file {path}")
+    try:
+        check_header(path)
+    except RecipientListError as error:
+        raise fail(f"{path}: {error}") from None
+    return path
+
+
+@app.command("create")
+def create(
+    source: Path = typer.Option(
+        ...,
+        "--from",
+        help="YAML or JSON file with name, subject, bodies, recipients...",
+        metavar="FILE",
+    ),
+    chunk_rows: int = typer.Option(
+        CHUNK_ROWS, help="Rows per insert when recipients is a CSV.", min=1
+    ),
+) -> None:
+    """Create a campaign from a file; prints its id and the import report.
+
+    Example: campaignd campaign create --from winter.yaml
+    """
+    try:
+        definition = load_campaign_file(source)
+    except CampaignFileError as error:
+        raise fail(str(error)) from None
+    if definition.recipients_csv is not None:
+        _checked_csv(definition.recipients_csv)
+    if definition.scheduled_for is not None:
+        try:
+            actions.check_schedule_time(definition.scheduled_for, utcnow())
+        except Invalid as error:
+            raise fail(error.detail) from None
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> tuple[Row, ImportTotals]:
+        csv_path = definition.recipients_csv
+        campaign, report = await actions.create_campaign(
+            services,
+            principal,
+            definition.content,
+            organization=definition.organization,
+            recipient_list=definition.recipients,
+            scheduled_for=definition.scheduled_for if csv_path is None else None,
+        )
+        totals = ImportTotals()
+        if report is not None:
+            totals.include(report)
+        campaign_id = int(campaign["id"])
+        if csv_path is not None:
+            totals = await import_csv(services, principal, campaign_id, csv_path, rows=chunk_rows)
+            if definition.scheduled_for is not None:
+                campaign = await actions.schedule(
+                    services, principal, campaign_id, definition.scheduled_for
+                )
+            else:
+                campaign = await actions.get_campaign(services, principal, campaign_id)
+        return campaign, totals
+
+    campaign, totals = run_action(settings, work)
+    print(campaign["id"])
+    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    print_report(totals)
+
+
+@app.command("import")
+def import_(
+    campaign_id: int = CAMPAIGN_ID,
+    csv_file: Path = typer.Argument(
+        ..., help="CSV with an 'email' column; other columns become template variables."
+    ),
+    chunk_rows: int = typer.Option(CHUNK_ROWS, help="Rows per insert statement.", min=1),
+) -> None:
+    """Add recipients from a CSV file (streamed in chunks, any size), then print the report.
+
+    Example: campaignd campaign import 12 recipients.csv
+    """
+    _checked_csv(csv_file)
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> ImportTotals:
+        await actions.get_campaign(services, principal, campaign_id)
+        return await import_csv(services, principal, campaign_id, csv_file, rows=chunk_rows)
+
+    print_report(run_action(settings, work))
+
+
+@app.command("schedule")
+def schedule(
+    campaign_id: int = CAMPAIGN_ID,
+    at: str = typer.Option(
+        ..., "--at", help="'2026-12-01 09:00' with --tz, or ISO 8601 with an offset."
+    ),
+    tz: str | None = typer.Option(None, "--tz", help="IANA time zone of --at, e.g. Europe/Berlin."),
+) -> None:
+    """Schedule a draft, scheduled or missed campaign for a future time.
+
+    Example: campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
+    """
+    try:
+        moment = parse_time(at, timezone=tz, option="--tz")
+    except TimeError as error:
+        raise fail(str(error)) from None
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> Row:
+        return await actions.schedule(services, principal, campaign_id, moment)
+
+    campaign = run_action(settings, work)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+
+
+def _lifecycle_command(name: str, summary: str) -> None:
+    action = getattr(actions, name)
+
+    def command(campaign_id: int = CAMPAIGN_ID) -> None:
+        settings = prepared_settings()
+
+        async def work(services: Services, principal: Principal) -> Row:
+            result: Row = await action(services, principal, campaign_id)
+            return result
+
+        result = run_action(settings, work)
+        if name == "execute":
+            console.print(
+                f"campaign {campaign_id} is sending (run {result['id']}); "
+                f"watch it with `campaignd campaign status {campaign_id} --watch`",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(_summary(result), highlight=False, soft_wrap=True)
+
+    command.__doc__ = f"{summary}\n\nExample: campaignd campaign {name} 12"
+    app.command(name)(command)
+
+
+_lifecycle_command("unschedule", "Turn a scheduled campaign back into a draft.")
+_lifecycle_command("execute", "Send now (from draft, scheduled or missed): starts a manual run.")
+_lifecycle_command("pause", "Pause a sending campaign (in-flight messages finish).")
+_lifecycle_command("resume", "Resume a paused campaign.")
+_lifecycle_command("cancel", "Cancel a scheduled, sending or paused campaign.")
+
+
+def _print_status(campaign: Row) -> None:
+    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    table = Table("status", "deliveries")
+    for status, count in sorted(campaign["counts"].items()):
+        table.add_row(status, str(count))
+    print_table(table)
+    console.print(
+        f"started {format_time(campaign['started_at'])}, "
+        f"finished {format_time(campaign['finished_at'])}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("status")
+def status(
+    campaign_id: int = CAMPAIGN_ID,
+    watch: bool = typer.Option(
+        False, "--watch", help="Live progress bar until sent, failed or cancelled."
+    ),
+    interval: float = typer.Option(0.5, help="Seconds between polls with --watch.", min=0.05),
+) -> None:
+    """Deliveries per status; with --watch a live bar until the campaign is final.
+
+    With --watch the exit code is 0 when the campaign ends sent, 1 when failed or cancelled.
+
+    Example: campaignd campaign status 12 --watch
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> Row:
+        if watch:
+            return await watch_campaign(services, principal, campaign_id, interval=interval)
+        return await actions.get_campaign(services, principal, campaign_id)
+
+    campaign = run_action(settings, work)
+    _print_status(campaign)
+    if watch and campaign["status"] != CampaignStatus.SENT.value:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(
+    status: str | None = typer.Option(
+        None, help="Only this status: " + ", ".join(item.value for item in CampaignStatus)
+    ),
+    limit: int = typer.Option(50, help="How many (newest first).", min=1, max=1000),
+) -> None:
+    """List campaigns, newest first.
+
+    Example: campaignd campaign list --status scheduled
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> tuple[list[Row], int | None]:
+        return await actions.list_campaigns(services, principal, status=status, limit=limit)
+
+    rows, more = run_action(settings, work)
+    table = Table(
+        "id",
+        "name",
+        "organization",
+        "status",
+        "scheduled for",
+        "recipients",
+        "sent",
+        "failed",
+        "skipped",
+    )
+    for row in rows:
+        counts = row["counts"]
+        table.add_row(
+            str(row["id"]),
+            row["name"],
+            row["organization"],
+            row["status"],
+            format_time(row["scheduled_for"]),
+            str(row["recipient_count"]),
+            str(counts.get("sent", 0)),
+            str(counts.get("failed", 0)),
+            str(counts.get("skipped", 0)),
+        )
+    print_table(table)
+    if more is not None:
+        console.print(f"(more campaigns: raise --limit above {limit})")
+
+
+@app.command("preview")
+def preview(
+    campaign_id: int = CAMPAIGN_ID,
+    limit: int = typer.Option(50, help="How many ineligible addresses to list.", min=0),
+) -> None:
+    """Who would get the campaign now, and why the others would not (changes nothing).
+
+    Example: campaignd campaign preview 12
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> actions.Preview:
+        return await actions.preview_campaign(services, principal, campaign_id, limit=max(limit, 1))
+
+    result = run_action(settings, work)
+    console.print(
+        f"campaign {result.campaign_id} '{result.campaign_name}': "
+        f"{result.total_recipients} recipients, {result.eligible} eligible, "
+        f"{result.ineligible} not",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.reasons and limit:
+        table = Table("email", "code", "reason")
+        for reason in result.reasons[:limit]:
+            table.add_row(reason["email"], reason["code"], reason["reason"])
+        print_table(table)

@@ -1,0 +1,114 @@
+"""Recipient CSV files read in chunks, so a file of millions of rows never sits in memory.
+
+Each chunk is a ``RecipientList`` (normalised, de-duplicated within the chunk, invalid rows
+reported with their spreadsheet row number); the database drops addresses a campaign already
+holds, so duplicates across chunks are counted as duplicates too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from campaignd.actions.campaigns import ImportReport
+from campaignd.domain.recipients import InvalidRow, RecipientList, RecipientListError
+
+CHUNK_ROWS = 50_000
+INVALID_SHOWN = 20
+
+
+class CountingReader(io.RawIOBase):
+    """A binary file that tells ``on_read`` how many bytes each read returned."""
+
+    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._on_read(len(data))
+        return len(data)
+
+
+def _text(raw: IO[bytes], on_read: Callable[[int], None]) -> io.TextIOWrapper:
+    counting = io.BufferedReader(CountingReader(raw, on_read), buffer_size=1 << 20)
+    return io.TextIOWrapper(counting, encoding="utf-8-sig", newline="")
+
+
+def _header(reader: Iterator[list[str]]) -> tuple[list[str], int]:
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header = [cell.strip().lower() for cell in row]
+            if "email" not in header:
+                raise RecipientListError("the CSV has no 'email' column in its header row")
+            return header, header.index("email")
+    raise RecipientListError("the CSV is empty: it needs a header row with an 'email' column")
+
+
+def check_header(path: Path) -> None:
+    """Raise ``RecipientListError`` unless the file starts with a header naming ``email``."""
+    with path.open("rb") as raw, _text(raw, lambda _: None) as text:
+        try:
+            _header(csv.reader(text))
+        except UnicodeDecodeError:
+            raise RecipientListError("the file is not UTF-8 text") from None
+
+
+def csv_chunks(
+    path: Path, *, rows: int = CHUNK_ROWS, on_read: Callable[[int], None] = lambda _: None
+) -> Iterator[RecipientList]:
+    """Recipient lists of up to ``rows`` rows each; ``on_read`` gets the bytes read."""
+    with path.open("rb") as raw, _text(raw, on_read) as text:
+        reader = csv.reader(text)
+        try:
+            header, email_index = _header(reader)
+            chunk = RecipientList()
+            size = 0
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                cells = row + [""] * (len(header) - len(row))
+                variables = {
+                    name: value
+                    for name, value in zip(header, cells, strict=False)
+                    if name and name != "email"
+                }
+                chunk.add(reader.line_num, cells[email_index], variables)
+                size += 1
+                if size >= rows:
+                    yield chunk
+                    chunk, size = RecipientList(), 0
+            if size:
+                yield chunk
+        except UnicodeDecodeError:
+            raise RecipientListError(
+                f"the file is not UTF-8 text (near line {reader.line_num + 1})"
+            ) from None
+        except csv.Error as error:
+            raise RecipientListError(f"line {reader.line_num}: {error}") from None
+
+
+@dataclass
+class ImportTotals:
+    """The report of a whole file: counts, and the first invalid rows with their reasons."""
+
+    added: int = 0
+    duplicates: int = 0
+    invalid_count: int = 0
+    invalid: list[InvalidRow] = field(default_factory=list)
+
+    def include(self, report: ImportReport) -> None:
+        self.added += report.added
+        self.duplicates += report.duplicates
+        self.invalid_count += len(report.invalid)
+        room = INVALID_SHOWN - len(self.invalid)
+        if room > 0:
+            self.invalid.extend(report.invalid[:room])

@@ -1,0 +1,62 @@
+"""``campaignd runs``: the execution log, one row per run, failed runs included."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.principal import Principal
+from campaignd.actions.services import Services
+from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.campaigns import format_time
+from campaignd.store.rows import Row
+
+
+def _lateness(row: Row) -> str:
+    seconds = row.get("lateness_seconds")
+    return "-" if seconds is None else f"{seconds:.3f}s"
+
+
+def runs(
+    limit: int = typer.Option(20, help="How many runs (newest first).", min=1, max=1000),
+) -> None:
+    """The execution log: trigger, actor, start, lateness, end, counts and error of each run.
+
+    Example: campaignd runs --limit 50
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> list[Row]:
+        return await actions.execution_log(services, principal, limit=limit)
+
+    table = Table(
+        "run",
+        "campaign",
+        "status",
+        "trigger",
+        "actor",
+        "started",
+        "lateness",
+        "finished",
+        "sent",
+        "failed",
+        "skipped",
+        "error",
+    )
+    for row in run_action(settings, work):
+        table.add_row(
+            str(row["id"]),
+            f"{row['campaign_id']} {row['name']}",
+            row["status"],
+            row["trigger"],
+            row["actor"] or "scheduler",
+            format_time(row["started_at"]),
+            _lateness(row),
+            format_time(row["finished_at"]),
+            str(row["sent"]),
+            str(row["failed"]),
+            str(row["skipped"]),
+            row["error"] or "",
+        )
+    print_table(table)
