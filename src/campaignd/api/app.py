@@ -1,0 +1,54 @@
+"""The FastAPI application: admin API, health and metrics, unsubscribe pages, admin UI."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+import campaignd
+from campaignd import web
+from campaignd.actions.services import Services
+from campaignd.api.errors import install_error_handlers
+from campaignd.api.limits import BodySizeLimit
+from campaignd.api.routes import admin_api_router, health
+
+DESCRIPTION = """
+Scheduled email campaigns: on time, once per person, with a frequency cooldown.
+
+Every route under `/api/admin/marketing` needs `Authorization: Bearer <token>`: an API
+token from `campaignd token create` (starts with `cmp_`) or a JWT with `sub`, `role` and
+`org` claims. Errors are `{"detail": "..."}`. Times are ISO 8601 with an offset.
+"""
+
+
+def _include_unsubscribe(app: FastAPI) -> None:
+    """The public unsubscribe pages, when the delivery package provides them."""
+    try:
+        module = importlib.import_module("campaignd.api.unsubscribe")
+    except ModuleNotFoundError as error:
+        if error.name != "campaignd.api.unsubscribe":
+            raise
+        return
+    app.include_router(module.router)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The application for ``services``; it starts no background work (the runtime does)."""
+    app = FastAPI(
+        title="campaignd",
+        version=getattr(campaignd, "__version__", "0"),
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.database = services.database
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=services.settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(admin_api_router())
+    _include_unsubscribe(app)
+    web.install(app)
+    return app

@@ -1,0 +1,121 @@
+"""Every error as ``{"detail": "..."}``: one readable sentence with the right status."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from campaignd.actions.errors import ActionError
+
+logger = logging.getLogger("campaignd.api")
+
+TIME_EXAMPLE = "like 2026-12-01T09:00:00+01:00 or 2026-12-01T08:00:00Z"
+
+_MESSAGES = {
+    "timezone_aware": f"needs a time zone offset, {TIME_EXAMPLE}",
+    "datetime_parsing": f"is not a valid ISO 8601 time, {TIME_EXAMPLE}",
+    "datetime_from_date_parsing": f"is not a valid ISO 8601 time, {TIME_EXAMPLE}",
+    "datetime_type": f"must be an ISO 8601 time, {TIME_EXAMPLE}",
+    "extra_forbidden": "unknown field",
+    "missing": "is required",
+    "string_type": "must be a string",
+    "int_parsing": "must be a whole number",
+    "float_parsing": "must be a number",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "list_type": "must be a list",
+}
+
+
+class ProblemError(HTTPException):
+    """An error answered as is, with its status and sentence."""
+
+
+def field_name(location: Sequence[Any]) -> str:
+    """``("body", "recipients", 3, "email")`` -> ``recipients[3].email``."""
+    parts = list(location)
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif part in {"str", "Recipient", "function-after[_validate_recipient(), Recipient]"}:
+            continue
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    message = _MESSAGES.get(kind) or str(error.get("msg", "is not valid"))
+    if kind not in _MESSAGES:
+        message = message[:1].lower() + message[1:]
+    return f"{field_name(error.get('loc', ()))}: {message}"
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence for a list of validation errors (the first few, without repeats)."""
+    lines: list[str] = []
+    for error in errors:
+        line = describe_error(error)
+        if line not in lines:
+            lines.append(line)
+    shown = "; ".join(lines[:5])
+    if len(lines) > 5:
+        shown += f"; and {len(lines) - 5} more"
+    return shown
+
+
+def _answer(
+    status_code: int, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status_code, headers=dict(headers or {}))
+
+
+async def _action_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ActionError)
+    return _answer(error.status_code, error.detail)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}"
+    elif error.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return _answer(error.status_code, detail, error.headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    if any(item.get("type") == "json_invalid" for item in errors):
+        problem = next(item for item in errors if item.get("type") == "json_invalid")
+        reason = (problem.get("ctx") or {}).get("error", "malformed")
+        return _answer(400, f"the body is not valid JSON: {reason}")
+    if any(item.get("loc", ())[:2] == ("path", "campaign_id") for item in errors):
+        name = request.path_params.get("campaign_id", "")
+        return _answer(404, f"campaign {name} not found")
+    return _answer(422, describe_errors(errors))
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _answer(500, "something went wrong on our side; the error is in the service's log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ActionError, _action_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,232 @@
+"""Request and response bodies: camelCase on the wire, unknown request fields refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+SuppressionReason = Literal["manual", "unsubscribed", "bounced", "complained"]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_max_length=1_000_000
+    )
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class Recipient(RequestModel):
+    email: str = Field(max_length=1000)
+    vars: dict[str, Any] = Field(default_factory=dict)
+
+
+RecipientItem = str | Recipient
+
+
+class CampaignCreate(RequestModel):
+    name: str = Field(max_length=200)
+    subject: str
+    html_body: str | None = None
+    text_body: str | None = None
+    from_address: str | None = Field(None, max_length=320)
+    reply_to: str | None = Field(None, max_length=320)
+    organization: str | None = Field(None, max_length=63)
+    recipients: list[RecipientItem] | None = None
+    scheduled_for: AwareDatetime | None = None
+
+
+class CampaignEdit(RequestModel):
+    name: str | None = Field(None, max_length=200)
+    subject: str | None = None
+    html_body: str | None = None
+    text_body: str | None = None
+    from_address: str | None = Field(None, max_length=320)
+    reply_to: str | None = Field(None, max_length=320)
+
+
+class ScheduleRequest(RequestModel):
+    scheduled_for: AwareDatetime
+
+
+class RecipientsRequest(RequestModel):
+    recipients: list[RecipientItem]
+
+
+class SuppressionsAdd(RequestModel):
+    emails: list[str] = Field(min_length=1, max_length=100_000)
+    reason: SuppressionReason = "manual"
+    organization: str | None = Field(None, max_length=63)
+
+
+class SuppressionsRemove(RequestModel):
+    emails: list[str] = Field(min_length=1, max_length=100_000)
+    organization: str | None = Field(None, max_length=63)
+
+
+class InvalidRecipient(ResponseModel):
+    row: int
+    email: str
+    reason: str
+
+
+class ImportReport(ResponseModel):
+    added: int
+    duplicates: int
+    invalid: list[InvalidRecipient]
+
+
+class Campaign(ResponseModel):
+    id: int
+    name: str
+    subject: str
+    html_body: str | None
+    text_body: str | None
+    from_address: str | None
+    reply_to: str | None
+    organization: str
+    status: str
+    status_reason: str | None
+    scheduled_for: datetime | None
+    recipient_count: int
+    counts: dict[str, int]
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreatedCampaign(Campaign):
+    import_: ImportReport | None = Field(None, alias="import")
+
+
+class CampaignPage(ResponseModel):
+    campaigns: list[Campaign]
+    next_cursor: int | None
+
+
+class Delivery(ResponseModel):
+    email: str
+    status: str
+    code: str | None
+    reason: str | None
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+    vars: dict[str, Any] | None = None
+
+
+class DeliveryPage(ResponseModel):
+    recipients: list[Delivery]
+    next_cursor: int | None
+
+
+class UpcomingCampaign(ResponseModel):
+    id: int
+    name: str
+    organization: str
+    scheduled_for: datetime
+    recipient_count: int
+
+
+class Upcoming(ResponseModel):
+    campaigns: list[UpcomingCampaign]
+
+
+class Execution(ResponseModel):
+    id: int
+    campaign_id: int
+    name: str
+    status: str
+    trigger: str
+    actor: str | None
+    scheduled_for: datetime | None
+    executed_at: datetime
+    finished_at: datetime | None
+    recipient_count: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    error: str | None
+    lateness_seconds: float | None
+
+
+class ExecutionLog(ResponseModel):
+    executions: list[Execution]
+
+
+class Executed(ResponseModel):
+    success: bool
+    message: str
+    run_id: int
+
+
+class IneligibleRecipient(ResponseModel):
+    email: str
+    code: str
+    reason: str
+
+
+class Preview(ResponseModel):
+    campaign_id: int
+    campaign_name: str
+    total_recipients: int
+    eligible: int
+    ineligible: int
+    reasons: list[IneligibleRecipient]
+
+
+class Suppression(ResponseModel):
+    email: str
+    organization: str
+    reason: str
+    detail: str | None
+    created_at: datetime
+
+
+class SuppressionPage(ResponseModel):
+    suppressions: list[Suppression]
+    next_cursor: str | None
+
+
+class SuppressionsAdded(ResponseModel):
+    organization: str
+    added: int
+    unchanged: int
+
+
+class SuppressionsRemoved(ResponseModel):
+    organization: str
+    removed: int
+    unchanged: int
+
+
+class Problem(ResponseModel):
+    """Every error answer: one sentence that says what is wrong."""
+
+    detail: str
+
+
+def problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: problem("Malformed JSON or an unreadable body"),
+    401: problem("Missing, unknown, revoked or expired token"),
+    403: problem("The role may not do this (viewers only read)"),
+    404: problem("No such campaign in your organization"),
+    413: problem("The body is larger than CAMPAIGND_MAX_BODY_BYTES"),
+    415: problem("The body's content type is not accepted here"),
+    422: problem("A field is missing or wrong; the detail names it"),
+}
+CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: problem("Not allowed in the campaign's current status; nothing changed")
+}

@@ -1,0 +1,120 @@
+"""Campaigns: create, list, read, edit, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.errors import Invalid
+from campaignd.api.auth import PrincipalDep, ServicesDep
+from campaignd.api.models import (
+    Campaign,
+    CampaignCreate,
+    CampaignEdit,
+    CampaignPage,
+    CreatedCampaign,
+    ImportReport,
+    RecipientItem,
+)
+from campaignd.domain.lifecycle import CampaignStatus
+from campaignd.domain.recipients import RecipientList, from_json
+from campaignd.store.rows import Row
+
+router = APIRouter(tags=["campaigns"])
+
+
+def import_report(report: actions.ImportReport) -> ImportReport:
+    return ImportReport.model_validate(
+        {
+            "added": report.added,
+            "duplicates": report.duplicates,
+            "invalid": [vars(row) for row in report.invalid],
+        }
+    )
+
+
+async def recipient_list(items: list[RecipientItem]) -> RecipientList:
+    raw = [item if isinstance(item, str) else item.model_dump() for item in items]
+    return await asyncio.to_thread(from_json, raw)
+
+
+def campaign(row: Row) -> Campaign:
+    return Campaign.model_validate(row)
+
+
+@router.post("/campaigns", status_code=status.HTTP_201_CREATED)
+async def create_campaign(
+    body: Annotated[CampaignCreate, Body()], services: ServicesDep, principal: PrincipalDep
+) -> CreatedCampaign:
+    """Create a draft (scheduled, given ``scheduledFor``), optionally with recipients."""
+    content = actions.CampaignContent(
+        **body.model_dump(
+            include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
+        )
+    )
+    recipients = await recipient_list(body.recipients) if body.recipients is not None else None
+    row, report = await actions.create_campaign(
+        services,
+        principal,
+        content,
+        organization=body.organization,
+        recipient_list=recipients,
+        scheduled_for=body.scheduled_for,
+    )
+    created = CreatedCampaign.model_validate(row)
+    if report is not None:
+        created.import_ = import_report(report)
+    return created
+
+
+@router.get("/campaigns")
+async def list_campaigns(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    status: CampaignStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[int | None, Query(description="nextCursor of the previous page")] = None,
+) -> CampaignPage:
+    """Campaigns, newest first, one page at a time."""
+    rows, next_cursor = await actions.list_campaigns(
+        services,
+        principal,
+        status=status.value if status else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    return CampaignPage(campaigns=[campaign(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/campaigns/{campaign_id}")
+async def get_campaign(
+    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
+    """One campaign with its status, recipient count and deliveries counted per status."""
+    return campaign(await actions.get_campaign(services, principal, campaign_id))
+
+
+@router.patch("/campaigns/{campaign_id}")
+async def edit_campaign(
+    campaign_id: int,
+    body: Annotated[CampaignEdit, Body()],
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> Campaign:
+    """Edit content while the campaign is a draft or scheduled; only the fields sent change."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise Invalid("the body names no field to change")
+    return campaign(await actions.edit_campaign(services, principal, campaign_id, changes))
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_campaign(
+    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    """Delete a draft."""
+    await actions.delete_campaign(services, principal, campaign_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,77 @@
+"""The lifecycle: schedule, unschedule, execute now, pause, resume, cancel, and preview."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from campaignd.actions import campaigns as actions
+from campaignd.api.auth import PrincipalDep, ServicesDep
+from campaignd.api.models import CONFLICT_RESPONSES, Campaign, Executed, Preview, ScheduleRequest
+from campaignd.api.routes.campaigns import campaign
+
+router = APIRouter(tags=["lifecycle"])
+
+
+@router.post("/campaigns/{campaign_id}/schedule", responses=CONFLICT_RESPONSES)
+async def schedule(
+    campaign_id: int,
+    body: Annotated[ScheduleRequest, Body()],
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> Campaign:
+    """Schedule a draft or missed campaign (or move a scheduled one) to a future time."""
+    return campaign(await actions.schedule(services, principal, campaign_id, body.scheduled_for))
+
+
+@router.post("/campaigns/{campaign_id}/unschedule", responses=CONFLICT_RESPONSES)
+async def unschedule(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+    """Back to draft."""
+    return campaign(await actions.unschedule(services, principal, campaign_id))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/execute",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=CONFLICT_RESPONSES,
+)
+async def execute(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Executed:
+    """Start sending now (from draft, scheduled or missed); the run is logged with its actor."""
+    run = await actions.execute(services, principal, campaign_id)
+    run_id = int(run["id"])
+    return Executed(
+        success=True,
+        message=f"campaign {campaign_id} is sending now (run {run_id})",
+        run_id=run_id,
+    )
+
+
+@router.post("/campaigns/{campaign_id}/pause", responses=CONFLICT_RESPONSES)
+async def pause(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+    """Stop handing out messages; those in flight finish."""
+    return campaign(await actions.pause(services, principal, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/resume", responses=CONFLICT_RESPONSES)
+async def resume(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+    """Carry on where the campaign stopped."""
+    return campaign(await actions.resume(services, principal, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/cancel", responses=CONFLICT_RESPONSES)
+async def cancel(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+    """Cancel a scheduled, sending or paused campaign; queued deliveries become cancelled."""
+    return campaign(await actions.cancel(services, principal, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/preview")
+async def preview(
+    campaign_id: int,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=0, le=10_000, description="most reasons listed")] = 1000,
+) -> Preview:
+    """Who would get the campaign now, and why the others would not (changes nothing)."""
+    result = await actions.preview_campaign(services, principal, campaign_id, limit=limit)
+    return Preview.model_validate(vars(result))

@@ -1,0 +1,105 @@
+"""A campaign's recipients: add them (JSON or CSV) and read their delivery outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.errors import Invalid
+from campaignd.api.auth import PrincipalDep, ServicesDep
+from campaignd.api.content import is_json, media_type, read_json
+from campaignd.api.errors import ProblemError, describe_errors
+from campaignd.api.models import Delivery, DeliveryPage, ImportReport, RecipientsRequest
+from campaignd.api.routes.campaigns import import_report, recipient_list
+from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
+from campaignd.store.rows import Row
+
+router = APIRouter(tags=["recipients"])
+
+CSV_TYPES = {"text/csv", "application/csv"}
+
+BODIES: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/RecipientsRequest"},
+                "example": {"recipients": ["ada@example.com", {"email": "grace@example.org"}]},
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "email,first_name\nada@example.com,Ada\n",
+            },
+        },
+    }
+}
+
+
+def _parse_csv(body: bytes) -> RecipientList:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ProblemError(
+            400, f"the CSV is not UTF-8 (byte {error.start} cannot be read); save it as UTF-8"
+        ) from None
+    try:
+        return from_csv(text)
+    except RecipientListError as error:
+        raise Invalid(str(error)) from None
+    except Exception as error:  # csv.Error: a field larger than the csv module allows...
+        raise Invalid(f"the CSV cannot be read: {error}") from None
+
+
+async def read_recipient_list(request: Request) -> RecipientList:
+    kind = media_type(request)
+    if kind in CSV_TYPES:
+        return await asyncio.to_thread(_parse_csv, await request.body())
+    if kind is None or is_json(kind):
+        data = await read_json(request)
+        try:
+            parsed = RecipientsRequest.model_validate(data)
+        except ValidationError as error:
+            raise Invalid(describe_errors(error.errors())) from None
+        return await recipient_list(parsed.recipients)
+    raise ProblemError(415, f"send recipients as application/json or text/csv, not {kind}")
+
+
+@router.post("/campaigns/{campaign_id}/recipients", openapi_extra=BODIES)
+async def add_recipients(
+    campaign_id: int, request: Request, services: ServicesDep, principal: PrincipalDep
+) -> ImportReport:
+    """Add recipients to a draft or scheduled campaign. Invalid addresses are reported with
+    their row and reason; addresses the campaign already holds count as duplicates."""
+    recipients = await read_recipient_list(request)
+    report = await actions.add_recipients(services, principal, campaign_id, recipients)
+    return import_report(report)
+
+
+def delivery(row: Row) -> Delivery:
+    return Delivery.model_validate({**row, "vars": row.get("variables")})
+
+
+@router.get("/campaigns/{campaign_id}/recipients")
+async def list_recipients(
+    campaign_id: int,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    status: DeliveryStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[int | None, Query(description="nextCursor of the previous page")] = None,
+) -> DeliveryPage:
+    """Each recipient's delivery: status, skip code and reason, attempts, time sent, last error."""
+    rows, next_cursor = await actions.list_recipients(
+        services,
+        principal,
+        campaign_id,
+        status=status.value if status else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    return DeliveryPage(recipients=[delivery(row) for row in rows], next_cursor=next_cursor)
