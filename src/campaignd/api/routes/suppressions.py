@@ -13,8 +13,8 @@ from campaignd.api.models import (
     SuppressionPage,
     SuppressionsAdd,
     SuppressionsAdded,
-    SuppressionsRemoved,
     SuppressionsRemove,
+    SuppressionsRemoved,
 )
 
 router = APIRouter(tags=["suppressions"])
