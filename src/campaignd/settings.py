@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_send_errors: int = Field(100, ge=1)
     max_attempts: int = Field(5, ge=1)
     lease_seconds: float = Field(60.0, gt=0)
+    retry_backoff: float = Field(60.0, ge=0)  # seconds before the first retry; doubles
     upcoming_hours: float = Field(24.0, gt=0)
     jwt_secret: str | None = None
     jwt_public_key: str | None = None

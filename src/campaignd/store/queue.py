@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus
+from campaignd.domain.cooldown import suppressed_reason
+from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
 from campaignd.store.contacts import give_back_reservations
 from campaignd.store.dialect import insert_ignoring_conflicts
@@ -255,6 +256,91 @@ async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
         )
     )
     return (await connection.execute(statement)).rowcount
+
+
+async def release_deliveries(
+    connection: AsyncConnection, delivery_ids: Sequence[int], *, owner: str
+) -> int:
+    """Give back some claimed deliveries unsent (their campaign was paused or cancelled)."""
+    if not delivery_ids:
+        return 0
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.id.in_(list(delivery_ids)),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == SENDING,
+        )
+        .values(
+            status=QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
+        )
+    )
+    return (await connection.execute(statement)).rowcount
+
+
+async def skip_suppressed(
+    connection: AsyncConnection,
+    reasons: dict[int, tuple[str, str]],
+    *,
+    campaign_id: int,
+    owner: str,
+    scope: int,
+) -> None:
+    """Claimed deliveries found on the suppression list right before sending become skipped.
+
+    ``reasons`` maps delivery id to (email, suppression reason); their cooldown
+    reservations are given back, since nothing was sent.
+    """
+    if not reasons:
+        return
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("delivery_id"),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == SENDING,
+        )
+        .values(
+            status=DeliveryStatus.SKIPPED.value,
+            code=SkipCode.SUPPRESSED.value,
+            reason=bindparam("reason"),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    await connection.execute(
+        statement,
+        [
+            {"delivery_id": delivery_id, "reason": suppressed_reason(reason)}
+            for delivery_id, (_email, reason) in reasons.items()
+        ],
+    )
+    await give_back_reservations(
+        connection,
+        campaign_id=campaign_id,
+        scope=scope,
+        emails=[email for email, _reason in reasons.values()],
+    )
+
+
+async def next_retry_at(connection: AsyncConnection) -> datetime | None:
+    """When the earliest queued retry of a sending campaign becomes due."""
+    from sqlalchemy import func
+
+    statement = (
+        select(func.min(deliveries.c.next_attempt_at))
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(
+            campaigns.c.status == CampaignStatus.SENDING.value,
+            deliveries.c.status == QUEUED,
+            deliveries.c.next_attempt_at.is_not(None),
+        )
+    )
+    value: datetime | None = (await connection.execute(statement)).scalar_one_or_none()
+    return value
 
 
 async def recover_expired_leases(connection: AsyncConnection, *, now: datetime) -> int:
