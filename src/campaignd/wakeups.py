@@ -1,13 +1,25 @@
 """Wake-ups: tell the scheduler and workers that there is work now, instead of waiting.
 
 In-process (one instance) by default; shared through Redis pub/sub when ``REDIS_URL`` is set.
+A wake-up is only a hint: every loop also polls on its own interval, so a lost message
+delays work by at most one interval and never loses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Protocol
+import logging
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from campaignd.logs import log_event
+
+logger = logging.getLogger("campaignd.wakeups")
+
+RECONNECT_DELAY = 1.0
 
 
 class Wakeups(Protocol):
@@ -42,3 +54,88 @@ class LocalWakeups:
 
     async def close(self) -> None:
         return None
+
+
+class RedisWakeups:
+    """Wake-ups across instances: ``PUBLISH {prefix}:wakeup:{topic}``.
+
+    One pattern subscription per process feeds local events, so a notification that
+    arrives between two waits is kept until the next wait (as with ``LocalWakeups``).
+    When Redis is unreachable, waits fall back to their timeout.
+    """
+
+    def __init__(self, client: Redis, *, prefix: str = "campaignd") -> None:
+        self._client = client
+        self._channel_prefix = f"{prefix}:wakeup:"
+        self._local = LocalWakeups()
+        self._listener: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._subscribed = asyncio.Event()
+
+    def channel(self, topic: str) -> str:
+        return self._channel_prefix + topic
+
+    async def notify(self, topic: str) -> None:
+        await self._local.notify(topic)
+        try:
+            await self._client.publish(self.channel(topic), "1")
+        except RedisError as error:
+            log_event(
+                logger,
+                "wake-up not published",
+                level=logging.WARNING,
+                topic=topic,
+                error=str(error),
+            )
+
+    async def wait(self, topic: str, timeout: float) -> bool:
+        await self.start()
+        return await self._local.wait(topic, timeout)
+
+    async def start(self) -> None:
+        """Subscribe and start listening (once); waits and tests call it before relying on it."""
+        async with self._starting:
+            if self._listener is None:
+                self._listener = asyncio.create_task(self._listen(), name="wakeups-listener")
+                await self._subscribed.wait()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.psubscribe(self._channel_prefix + "*")
+                    self._subscribed.set()
+                    while True:
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=RECONNECT_DELAY
+                        )
+                        if message is not None:
+                            await self._deliver(message)
+            except (RedisError, OSError) as error:
+                self._subscribed.set()  # waiters fall back to their timeouts meanwhile
+                log_event(
+                    logger, "wake-up listener reconnecting", level=logging.WARNING, error=str(error)
+                )
+                await asyncio.sleep(RECONNECT_DELAY)
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if isinstance(channel, str) and channel.startswith(self._channel_prefix):
+            await self._local.notify(channel.removeprefix(self._channel_prefix))
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        await self._client.aclose()
+
+
+def create_wakeups(redis_url: str | None, *, prefix: str = "campaignd") -> Wakeups:
+    """Redis pub/sub when ``redis_url`` is set, else in-process."""
+    if redis_url is None:
+        return LocalWakeups()
+    return RedisWakeups(Redis.from_url(redis_url), prefix=prefix)
