@@ -161,6 +161,19 @@ async def due_campaign_ids(
     return [int(value) for value in (await connection.execute(statement)).scalars()]
 
 
+async def campaigns_to_fan_out(connection: AsyncConnection) -> list[int]:
+    """Started campaigns (sending or paused) whose recipients are not fanned out yet."""
+    statement = (
+        select(campaigns.c.id)
+        .where(
+            campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
+            campaigns.c.fanned_out_at.is_(None),
+        )
+        .order_by(campaigns.c.started_at, campaigns.c.id)
+    )
+    return [int(value) for value in (await connection.execute(statement)).scalars()]
+
+
 async def upcoming_campaigns(
     connection: AsyncConnection, *, until: datetime, organization_id: int | None = None
 ) -> list[Row]:

@@ -181,6 +181,48 @@ async def finish_if_done(
     return campaign
 
 
+async def campaigns_done_sending(connection: AsyncConnection) -> list[int]:
+    """Sending, fanned-out campaigns with no delivery left to send (for ``finish_if_done``)."""
+    unfinished = (
+        select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaigns.c.id, deliveries.c.status.in_(UNFINISHED))
+        .exists()
+    )
+    statement = select(campaigns.c.id).where(
+        campaigns.c.status == CampaignStatus.SENDING.value,
+        campaigns.c.fanned_out_at.is_not(None),
+        ~unfinished,
+    )
+    return [int(value) for value in (await connection.execute(statement)).scalars()]
+
+
+async def fail_unfanned(
+    connection: AsyncConnection, campaign_id: int, *, now: datetime, error: str
+) -> Row | None:
+    """A started campaign whose fan-out keeps failing ends ``failed``; its run keeps the error."""
+    statement = (
+        update(campaigns)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
+            campaigns.c.fanned_out_at.is_(None),
+        )
+        .values(
+            status=CampaignStatus.FAILED.value,
+            status_reason=f"fan-out failed: {error}",
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(*campaigns.c)
+    )
+    campaign = first(await connection.execute(statement))
+    if campaign is not None:
+        await close_run(
+            connection, campaign_id, status=CampaignStatus.FAILED.value, now=now, error=error
+        )
+    return campaign
+
+
 async def cancel_campaign(
     connection: AsyncConnection,
     campaign_id: int,
