@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from campaignd.cli import database, organizations, serve, tokens
+from campaignd.cli import (
+    campaigns,
+    database,
+    demo,
+    organizations,
+    runs,
+    serve,
+    suppressions,
+    tokens,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -15,6 +24,10 @@ app.command("serve")(serve.serve)
 app.add_typer(database.app, name="db")
 app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
+app.add_typer(campaigns.app, name="campaign")
+app.add_typer(suppressions.app, name="suppress")
+app.command("runs")(runs.runs)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

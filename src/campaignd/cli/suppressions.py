@@ -1,0 +1,101 @@
+"""``campaignd suppress``: an organization's suppression list (addresses never mailed)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from campaignd.actions import suppressions as actions
+from campaignd.actions.principal import Principal
+from campaignd.actions.services import Services
+from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.campaigns import format_time
+from campaignd.cli.common import console, fail
+from campaignd.store.rows import Row
+
+app = typer.Typer(no_args_is_help=True, help="Manage suppression lists (never mailed).")
+
+ORGANIZATION = typer.Option(..., "--org", help="The organization's slug.")
+EMAILS = typer.Argument(..., help="One or more addresses.")
+
+
+def _check_reason(reason: str | None) -> None:
+    if reason is not None and reason not in actions.REASONS:
+        raise fail(f"--reason: must be one of {', '.join(actions.REASONS)}, not '{reason}'")
+
+
+@app.command("add")
+def add(
+    emails: list[str] = EMAILS,
+    org: str = ORGANIZATION,
+    reason: str = typer.Option("manual", help="manual, unsubscribed, bounced or complained."),
+) -> None:
+    """Never mail these addresses again in this organization (checked before every send).
+
+    Example: campaignd suppress add ada@example.com grace@example.org --org acme
+    """
+    _check_reason(reason)
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> actions.Change:
+        return await actions.add_suppressions(
+            services, principal, emails, reason=reason, organization=org
+        )
+
+    change = run_action(settings, work)
+    console.print(
+        f"suppressed {change.changed} address(es) in {change.organization}; "
+        f"{change.unchanged} already were",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("remove")
+def remove(emails: list[str] = EMAILS, org: str = ORGANIZATION) -> None:
+    """Allow these addresses to be mailed again in this organization.
+
+    Example: campaignd suppress remove ada@example.com --org acme
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> actions.Change:
+        return await actions.remove_suppressions(services, principal, emails, organization=org)
+
+    change = run_action(settings, work)
+    console.print(
+        f"removed {change.changed} address(es) from the suppression list of "
+        f"{change.organization}; {change.unchanged} were not on it",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("list")
+def list_(
+    org: str = ORGANIZATION,
+    reason: str | None = typer.Option(None, help="Only this reason."),
+    limit: int = typer.Option(1000, help="How many (in address order).", min=1, max=100_000),
+) -> None:
+    """List an organization's suppressed addresses.
+
+    Example: campaignd suppress list --org acme --reason bounced
+    """
+    _check_reason(reason)
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> tuple[list[Row], bool]:
+        _, rows, more = await actions.list_suppressions(
+            services, principal, organization=org, reason=reason, limit=limit
+        )
+        return rows, more is not None
+
+    rows, more = run_action(settings, work)
+    table = Table("email", "reason", "since", "detail")
+    for row in rows:
+        table.add_row(
+            row["email"], row["reason"], format_time(row["created_at"]), row.get("detail") or ""
+        )
+    print_table(table)
+    if more:
+        console.print(f"(more addresses: raise --limit above {limit})")
