@@ -94,6 +94,12 @@ def decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the JWT has expired") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise Unauthorized(f"the JWT lacks the required '{error.claim}' claim") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthorized(f"the JWT's audience is not '{settings.jwt_audience}'") from None
+    except jwt.InvalidIssuerError:
+        raise Unauthorized(f"the JWT's issuer is not '{settings.jwt_issuer}'") from None
     except jwt.PyJWTError as error:
         raise Unauthorized(f"the JWT was refused: {error}") from None
     return claims

@@ -1,0 +1,150 @@
+"""The lifecycle over HTTP: each allowed transition, and every refused one answers 409 and
+changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from campaignd.domain.lifecycle import TRANSITIONS, Action, CampaignStatus
+from campaignd.settings import Settings
+from campaignd.store.database import Database
+from campaignd.store.schema import campaigns, runs
+from tests.integration.api_client import Api, future, open_api
+
+
+@pytest.fixture
+async def api(database: Database, settings: Settings) -> AsyncIterator[Api]:
+    async with open_api(database, settings) as handle:
+        yield handle
+
+
+REQUESTS: dict[Action, tuple[str, str, Any]] = {
+    Action.SCHEDULE: ("POST", "schedule", "future"),
+    Action.UNSCHEDULE: ("POST", "unschedule", None),
+    Action.EXECUTE: ("POST", "execute", None),
+    Action.PAUSE: ("POST", "pause", None),
+    Action.RESUME: ("POST", "resume", None),
+    Action.CANCEL: ("POST", "cancel", None),
+    Action.EDIT: ("PATCH", "", {"name": "Renamed"}),
+    Action.DELETE: ("DELETE", "", None),
+    Action.ADD_RECIPIENTS: ("POST", "recipients", {"recipients": ["new@example.com"]}),
+}
+
+REFUSED = [
+    (action, status)
+    for action in REQUESTS
+    for status in CampaignStatus
+    if status not in TRANSITIONS[action][0]
+]
+
+
+async def send(api: Api, action: Action, campaign_id: int, who: str = "acme_admin") -> Any:
+    method, verb, body = REQUESTS[action]
+    path = f"/campaigns/{campaign_id}" + (f"/{verb}" if verb else "")
+    body = {"scheduledFor": future()} if body == "future" else body
+    return await api.call(who, method, path, json=body)
+
+
+async def force_status(api: Api, campaign_id: int, status: CampaignStatus) -> None:
+    async with api.database.transaction() as connection:
+        await connection.execute(
+            update(campaigns).where(campaigns.c.id == campaign_id).values(status=status.value)
+        )
+
+
+@pytest.mark.parametrize(
+    ("action", "status"), REFUSED, ids=[f"{a.value}-from-{s.value}" for a, s in REFUSED]
+)
+async def test_refused_transition_is_409_and_changes_nothing(
+    api: Api, action: Action, status: CampaignStatus
+) -> None:
+    campaign_id = await api.campaign_in("draft")
+    await force_status(api, campaign_id, status)
+    before = await api.snapshot()
+    response = await send(api, action, campaign_id)
+    assert response.status_code == 409, response.text
+    detail = response.json()["detail"]
+    assert status.value in detail and "allowed only when" in detail
+    assert await api.snapshot() == before
+
+
+async def test_a_campaign_through_its_lifecycle(api: Api) -> None:
+    campaign_id = int((await api.create(recipients=["ada@example.com"]))["id"])
+    when = future(2)
+    scheduled = await send(api, Action.SCHEDULE, campaign_id)
+    assert scheduled.json()["status"] == "scheduled"
+    response = await api.call(
+        "acme_admin", "POST", f"/campaigns/{campaign_id}/schedule", json={"scheduledFor": when}
+    )
+    assert response.status_code == 200
+    assert response.json()["scheduledFor"].startswith(when[:19])
+    assert (await send(api, Action.UNSCHEDULE, campaign_id)).json()["status"] == "draft"
+
+    executed = await send(api, Action.EXECUTE, campaign_id)
+    assert executed.status_code == 202
+    body = executed.json()
+    assert body["success"] is True and body["message"]
+    run = (await api.rows(runs))[0]
+    assert body["runId"] == run["id"]
+    assert (run["trigger"], run["actor"]) == ("manual", "token:acme_admin")
+    assert (await send(api, Action.EXECUTE, campaign_id)).status_code == 409
+    assert len(await api.rows(runs)) == 1
+
+    paused = (await send(api, Action.PAUSE, campaign_id)).json()
+    assert (paused["status"], paused["statusReason"]) == ("paused", "paused by token:acme_admin")
+    assert (await send(api, Action.RESUME, campaign_id)).json()["status"] == "sending"
+    cancelled = await send(api, Action.CANCEL, campaign_id)
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finishedAt"] is not None
+    actions = [row["action"] for row in await api.audit()]
+    assert actions == [
+        "campaign.create",
+        "campaign.schedule",
+        "campaign.schedule",
+        "campaign.unschedule",
+        "campaign.execute",
+        "campaign.pause",
+        "campaign.resume",
+        "campaign.cancel",
+    ]
+
+
+async def test_missed_campaign_can_be_rescheduled_or_executed(api: Api) -> None:
+    first = await api.campaign_in("draft")
+    second = await api.campaign_in("draft")
+    await force_status(api, first, CampaignStatus.MISSED)
+    await force_status(api, second, CampaignStatus.MISSED)
+    assert (await send(api, Action.SCHEDULE, first)).json()["status"] == "scheduled"
+    assert (await send(api, Action.EXECUTE, second)).status_code == 202
+
+
+async def test_racing_executes_produce_one_run(api: Api) -> None:
+    import asyncio
+
+    campaign_id = await api.campaign_in("scheduled")
+    answers = await asyncio.gather(*(send(api, Action.EXECUTE, campaign_id) for _ in range(5)))
+    assert sorted(answer.status_code for answer in answers) == [202, 409, 409, 409, 409]
+    assert len(await api.rows(runs)) == 1
+
+
+async def test_preview_reports_suppressed_addresses_and_changes_nothing(api: Api) -> None:
+    campaign_id = await api.campaign_in("draft")
+    response = await api.call(
+        "acme_admin", "POST", "/suppressions", json={"emails": ["grace@example.org"]}
+    )
+    assert response.status_code == 201
+    before = await api.snapshot()
+    preview = await api.call("acme_viewer", "POST", f"/campaigns/{campaign_id}/preview")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["campaignId"] == campaign_id
+    assert body["campaignName"] == "Spring news"
+    assert (body["totalRecipients"], body["eligible"], body["ineligible"]) == (2, 1, 1)
+    assert body["reasons"][0]["email"] == "grace@example.org"
+    assert body["reasons"][0]["code"] == "suppressed"
+    assert body["reasons"][0]["reason"]
+    assert await api.snapshot() == before
