@@ -1,0 +1,94 @@
+"""Group commit of delivery outcomes.
+
+Every connection hands its result over and waits until it is committed before sending its
+next message, so a crash can repeat at most one message per connection; the outcomes that
+arrive while one transaction commits go together into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.logs import log_event
+from campaignd.store.database import Database
+from campaignd.store.queue import Outcome
+
+logger = logging.getLogger("campaignd.delivery")
+
+Writer = Callable[[AsyncConnection, Sequence[Outcome]], Awaitable[None]]
+RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+ATTEMPTS_WHEN_CLOSING = 10
+
+
+class RecordingFailed(RuntimeError):
+    """The outcomes could not be committed before the worker stopped."""
+
+
+class Recorder:
+    def __init__(self, database: Database, write: Writer) -> None:
+        self.database = database
+        self.write = write
+        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._arrived = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="delivery-recorder")
+
+    async def record(self, outcome: Outcome) -> None:
+        """Return once ``outcome`` is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, future))
+        self._arrived.set()
+        await future
+
+    async def close(self) -> None:
+        """Commit what is waiting, then stop."""
+        self._closing = True
+        self._arrived.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            group, self._waiting = self._waiting, []
+            if group:
+                await self._commit(group)
+            elif self._closing:
+                return
+
+    async def _commit(self, group: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
+        outcomes = [outcome for outcome, _ in group]
+        attempt = 0
+        while True:
+            try:
+                async with self.database.transaction() as connection:
+                    await self.write(connection, outcomes)
+                break
+            except Exception as error:  # the database may be away for a while: keep trying
+                attempt += 1
+                log_event(
+                    logger,
+                    "recording outcomes failed",
+                    level=logging.ERROR,
+                    error=repr(error),
+                    attempt=attempt,
+                    campaign_ids=sorted({outcome.campaign_id for outcome in outcomes}),
+                )
+                if self._closing and attempt >= ATTEMPTS_WHEN_CLOSING:
+                    for _, future in group:
+                        future.set_exception(RecordingFailed(str(error)))
+                    return
+                await asyncio.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS)) - 1])
+        for _, future in group:
+            if not future.done():
+                future.set_result(None)
+        self._arrived.set()  # look again: more may have come while committing

@@ -1,0 +1,232 @@
+"""Transports from ``EMAIL_TRANSPORT``: a pool of SMTP connections, or ``.eml`` files.
+
+A transport never raises for a delivery problem: ``send`` answers with the server's
+``Reply`` (``code`` None when there was no answer: no connection, connection lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from campaignd.delivery.messages import Message
+from campaignd.settings import Settings
+
+DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What became of one message at the transport."""
+
+    code: int | None  # None: no answer (could not connect, connection lost, timeout)
+    text: str
+    stage: str = "data"  # connect, mail, rcpt or data
+
+    @property
+    def accepted(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}" if self.code is not None else self.text
+
+
+class Transport(Protocol):
+    connections: int
+    """How many messages it can have in flight at once."""
+
+    async def send(self, message: Message) -> Reply: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """An SMTP server as given in ``EMAIL_TRANSPORT``."""
+
+    host: str
+    port: int
+    security: str = "none"  # none, starttls or tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS:
+            raise ValueError(f"not an SMTP URL: {url}")
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or DEFAULT_PORTS[parts.scheme],
+            security={"smtp": "none", "smtp+starttls": "starttls", "smtps": "tls"}[parts.scheme],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=float(query.get("timeout", [DEFAULT_TIMEOUT])[0]),
+        )
+
+
+_NO_ANSWER = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+class _Connection:
+    """One SMTP connection of the pool, connected on first use and again after a loss."""
+
+    def __init__(self, target: SmtpTarget, tls_context: ssl.SSLContext | None) -> None:
+        self.target = target
+        self.client = aiosmtplib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            username=target.username,
+            password=target.password,
+            timeout=target.timeout,
+            use_tls=target.security == "tls",
+            start_tls=target.security == "starttls",
+            tls_context=tls_context,
+        )
+
+    async def send(self, message: Message) -> Reply:
+        reused = self.client.is_connected
+        if not reused:
+            problem = await self._connect()
+            if problem is not None:
+                return problem
+        reply = await self._transaction(message)
+        if reused and reply.code is None and reply.stage == "mail":
+            # an idle connection the server had closed: nothing was sent, try a fresh one
+            problem = await self._connect()
+            return problem if problem is not None else await self._transaction(message)
+        return reply
+
+    async def _connect(self) -> Reply | None:
+        self.client.close()
+        try:
+            await self.client.connect()
+        except aiosmtplib.SMTPResponseException as error:
+            self.client.close()
+            return Reply(error.code, error.message, "connect")
+        except (aiosmtplib.SMTPException, OSError) as error:
+            self.client.close()
+            return Reply(None, f"cannot connect to {self.target.host}: {error}", "connect")
+        return None
+
+    async def _transaction(self, message: Message) -> Reply:
+        stage = "mail"
+        options: list[str] = []
+        encoding = "ascii"
+        if not (message.sender.isascii() and message.recipient.isascii()):
+            encoding = "utf-8"
+            if self.client.supports_extension("smtputf8"):
+                options.append("SMTPUTF8")
+        try:
+            await self.client.mail(message.sender, options=options, encoding=encoding)
+            stage = "rcpt"
+            await self.client.rcpt(message.recipient, encoding=encoding)
+            stage = "data"
+            response = await self.client.data(message.data)
+        except aiosmtplib.SMTPResponseException as error:
+            await self._reset()
+            return Reply(error.code, error.message, stage)
+        except _NO_ANSWER as error:
+            self.client.close()
+            return Reply(None, f"connection lost: {error}", stage)
+        return Reply(response.code, response.message, stage)
+
+    async def _reset(self) -> None:
+        if not self.client.is_connected:
+            return
+        try:
+            await self.client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self.client.close()
+
+    async def close(self) -> None:
+        if self.client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await asyncio.wait_for(self.client.quit(), timeout=5)
+        self.client.close()
+
+
+class SmtpTransport:
+    """``connections`` SMTP connections, each reused across messages."""
+
+    def __init__(
+        self, target: SmtpTarget, *, connections: int, tls_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.target = target
+        self.connections = connections
+        self._all = [_Connection(target, tls_context) for _ in range(connections)]
+        self._idle: asyncio.Queue[_Connection] = asyncio.Queue()
+        for connection in self._all:
+            self._idle.put_nowait(connection)
+
+    async def send(self, message: Message) -> Reply:
+        connection = await self._idle.get()
+        try:
+            return await connection.send(message)
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(connection.close() for connection in self._all))
+
+
+class FileTransport:
+    """Writes each message to ``DIR/<Message-ID>.eml`` atomically (temporary file + rename)."""
+
+    def __init__(self, directory: Path, *, connections: int = 8) -> None:
+        self.directory = directory
+        self.connections = connections
+        self._ready = False
+
+    def path_of(self, message: Message) -> Path:
+        return self.directory / f"{message.message_id}.eml"
+
+    async def send(self, message: Message) -> Reply:
+        try:
+            path = self._write(message)
+        except OSError as error:
+            self._ready = False
+            return Reply(None, f"cannot write to {self.directory}: {error}")
+        return Reply(250, f"written to {path}")
+
+    def _write(self, message: Message) -> Path:
+        if not self._ready:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._ready = True
+        path = self.path_of(message)
+        descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(message.data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return path
+
+    async def close(self) -> None:
+        return None
+
+
+def file_directory(url: str) -> Path:
+    """``file://./outbox`` -> ``./outbox``; ``file:///var/mail/out`` -> ``/var/mail/out``."""
+    return Path(unquote(url.removeprefix("file://")) or ".")
+
+
+def create_transport(settings: Settings) -> Transport:
+    url = settings.email_transport
+    if url.startswith("file://"):
+        return FileTransport(file_directory(url), connections=settings.smtp_connections)
+    return SmtpTransport(SmtpTarget.from_url(url), connections=settings.smtp_connections)

@@ -1,0 +1,93 @@
+"""Statements on an organization's suppression list (addresses that are never mailed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.rows import Row, every
+from campaignd.store.schema import suppressions
+
+
+async def _count(connection: AsyncConnection, organization_id: int, emails: Sequence[str]) -> int:
+    statement = select(func.count()).where(
+        suppressions.c.organization_id == organization_id,
+        suppressions.c.email.in_(list(emails)),
+    )
+    return int((await connection.execute(statement)).scalar_one())
+
+
+async def add_suppressions(
+    connection: AsyncConnection,
+    *,
+    organization_id: int,
+    emails: Sequence[str],
+    reason: str,
+    now: datetime,
+    detail: str | None = None,
+) -> int:
+    """Suppress normalised ``emails``; an address already there keeps its first reason.
+
+    Returns how many addresses were newly suppressed.
+    """
+    unique = list(dict.fromkeys(emails))
+    if not unique:
+        return 0
+    before = await _count(connection, organization_id, unique)
+    statement = insert_ignoring_conflicts(
+        connection.dialect.name, suppressions, ["organization_id", "email"]
+    )
+    rows = [
+        {
+            "organization_id": organization_id,
+            "email": email,
+            "reason": reason,
+            "detail": detail,
+            "created_at": now,
+        }
+        for email in unique
+    ]
+    await connection.execute(statement, rows)
+    return len(unique) - before
+
+
+async def remove_suppressions(
+    connection: AsyncConnection, *, organization_id: int, emails: Sequence[str]
+) -> int:
+    """Take ``emails`` off the list; returns how many were on it."""
+    if not emails:
+        return 0
+    statement = delete(suppressions).where(
+        suppressions.c.organization_id == organization_id,
+        suppressions.c.email.in_(list(emails)),
+    )
+    return (await connection.execute(statement)).rowcount
+
+
+async def is_suppressed(connection: AsyncConnection, *, organization_id: int, email: str) -> bool:
+    statement = select(suppressions.c.email).where(
+        suppressions.c.organization_id == organization_id, suppressions.c.email == email
+    )
+    return (await connection.execute(statement)).first() is not None
+
+
+async def list_suppressions(
+    connection: AsyncConnection,
+    *,
+    organization_id: int,
+    reason: str | None = None,
+    after_email: str | None = None,
+    limit: int = 100,
+) -> list[Row]:
+    """In address order; ``after_email`` is the cursor (the last address of the previous page)."""
+    conditions = [suppressions.c.organization_id == organization_id]
+    if reason is not None:
+        conditions.append(suppressions.c.reason == reason)
+    if after_email is not None:
+        conditions.append(suppressions.c.email > after_email)
+    statement = select(suppressions).where(*conditions).order_by(suppressions.c.email).limit(limit)
+    return every(await connection.execute(statement))

@@ -1,0 +1,327 @@
+"""A real SMTP server for tests (aiosmtpd on 127.0.0.1, a free port, its own thread).
+
+It records every message it accepts (envelope and raw bytes) and can be told to answer
+4xx or 5xx, or to drop the connection, for the next N messages or for given addresses,
+and to wait before each DATA reply. ``python -m tests.integration.smtp_server`` runs one
+in the foreground (for benchmarks): it prints its port and accepts everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+TRY_LATER = "451 4.3.0 try again later"
+NO_SUCH_USER = "550 5.1.1 no such user"
+DROP = None
+
+
+@dataclass(frozen=True)
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    def parsed(self) -> EmailMessage:
+        message = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass
+class Rule:
+    reply: str | None  # None drops the connection instead of answering
+    stage: str  # "rcpt" or "data"
+    remaining: int | None = None  # None: for ever
+    addresses: set[str] | None = None  # None: any address
+
+
+@dataclass
+class _State:
+    messages: list[Received] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (address, reply)
+    dropped: int = 0
+    connections: int = 0
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> str:
+        rule = self.server.take("rcpt", [address])
+        if rule is not None:
+            if rule.reply is None:
+                self.server.note_drop()
+                _drop(server)
+                return "421 4.4.2 closing"
+            self.server.note_refusal(address, rule.reply)
+            return rule.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
+        recipients = [str(address) for address in envelope.rcpt_tos]
+        rule = self.server.take("data", recipients)
+        if rule is not None:
+            if rule.reply is None:
+                self.server.note_drop()
+                _drop(server)
+                return "421 4.4.2 closing"
+            for address in recipients:
+                self.server.note_refusal(address, rule.reply)
+            return rule.reply
+        content = envelope.original_content or b""
+        self.server.note_message(Received(str(envelope.mail_from), recipients, content))
+        return "250 2.0.0 OK queued"
+
+
+def _drop(server: SMTP) -> None:
+    if server.transport is not None:
+        server.transport.close()
+
+
+class _Counting(SMTP):
+    """Counts connections (the pool must reuse them)."""
+
+    def __init__(self, handler: Any, server: SmtpServer, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._owner = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._owner.note_connection()
+        super().connection_made(transport)
+
+
+class SmtpServer:
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        credentials: tuple[str, str] | None = None,
+        starttls_context: Any = None,
+        tls_context: Any = None,
+    ) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.delay = delay
+        self.credentials = credentials
+        self.starttls_context = starttls_context
+        self.tls_context = tls_context
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+
+    # -- what tests read ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._lock:
+            return list(self._state.messages)
+
+    @property
+    def refused(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._state.refused)
+
+    @property
+    def dropped(self) -> int:
+        with self._lock:
+            return self._state.dropped
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return self._state.connections
+
+    def messages_to(self, address: str) -> list[Received]:
+        return [message for message in self.messages if address in message.recipients]
+
+    async def wait_for_messages(self, count: int, *, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.messages)} of {count} messages arrived")
+            await asyncio.sleep(0.01)
+        return self.messages
+
+    # -- what tests tell it ------------------------------------------------------------
+
+    def fail_next(self, count: int, reply: str | None = TRY_LATER, *, stage: str = "data") -> None:
+        """The next ``count`` messages get ``reply`` (None: the connection is dropped)."""
+        with self._lock:
+            self._state.rules.append(Rule(reply=reply, stage=stage, remaining=count))
+
+    def drop_next(self, count: int) -> None:
+        self.fail_next(count, DROP)
+
+    def fail_addresses(
+        self,
+        addresses: Iterable[str],
+        reply: str | None = NO_SUCH_USER,
+        *,
+        times: int | None = None,
+        stage: str = "rcpt",
+    ) -> None:
+        """Messages to ``addresses`` get ``reply`` (``times`` times, or for ever)."""
+        rule = Rule(reply=reply, stage=stage, remaining=times, addresses=set(addresses))
+        with self._lock:
+            self._state.rules.append(rule)
+
+    def clear_rules(self) -> None:
+        with self._lock:
+            self._state.rules.clear()
+
+    # -- called from the server's thread -----------------------------------------------
+
+    def take(self, stage: str, recipients: list[str]) -> Rule | None:
+        with self._lock:
+            for rule in self._state.rules:
+                if rule.stage != stage:
+                    continue
+                if rule.addresses is not None and not rule.addresses.intersection(recipients):
+                    continue
+                if rule.remaining is not None:
+                    if rule.remaining <= 0:
+                        continue
+                    rule.remaining -= 1
+                return rule
+        return None
+
+    def note_message(self, message: Received) -> None:
+        with self._lock:
+            self._state.messages.append(message)
+
+    def note_refusal(self, address: str, reply: str) -> None:
+        with self._lock:
+            self._state.refused.append((address, reply))
+
+    def note_drop(self) -> None:
+        with self._lock:
+            self._state.dropped += 1
+
+    def note_connection(self) -> None:
+        with self._lock:
+            self._state.connections += 1
+
+    # -- life --------------------------------------------------------------------------
+
+    def _protocol(self) -> SMTP:
+        options: dict[str, Any] = {"hostname": "mail.test", "decode_data": False}
+        if self.credentials is not None:
+            user, password = self.credentials
+            options.update(
+                authenticator=_Authenticator(user, password),
+                auth_require_tls=False,
+                auth_required=True,
+            )
+        if self.starttls_context is not None:
+            options.update(tls_context=self.starttls_context, require_starttls=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # AUTH without TLS is what a loopback test wants
+            return _Counting(_Handler(self), self, **options)
+
+    def start(self) -> SmtpServer:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(
+                self._loop.create_server(self._protocol, self.host, 0, ssl=self.tls_context)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="smtp-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise TimeoutError("SMTP server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        loop, server = self._loop, self._server
+
+        async def shutdown() -> None:
+            if server is not None:
+                server.close()
+            current = asyncio.current_task()
+            for task in asyncio.all_tasks():
+                if task is not current:
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(10)
+        loop.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class _Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user.encode(), password.encode()
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        good = (
+            isinstance(data, LoginPassword)
+            and data.login == self.user
+            and data.password == self.password
+        )
+        return AuthResult(success=good, handled=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    arguments = parser.parse_args()
+    server = SmtpServer(delay=arguments.delay)
+    server.note_message = lambda message: None  # type: ignore[method-assign]
+    server.start()
+    print(server.port, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
