@@ -17,19 +17,29 @@ def _is_plain(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
-def encoded_words(value: str) -> str:
-    """``value`` as RFC 2047 base64 encoded words, folded, never splitting a character."""
+def encoded_words(value: str, first_room: int = 75) -> str:
+    """``value`` as RFC 2047 base64 encoded words, folded, never splitting a character.
+
+    ``first_room`` is the room left on the first line (after ``Name: ``).
+    """
     words: list[str] = []
+    limit = _bytes_for(first_room)
     chunk = bytearray()
     for character in value:
         encoded = character.encode("utf-8")
-        if len(chunk) + len(encoded) > ENCODED_WORD_BYTES:
+        if chunk and len(chunk) + len(encoded) > limit:
             words.append(_encoded_word(bytes(chunk)))
             chunk.clear()
+            limit = ENCODED_WORD_BYTES
         chunk += encoded
     if chunk or not words:
         words.append(_encoded_word(bytes(chunk)))
     return "\r\n ".join(words)
+
+
+def _bytes_for(room: int) -> int:
+    """How many bytes fit in an encoded word of at most ``room`` characters (>= 3)."""
+    return max(3, min(ENCODED_WORD_BYTES, (room - len("=?utf-8?b??=")) // 4 * 3))
 
 
 def _encoded_word(data: bytes) -> str:
@@ -58,22 +68,25 @@ def unstructured(name: str, value: str) -> str:
     value = " ".join(value.split())
     if _is_plain(value):
         return f"{name}: {_fold(value, FOLD_AT - len(name) - 2)}"
-    return f"{name}: {encoded_words(value)}"
+    return f"{name}: {encoded_words(value, FOLD_AT - len(name) - 2)}"
 
 
 def mailbox(value: str) -> tuple[str, str]:
     """``'Name <a@x.org>'`` or ``'a@x.org'`` -> (header form, bare address).
 
-    The header form encodes a non-ASCII display name; the address is kept as given.
+    The header form encodes a non-ASCII display name; a non-ASCII domain becomes IDNA.
     """
     name, address = parseaddr(value)
     if not address or "@" not in address:
         raise ValueError(f"not an address: {value!r}")
+    local, domain = address.rsplit("@", 1)
+    if not domain.isascii():
+        address = f"{local}@{domain.encode('idna').decode('ascii')}"
     if not name:
         return address, address
     if _is_plain(name):
         return formataddr((name, address)), address
-    return f"{encoded_words(name)} <{address}>", address
+    return f"{encoded_words(name, FOLD_AT - len('Reply-To: '))} <{address}>", address
 
 
 def normalised_lines(text: str) -> str:

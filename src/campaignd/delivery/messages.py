@@ -115,9 +115,9 @@ class MessageBuilder:
 
     def _content_type_header(self) -> bytes:
         if self.templates.html is not None and self.templates.text is not None:
-            return (f'Content-Type: multipart/alternative; boundary="{self._boundary}"\r\n').encode(
-                "ascii"
-            )
+            return (
+                f'Content-Type: multipart/alternative;\r\n boundary="{self._boundary}"\r\n'
+            ).encode("ascii")
         return b""
 
     def unsubscribe_url(self, email: str) -> str:
