@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+import campaignd.metrics  # noqa: F401  (registers the instance's metrics)
 from campaignd.api.auth import ServicesDep
 from campaignd.settings import Settings
 from campaignd.store.database import Database
