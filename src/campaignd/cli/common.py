@@ -16,7 +16,7 @@ from campaignd.store.migrate import has_schema, upgrade
 T = TypeVar("T")
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
