@@ -28,7 +28,9 @@ from campaignd.wakeups import LocalWakeups
 
 def csv_body(rows: int) -> bytes:
     lines = ["email,first_name,city"]
-    lines += [f"person{number}@example{number % 97}.org,Name{number},Town" for number in range(rows)]
+    lines += [
+        f"person{number}@example{number % 97}.org,Name{number},Town" for number in range(rows)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
