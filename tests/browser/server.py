@@ -26,6 +26,7 @@ from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.lifecycle import DeliveryStatus, Trigger
 from campaignd.domain.recipients import from_json
+from campaignd.runtime import burst
 from campaignd.settings import Settings
 from campaignd.store import organizations, tokens
 from campaignd.store.columns import utcnow
@@ -222,31 +223,10 @@ class Seeder:
 
         self.run(work)
 
-    def drive_pipeline(self) -> bool:
-        """One pass of the real scheduler and worker; False when they are not available yet."""
-        try:
-            from campaignd.delivery.rate import create_rate_limiter
-            from campaignd.delivery.transports import create_transport
-            from campaignd.delivery.worker import Worker
-            from campaignd.scheduling.lock import create_lock
-            from campaignd.scheduling.scheduler import Scheduler
-        except ImportError:
-            return False
+    def drive_pipeline(self) -> None:
+        """The real scheduler and workers drain what is due now (``serve --burst``)."""
 
         async def work(services: Services) -> None:
-            settings = services.settings
-            lock = create_lock(settings.redis_url, ttl=settings.lock_ttl)
-            scheduler = Scheduler(services.database, settings, lock=lock, wakeups=services.wakeups)
-            worker = Worker(
-                services.database,
-                settings,
-                transport=create_transport(settings),
-                wakeups=services.wakeups,
-                rate_limiter=create_rate_limiter(settings),
-            )
-            await scheduler.run_burst()
-            await worker.run_burst()
-            await scheduler.run_burst()
+            await burst(services.settings, role="all")
 
         self.run(work)
-        return True
