@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from campaignd.actions.errors import Forbidden
 
@@ -37,3 +39,13 @@ class Principal:
     def require_platform_admin(self) -> None:
         if self.role is not Role.PLATFORM_ADMIN:
             raise Forbidden("only a platform admin may do this")
+
+
+def principal_for_token(row: Mapping[str, Any]) -> Principal:
+    """The principal of an API token row (with its ``organization_slug``)."""
+    return Principal(
+        actor=f"token:{row['name']}",
+        role=Role(row["role"]),
+        organization_id=row["organization_id"],
+        organization_slug=row["organization_slug"],
+    )

@@ -12,12 +12,11 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from campaignd.actions.principal import Principal, Role
+from campaignd.actions.principal import Principal, Role, principal_for_token
 from campaignd.actions.services import Services
 from campaignd.api.errors import ProblemError
 from campaignd.settings import Settings
 from campaignd.store.organizations import organization_by_slug
-from campaignd.store.rows import Row
 from campaignd.store.tokens import TOKEN_PREFIX, token_by_plain
 
 bearer = HTTPBearer(
@@ -37,15 +36,6 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def principal_for_token(row: Row) -> Principal:
-    return Principal(
-        actor=f"token:{row['name']}",
-        role=Role(row["role"]),
-        organization_id=row["organization_id"],
-        organization_slug=row["organization_slug"],
-    )
 
 
 def _pem(value: str) -> str:

@@ -8,8 +8,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from campaignd.actions.principal import Principal, Role
-from campaignd.store.rows import Row
+from campaignd.actions.principal import Principal, Role, principal_for_token
 from campaignd.store.sessions import live_token_by_id
 from campaignd.web.session import Session, load_session, services_of
 
@@ -37,15 +36,6 @@ class Viewer:
     @property
     def is_platform_admin(self) -> bool:
         return self.principal.role is Role.PLATFORM_ADMIN
-
-
-def principal_for_token(row: Row) -> Principal:
-    return Principal(
-        actor=f"token:{row['name']}",
-        role=Role(row["role"]),
-        organization_id=row["organization_id"],
-        organization_slug=row["organization_slug"],
-    )
 
 
 def login_url(next_url: str | None = None) -> str:
