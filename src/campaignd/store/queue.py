@@ -221,11 +221,14 @@ async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]
         else:
             streaks[outcome.campaign_id] = (reset, errors + 1)
     for campaign_id, (reset, errors) in streaks.items():
-        base = 0 if reset else campaigns.c.consecutive_errors
+        conditions = [campaigns.c.id == campaign_id]
+        if reset:
+            # most groups are all sent: leave a count already at 0 alone (no row lock)
+            conditions.append(campaigns.c.consecutive_errors != errors)
         await connection.execute(
             update(campaigns)
-            .where(campaigns.c.id == campaign_id)
-            .values(consecutive_errors=base + errors if not reset else errors)
+            .where(*conditions)
+            .values(consecutive_errors=errors if reset else campaigns.c.consecutive_errors + errors)
         )
 
 
