@@ -22,6 +22,7 @@ logger = logging.getLogger("campaignd.delivery")
 Writer = Callable[[AsyncConnection, Sequence[Outcome]], Awaitable[None]]
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 ATTEMPTS_WHEN_CLOSING = 10
+LINGER_SECONDS = 0.002
 
 
 class RecordingFailed(RuntimeError):
@@ -29,9 +30,14 @@ class RecordingFailed(RuntimeError):
 
 
 class Recorder:
-    def __init__(self, database: Database, write: Writer) -> None:
+    def __init__(
+        self, database: Database, write: Writer, *, in_flight: Callable[[], int] = lambda: 0
+    ) -> None:
+        """``in_flight`` tells how many sends are under way: their results are worth a
+        moment's wait (at most ``LINGER_SECONDS``) so that one commit carries them all."""
         self.database = database
         self.write = write
+        self.in_flight = in_flight
         self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._arrived = asyncio.Event()
         self._closing = False
@@ -59,10 +65,25 @@ class Recorder:
         while True:
             await self._arrived.wait()
             self._arrived.clear()
+            await self._linger()
             group, self._waiting = self._waiting, []
             if group:
                 await self._commit(group)
             elif self._closing:
+                return
+
+    async def _linger(self) -> None:
+        if not self._waiting or self._closing:
+            return
+        deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+        while self.in_flight() > 0:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
                 return
 
     async def _commit(self, group: list[tuple[Outcome, asyncio.Future[None]]]) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import ssl
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -189,6 +189,7 @@ class FileTransport:
         self.directory = directory
         self.connections = connections
         self._ready = False
+        self._suffix = f"{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
     def path_of(self, message: Message) -> Path:
         return self.directory / f"{message.message_id}.eml"
@@ -206,13 +207,14 @@ class FileTransport:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._ready = True
         path = self.path_of(message)
-        descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        temporary = self.directory / f".{message.message_id}.{self._suffix}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(message.data)
             os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return path
 

@@ -96,6 +96,7 @@ class Worker:
         self._stopping = False
         self._dropped: list[int] = []
         self._turn = 0
+        self._sending = 0  # senders between taking a message and handing its result over
 
     # -- the two ways to run ---------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class Worker:
         self._stopping = False
         self._jobs = asyncio.Queue()
         self._room = asyncio.Event()
-        recorder = Recorder(self.database, self._write)
+        recorder = Recorder(self.database, self._write, in_flight=lambda: self._sending)
         recorder.start()
         senders = [
             asyncio.create_task(self._send_loop(recorder), name=f"delivery-sender-{index}")
@@ -293,7 +294,11 @@ class Worker:
                 if self._stopping or job.campaign_id not in self._active:
                     self._dropped.append(job.delivery_id)
                     continue
-                outcome = await self._deliver(job)
+                self._sending += 1
+                try:
+                    outcome = await self._deliver(job)
+                finally:
+                    self._sending -= 1
                 await recorder.record(outcome)
                 metrics.deliveries.labels(outcome=_label(outcome)).inc()
             except RecordingFailed:
