@@ -1,0 +1,103 @@
+"""Two schedulers with the lock disabled, in two OS processes on one PostgreSQL database.
+
+Correctness must not rest on the leader lock: each start is one conditional update and
+each fan-out is claimed by its first statement, so every campaign gets exactly one run
+and every recipient is queued once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from campaignd.store.columns import utcnow
+from campaignd.store.database import Database
+from campaignd.store.schema import campaigns, deliveries, runs
+from tests.integration.scheduling_helpers import make_campaign, make_organization
+
+pytestmark = pytest.mark.chaos
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+CAMPAIGNS = 60
+SCHEDULERS = 3
+
+SCHEDULER_PROCESS = """
+import asyncio, sys, time
+from campaignd.scheduling import LocalLock, Scheduler
+from campaignd.settings import Settings
+from campaignd.store.database import Database
+from campaignd.wakeups import LocalWakeups
+
+async def main(url, start_at):
+    database = Database(url)
+    settings = Settings(_env_file=None, database_url=url)
+    scheduler = Scheduler(database, settings, lock=LocalLock(), wakeups=LocalWakeups())
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    try:
+        await scheduler.run_burst()
+    finally:
+        await database.dispose()
+
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+async def test_racing_schedulers_start_each_campaign_once(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    try:
+        organization = await make_organization(database)
+        due = utcnow() - timedelta(seconds=5)
+        for number in range(CAMPAIGNS):
+            emails = [f"p{number}-{n}@example.org" for n in range(20)] + ["everyone@example.org"]
+            await make_campaign(
+                database, organization, name=f"Campaign {number}", emails=emails, scheduled_for=due
+            )
+        start_at = time.time() + 3.0
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", SCHEDULER_PROCESS, postgres_url, str(start_at)],
+                cwd=REPOSITORY,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(SCHEDULERS)
+        ]
+        for process in processes:
+            _, errors = process.communicate(timeout=180)
+            assert process.returncode == 0, errors
+
+        async with database.connection() as connection:
+            runs_per_campaign = dict(
+                (
+                    await connection.execute(
+                        select(runs.c.campaign_id, func.count()).group_by(runs.c.campaign_id)
+                    )
+                ).all()
+            )
+            statuses = Counter((await connection.execute(select(campaigns.c.status))).scalars())
+            unfanned = (
+                await connection.execute(
+                    select(func.count()).where(campaigns.c.fanned_out_at.is_(None))
+                )
+            ).scalar_one()
+            queued = Counter(
+                (
+                    await connection.execute(
+                        select(deliveries.c.email).where(deliveries.c.status == "queued")
+                    )
+                ).scalars()
+            )
+        assert len(runs_per_campaign) == CAMPAIGNS
+        assert set(runs_per_campaign.values()) == {1}
+        assert statuses == {"sending": CAMPAIGNS} and unfanned == 0
+        assert queued["everyone@example.org"] == 1  # shared by all, reserved by one
+        assert len(queued) == CAMPAIGNS * 20 + 1
+    finally:
+        await database.dispose()
