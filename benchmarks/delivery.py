@@ -193,7 +193,8 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if arguments.database == "both" else [arguments.database]
     if arguments.delay is None and arguments.connections is None:
         for kind in kinds:
-            run_case(kind, 0.0, 8, arguments.recipients or 20_000)
+            for connections in (8, 32):
+                run_case(kind, 0.0, connections, arguments.recipients or 20_000)
         for connections in (1, 8, 32):
             run_case(kinds[0], 0.02, connections, arguments.recipients or 150 * connections)
         return
