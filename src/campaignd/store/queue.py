@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import suppressed_reason
@@ -246,13 +246,26 @@ async def pause_if_failing(
     )
 
 
+def _returned_status() -> ColumnElement[str]:
+    """A delivery handed back goes to the queue, or is cancelled with its cancelled campaign."""
+    campaign_status = (
+        select(campaigns.c.status)
+        .where(campaigns.c.id == deliveries.c.campaign_id)
+        .scalar_subquery()
+    )
+    return case(
+        (campaign_status == CampaignStatus.CANCELLED.value, DeliveryStatus.CANCELLED.value),
+        else_=QUEUED,
+    )
+
+
 async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
     """Give back everything ``owner`` claimed and did not send (a graceful stop)."""
     statement = (
         update(deliveries)
         .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
         .values(
-            status=QUEUED,
+            status=_returned_status(),
             lease_owner=None,
             lease_expires_at=None,
             attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
@@ -275,7 +288,7 @@ async def release_deliveries(
             deliveries.c.status == SENDING,
         )
         .values(
-            status=QUEUED,
+            status=_returned_status(),
             lease_owner=None,
             lease_expires_at=None,
             attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
@@ -331,8 +344,6 @@ async def skip_suppressed(
 
 async def next_retry_at(connection: AsyncConnection) -> datetime | None:
     """When the earliest queued retry of a sending campaign becomes due."""
-    from sqlalchemy import func
-
     statement = (
         select(func.min(deliveries.c.next_attempt_at))
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
@@ -351,13 +362,19 @@ async def recover_expired_leases(connection: AsyncConnection, *, now: datetime) 
     statement = (
         update(deliveries)
         .where(deliveries.c.status == SENDING, deliveries.c.lease_expires_at < now)
-        .values(status=QUEUED, lease_owner=None, lease_expires_at=None)
+        .values(status=_returned_status(), lease_owner=None, lease_expires_at=None)
     )
     return (await connection.execute(statement)).rowcount
 
 
 async def queue_depth(connection: AsyncConnection) -> int:
-    from sqlalchemy import func
-
-    statement = select(func.count()).select_from(deliveries).where(deliveries.c.status == QUEUED)
+    """Deliveries queued in started campaigns (counted through the per-campaign queue index)."""
+    statement = (
+        select(func.count())
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(
+            campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
+            deliveries.c.status == QUEUED,
+        )
+    )
     return int((await connection.execute(statement)).scalar_one())

@@ -91,7 +91,13 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("campaign_id", "email"),
     Index("ix_deliveries_queue", "campaign_id", "status", "id"),
-    Index("ix_deliveries_leases", "status", "lease_expires_at"),
+    Index(
+        "ix_deliveries_leases",
+        "lease_owner",
+        "lease_expires_at",
+        sqlite_where=text("status = 'sending'"),
+        postgresql_where=text("status = 'sending'"),
+    ),
 )
 
 runs = Table(

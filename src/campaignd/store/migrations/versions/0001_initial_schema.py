@@ -214,7 +214,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("campaign_id", "email", name=op.f("uq_deliveries_campaign_id_email")),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_leases", ["status", "lease_expires_at"], unique=False)
+        batch_op.create_index(
+            "ix_deliveries_leases",
+            ["lease_owner", "lease_expires_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'sending'"),
+            postgresql_where=sa.text("status = 'sending'"),
+        )
         batch_op.create_index("ix_deliveries_queue", ["campaign_id", "status", "id"], unique=False)
 
     op.create_table(

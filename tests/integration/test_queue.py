@@ -1,0 +1,92 @@
+"""The delivery queue: deliveries handed back after a cancel are cancelled, not left queued."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from campaignd.domain.lifecycle import Trigger
+from campaignd.store import campaigns, organizations, queue, recipients, runs
+from campaignd.store.columns import utcnow
+from campaignd.store.database import Database
+from campaignd.store.fanout import CooldownRules, fan_out
+from campaignd.store.schema import deliveries
+
+RULES = CooldownRules(days=90, scope="global")
+
+
+async def _sending_campaign(database: Database, size: int) -> tuple[int, int]:
+    async with database.transaction() as connection:
+        organization = await organizations.create_organization(connection, slug="acme", name="Acme")
+        campaign_id = await campaigns.create_campaign(
+            connection,
+            organization_id=organization["id"],
+            actor="test",
+            name="Winter Event",
+            subject="Hi",
+            text_body="Hello",
+        )
+        await recipients.add_recipients(
+            connection,
+            campaign_id,
+            [(f"person{number}@example.com", None) for number in range(size)],
+        )
+        await runs.start_campaign(
+            connection, campaign_id, trigger=Trigger.MANUAL, actor="test", now=utcnow()
+        )
+    async with database.transaction() as connection:
+        await fan_out(connection, campaign_id, rules=RULES, now=utcnow())
+    return campaign_id, int(organization["id"])
+
+
+async def _statuses(database: Database, campaign_id: int) -> dict[str, int]:
+    async with database.connection() as connection:
+        rows = await connection.execute(
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.campaign_id == campaign_id)
+            .group_by(deliveries.c.status)
+        )
+        return {str(status): int(count) for status, count in rows.all()}
+
+
+async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled(
+    database: Database,
+) -> None:
+    campaign_id, organization_id = await _sending_campaign(database, 10)
+    now = utcnow()
+    async with database.transaction() as connection:
+        first = await queue.claim_batch(
+            connection, campaign_id, owner="stopping", limit=3, now=now, lease_seconds=60
+        )
+        second = await queue.claim_batch(
+            connection, campaign_id, owner="silent", limit=3, now=now, lease_seconds=1
+        )
+    assert len(first) == len(second) == 3
+    async with database.transaction() as connection:
+        cancelled = await runs.cancel_campaign(
+            connection, campaign_id, now=utcnow(), scope=0, organization_id=organization_id
+        )
+    assert cancelled is not None
+    assert await _statuses(database, campaign_id) == {"sending": 6, "cancelled": 4}
+
+    async with database.transaction() as connection:
+        assert await queue.release_leases(connection, owner="stopping") == 3
+        later = utcnow() + timedelta(seconds=5)
+        assert await queue.recover_expired_leases(connection, now=later) == 3
+    assert await _statuses(database, campaign_id) == {"cancelled": 10}
+
+
+async def test_released_leases_of_a_sending_campaign_return_to_the_queue(
+    database: Database,
+) -> None:
+    campaign_id, _ = await _sending_campaign(database, 5)
+    async with database.transaction() as connection:
+        claimed = await queue.claim_batch(
+            connection, campaign_id, owner="worker", limit=5, now=utcnow(), lease_seconds=60
+        )
+        assert len(claimed) == 5
+        assert await queue.queue_depth(connection) == 0
+        assert await queue.release_leases(connection, owner="worker") == 5
+        assert await queue.queue_depth(connection) == 5
+    assert await _statuses(database, campaign_id) == {"queued": 5}
