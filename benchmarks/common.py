@@ -146,7 +146,7 @@ def bench_settings(url: str, **overrides: Any) -> Settings:
         "cooldown_days": COOLDOWN_DAYS,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 # ---------------------------------------------------------------- seeding
@@ -477,7 +477,7 @@ class SmtpSink:
         self.kind = kind
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
-        self._counter: Synchronized[int] = context.Value("q", 0)  # type: ignore[assignment]
+        self._counter: Synchronized[int] = context.Value("q", 0)
         ready = context.Event()
         self._process = context.Process(
             target=_run_sink,
@@ -587,7 +587,7 @@ def workers_in_processes(
         child.start()
     time.sleep(1.5)
     go.set()
-    spans = [results.get(timeout=3600) for _ in children]
+    spans: list[tuple[float, float]] = [results.get(timeout=3600) for _ in children]
     for child in children:
         child.join(30)
     return max(end for _, end in spans) - min(start for start, _ in spans)
