@@ -4,23 +4,38 @@ It records every message it accepts (envelope and raw bytes) and can be told to 
 4xx or 5xx, or to drop the connection, for the next N messages or for given addresses,
 and to wait before each DATA reply. ``python -m tests.integration.smtp_server`` runs one
 in the foreground (for benchmarks): it prints its port and accepts everything.
+
+TLS: ``starttls_context`` offers STARTTLS (required before MAIL unless
+``require_starttls=False``), ``tls_context`` wraps the listening socket (implicit TLS,
+smtps). ``make_certificate(directory)`` writes a self-signed certificate for 127.0.0.1
+and localhost; ``Certificate.server_context()`` is the context to give the server.
+aiosmtpd's ``auth_require_tls`` only knows STARTTLS (it would refuse AUTH on an implicit
+TLS socket), so each login is recorded with whether it came over TLS: ``logins``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import email
 import email.policy
+import ipaddress
+import ssl
 import threading
 import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 TRY_LATER = "451 4.3.0 try again later"
 NO_SUCH_USER = "550 5.1.1 no such user"
@@ -32,11 +47,19 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    tls: bool = False  # the message came over a TLS connection (STARTTLS or implicit)
 
     def parsed(self) -> EmailMessage:
         message = email.message_from_bytes(self.data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         return message
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    accepted: bool
+    tls: bool  # the credentials came over a TLS connection
 
 
 @dataclass
@@ -54,6 +77,7 @@ class _State:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (address, reply)
     dropped: int = 0
     connections: int = 0
+    logins: list[Login] = field(default_factory=list)
 
 
 class _Handler:
@@ -93,13 +117,20 @@ class _Handler:
                 self.server.note_refusal(address, rule.reply)
             return rule.reply
         content = envelope.original_content or b""
-        self.server.note_message(Received(str(envelope.mail_from), recipients, content))
+        self.server.note_message(
+            Received(str(envelope.mail_from), recipients, content, tls=_over_tls(server))
+        )
         return "250 2.0.0 OK queued"
 
 
 def _drop(server: SMTP) -> None:
     if server.transport is not None:
         server.transport.close()
+
+
+def _over_tls(server: SMTP) -> bool:
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 class _Counting(SMTP):
@@ -110,7 +141,8 @@ class _Counting(SMTP):
         self._owner = server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._owner.note_connection()
+        if self._original_transport is None:  # not the TLS layer of a STARTTLS upgrade
+            self._owner.note_connection()
         super().connection_made(transport)
 
 
@@ -122,6 +154,8 @@ class SmtpServer:
         credentials: tuple[str, str] | None = None,
         starttls_context: Any = None,
         tls_context: Any = None,
+        require_starttls: bool = True,
+        auth_require_tls: bool = False,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = 0
@@ -129,6 +163,8 @@ class SmtpServer:
         self.credentials = credentials
         self.starttls_context = starttls_context
         self.tls_context = tls_context
+        self.require_starttls = require_starttls
+        self.auth_require_tls = auth_require_tls
         self._state = _State()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,6 +196,11 @@ class SmtpServer:
     def connections(self) -> int:
         with self._lock:
             return self._state.connections
+
+    @property
+    def logins(self) -> list[Login]:
+        with self._lock:
+            return list(self._state.logins)
 
     def messages_to(self, address: str) -> list[Received]:
         return [message for message in self.messages if address in message.recipients]
@@ -231,6 +272,10 @@ class SmtpServer:
         with self._lock:
             self._state.connections += 1
 
+    def note_login(self, login: Login) -> None:
+        with self._lock:
+            self._state.logins.append(login)
+
     # -- life --------------------------------------------------------------------------
 
     def _protocol(self) -> SMTP:
@@ -238,12 +283,14 @@ class SmtpServer:
         if self.credentials is not None:
             user, password = self.credentials
             options.update(
-                authenticator=_Authenticator(user, password),
-                auth_require_tls=False,
+                authenticator=_Authenticator(user, password, self),
+                auth_require_tls=self.auth_require_tls,
                 auth_required=True,
             )
         if self.starttls_context is not None:
-            options.update(tls_context=self.starttls_context, require_starttls=True)
+            options.update(
+                tls_context=self.starttls_context, require_starttls=self.require_starttls
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # AUTH without TLS is what a loopback test wants
             return _Counting(_Handler(self), self, **options)
@@ -295,8 +342,9 @@ class SmtpServer:
 
 
 class _Authenticator:
-    def __init__(self, user: str, password: str) -> None:
+    def __init__(self, user: str, password: str, owner: SmtpServer | None = None) -> None:
         self.user, self.password = user.encode(), password.encode()
+        self.owner = owner
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -306,7 +354,84 @@ class _Authenticator:
             and data.login == self.user
             and data.password == self.password
         )
+        if self.owner is not None and isinstance(data, LoginPassword):
+            login = data.login.decode(errors="replace")
+            self.owner.note_login(Login(login, good, _over_tls(server)))
         return AuthResult(success=good, handled=False)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed certificate and its key, as PEM files."""
+
+    cert_path: Path
+    key_path: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+
+def make_certificate(directory: Path, *, name: str = "campaignd test") -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost, valid for a day.
+
+    It is its own issuer, so trusting it (``SSL_CERT_FILE``, ``load_verify_locations``) is
+    trusting a one-certificate CA: it carries the extensions a strict verifier asks of one.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(key_id, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(key_id),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path = directory / "cert.pem"
+    key_path = directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Certificate(cert_path, key_path)
 
 
 def main() -> None:
