@@ -112,15 +112,23 @@ async def _organization_for(
     return principal.organization_id
 
 
-async def _refuse(
-    connection: AsyncConnection, principal: Principal, campaign_id: int, action: Action
-) -> Exception:
-    """Why a conditional update changed nothing: not found (404) or not allowed now (409)."""
+async def _campaign_in_scope(
+    connection: AsyncConnection, principal: Principal, campaign_id: int
+) -> Row:
+    """The campaign, if the principal may see it; otherwise 404 (never "forbidden")."""
     campaign = await campaigns.get_campaign(
         connection, campaign_id, organization_id=principal.scope
     )
     if campaign is None:
-        return NotFound(f"campaign {campaign_id} not found")
+        raise NotFound(f"campaign {campaign_id} not found")
+    return campaign
+
+
+async def _refuse(
+    connection: AsyncConnection, principal: Principal, campaign_id: int, action: Action
+) -> Exception:
+    """Why a conditional update changed nothing: not found (404) or not allowed now (409)."""
+    campaign = await _campaign_in_scope(connection, principal, campaign_id)
     return Conflict(refusal(action, campaign["status"]))
 
 
@@ -135,11 +143,7 @@ async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
 
 async def get_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
     async with services.database.connection() as connection:
-        campaign = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if campaign is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        await _campaign_in_scope(connection, principal, campaign_id)
         return await _view(connection, campaign_id)
 
 
@@ -221,11 +225,7 @@ async def edit_campaign(
     if unknown:
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
     async with services.database.transaction() as connection:
-        current = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if current is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        current = await _campaign_in_scope(connection, principal, campaign_id)
         merged = {name: current[name] for name in CONTENT_FIELDS} | changes
         _check_content(merged)
         updated = await campaigns.transition(
@@ -247,11 +247,7 @@ async def edit_campaign(
 async def delete_campaign(services: Services, principal: Principal, campaign_id: int) -> None:
     principal.require_change()
     async with services.database.transaction() as connection:
-        current = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if current is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        current = await _campaign_in_scope(connection, principal, campaign_id)
         if not await campaigns.delete_campaign(
             connection, campaign_id, organization_id=principal.scope
         ):
@@ -373,11 +369,7 @@ async def resume(services: Services, principal: Principal, campaign_id: int) -> 
 async def cancel(services: Services, principal: Principal, campaign_id: int) -> Row:
     principal.require_change()
     async with services.database.transaction() as connection:
-        current = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if current is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        current = await _campaign_in_scope(connection, principal, campaign_id)
         scope = scope_of(services.settings.cooldown_scope, int(current["organization_id"]))
         cancelled = await runs.cancel_campaign(
             connection, campaign_id, now=utcnow(), organization_id=principal.scope, scope=scope
@@ -424,11 +416,7 @@ async def preview_campaign(
     services: Services, principal: Principal, campaign_id: int, *, limit: int = 1000
 ) -> Preview:
     async with services.database.connection() as connection:
-        campaign = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if campaign is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
         total, ineligible, reasons = await preview(
             connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
         )
@@ -468,11 +456,7 @@ async def list_recipients(
     limit: int = 100,
 ) -> tuple[list[Row], int | None]:
     async with services.database.connection() as connection:
-        campaign = await campaigns.get_campaign(
-            connection, campaign_id, organization_id=principal.scope
-        )
-        if campaign is None:
-            raise NotFound(f"campaign {campaign_id} not found")
+        await _campaign_in_scope(connection, principal, campaign_id)
         rows = await recipients.list_deliveries(
             connection, campaign_id, status=status, after_id=cursor, limit=limit + 1
         )

@@ -246,6 +246,16 @@ async def pause_if_failing(
     )
 
 
+def _handed_back() -> dict[str, Any]:
+    """Column values of a claimed delivery given back unsent: the attempt did not count."""
+    return {
+        "status": _returned_status(),
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "attempts": case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
+    }
+
+
 def _returned_status() -> ColumnElement[str]:
     """A delivery handed back goes to the queue, or is cancelled with its cancelled campaign."""
     campaign_status = (
@@ -264,12 +274,7 @@ async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
     statement = (
         update(deliveries)
         .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
-        .values(
-            status=_returned_status(),
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
-        )
+        .values(**_handed_back())
     )
     return (await connection.execute(statement)).rowcount
 
@@ -287,12 +292,7 @@ async def release_deliveries(
             deliveries.c.lease_owner == owner,
             deliveries.c.status == SENDING,
         )
-        .values(
-            status=_returned_status(),
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=case((deliveries.c.attempts > 0, deliveries.c.attempts - 1), else_=0),
-        )
+        .values(**_handed_back())
     )
     return (await connection.execute(statement)).rowcount
 
