@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import csv
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -548,12 +549,15 @@ def main(arguments: list[str] | None = None) -> int:
     plan, options = parse_plan(arguments)
     report = Report(command=shlex.join(["python", "-m", "benchmarks", *arguments]))
     report.machine = machine_description()
-    for section in plan.sections:
-        try:
-            MEASURES[section](plan, report)
-        except Exception as error:  # one broken section must not hide the others
-            report.problems.append(f"{section}: {type(error).__name__}: {error}")
-            console.print_exception(max_frames=5)
+    try:
+        for section in plan.sections:
+            try:
+                MEASURES[section](plan, report)
+            except Exception as error:  # one broken section must not hide the others
+                report.problems.append(f"{section}: {type(error).__name__}: {error}")
+                console.print_exception(max_frames=5)
+    finally:
+        shutil.rmtree(plan.directory, ignore_errors=True)
     report.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     render(report, console)
     if options.json:
