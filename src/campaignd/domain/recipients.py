@@ -74,14 +74,14 @@ def from_csv(text: str) -> RecipientList:
     result = RecipientList()
     for row in reader:
         if header is None:
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():
                 continue
             header = [cell.strip().lower() for cell in row]
             if "email" not in header:
                 raise RecipientListError("the CSV has no 'email' column in its header row")
             email_index = header.index("email")
             continue
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():
             continue
         number = reader.line_num
         cells = row + [""] * (len(header) - len(row))
