@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import typer
-from sqlalchemy import func, select
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import ActionError
@@ -24,10 +23,10 @@ from campaignd.cli.progress import FINAL_STATUSES, watch_campaign
 from campaignd.domain.recipients import from_json
 from campaignd.logs import configure_logging
 from campaignd.settings import Settings
+from campaignd.store.campaigns import count_campaigns
 from campaignd.store.columns import utcnow
 from campaignd.store.organizations import create_organization, organization_by_slug
 from campaignd.store.rows import Row
-from campaignd.store.schema import campaigns
 
 ORGANIZATION = "demo"
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
@@ -77,8 +76,7 @@ async def _prepare(services: Services) -> int:
             organization = await create_organization(
                 connection, slug=ORGANIZATION, name="Demo Company"
             )
-        statement = select(func.count()).where(campaigns.c.organization_id == organization["id"])
-        return int((await connection.execute(statement)).scalar_one()) + 1
+        return await count_campaigns(connection, organization_id=organization["id"]) + 1
 
 
 async def _create(services: Services, principal: Principal, *, count: int, delay: float) -> Row:

@@ -76,6 +76,11 @@ async def list_campaigns(
     return every(await connection.execute(statement))
 
 
+async def count_campaigns(connection: AsyncConnection, *, organization_id: int) -> int:
+    statement = select(func.count()).where(campaigns.c.organization_id == organization_id)
+    return int((await connection.execute(statement)).scalar_one())
+
+
 async def delivery_counts(
     connection: AsyncConnection, campaign_ids: list[int]
 ) -> dict[int, dict[str, int]]:
