@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import CampaignStatus, Trigger
+from campaignd.runtime import run_event_loop
 from campaignd.settings import Settings
 from campaignd.store.columns import UtcDateTime, utcnow
 from campaignd.store.database import Database
@@ -561,7 +562,7 @@ def _worker_process(
 
     go.wait()
     started = time.time()
-    asyncio.run(worker_burst(database_url, transport_url, connections))
+    run_event_loop(worker_burst(database_url, transport_url, connections))
     results.put((started, time.time()))
 
 

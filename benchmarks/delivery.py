@@ -14,7 +14,6 @@ that accepts everything, optionally after a delay. PostgreSQL cases need
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import subprocess
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from campaignd.delivery.transports import create_transport  # noqa: E402
 from campaignd.delivery.worker import Worker  # noqa: E402
 from campaignd.domain.lifecycle import Trigger  # noqa: E402
+from campaignd.runtime import run_event_loop  # noqa: E402
 from campaignd.settings import Settings  # noqa: E402
 from campaignd.store.campaigns import create_campaign  # noqa: E402
 from campaignd.store.columns import utcnow  # noqa: E402
@@ -173,7 +173,7 @@ async def measure(
 
 def run_case(kind: str, delay: float, connections: int, recipients: int) -> None:
     with smtp_sink(delay) as smtp, database_url(kind) as url:
-        rate, cpu = asyncio.run(measure(kind, url, smtp, connections, recipients))
+        rate, cpu = run_event_loop(measure(kind, url, smtp, connections, recipients))
     print(
         f"{kind:<10} delay={delay * 1000:>4.0f} ms  connections={connections:>3}  "
         f"recipients={recipients:>6}  {rate:>7.0f} messages/s  "

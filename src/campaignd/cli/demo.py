@@ -22,6 +22,7 @@ from campaignd.cli.common import console, ensure_schema, fail, settings_or_exit
 from campaignd.cli.progress import FINAL_STATUSES, watch_campaign
 from campaignd.domain.recipients import from_json
 from campaignd.logs import configure_logging
+from campaignd.runtime import run_event_loop
 from campaignd.settings import Settings
 from campaignd.store.campaigns import count_campaigns
 from campaignd.store.columns import utcnow
@@ -193,7 +194,7 @@ def demo(
     ensure_schema(settings)
     configure_logging(settings.log_format, "WARNING")
     try:
-        campaign = asyncio.run(_run(settings, count=recipients, delay=delay, timeout=timeout))
+        campaign = run_event_loop(_run(settings, count=recipients, delay=delay, timeout=timeout))
     except TimeoutError:
         raise fail(f"the campaign did not finish within {timeout:g} seconds") from None
     except ActionError as error:

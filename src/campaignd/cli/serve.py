@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from campaignd.cli.common import console, ensure_schema, run_with_database, settings_or_exit
@@ -56,6 +54,6 @@ def serve(
 
     typed_role: Role = role  # type: ignore[assignment]
     if burst:
-        asyncio.run(runtime.burst(settings, role=typed_role))
+        runtime.run_event_loop(runtime.burst(settings, role=typed_role))
         return
-    asyncio.run(runtime.serve(settings, role=typed_role, host=host, port=port))
+    runtime.run_event_loop(runtime.serve(settings, role=typed_role, host=host, port=port))
