@@ -132,6 +132,26 @@ async def _refuse(
     return Conflict(refusal(action, campaign["status"]))
 
 
+async def _audit(
+    connection: AsyncConnection,
+    principal: Principal,
+    action: str,
+    campaign_id: int,
+    organization_id: int,
+    *,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write ``campaign.<action>`` to the audit log with the principal as actor."""
+    await audit.record(
+        connection,
+        actor=principal.actor,
+        action=f"campaign.{action}",
+        organization_id=organization_id,
+        target=str(campaign_id),
+        detail=detail,
+    )
+
+
 async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
     campaign = await campaigns.get_campaign(connection, campaign_id)
     assert campaign is not None
@@ -202,12 +222,12 @@ async def create_campaign(
             await campaigns.transition(
                 connection, campaign_id, Action.SCHEDULE, scheduled_for=scheduled_for
             )
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action="campaign.create",
-            organization_id=organization_id,
-            target=str(campaign_id),
+            principal,
+            "create",
+            campaign_id,
+            organization_id,
             detail={"name": content.name, "recipients": report.added if report else 0},
         )
         view = await _view(connection, campaign_id)
@@ -233,12 +253,12 @@ async def edit_campaign(
         )
         if updated is None:
             raise await _refuse(connection, principal, campaign_id, Action.EDIT)
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action="campaign.edit",
-            organization_id=current["organization_id"],
-            target=str(campaign_id),
+            principal,
+            "edit",
+            campaign_id,
+            current["organization_id"],
             detail={"fields": sorted(changes)},
         )
         return await _view(connection, campaign_id)
@@ -252,12 +272,12 @@ async def delete_campaign(services: Services, principal: Principal, campaign_id:
             connection, campaign_id, organization_id=principal.scope
         ):
             raise await _refuse(connection, principal, campaign_id, Action.DELETE)
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action="campaign.delete",
-            organization_id=current["organization_id"],
-            target=str(campaign_id),
+            principal,
+            "delete",
+            campaign_id,
+            current["organization_id"],
             detail={"name": current["name"]},
         )
 
@@ -288,12 +308,12 @@ async def add_recipients(
         if locked is None:
             raise await _refuse(connection, principal, campaign_id, Action.ADD_RECIPIENTS)
         report = await _insert_recipients(connection, campaign_id, recipient_list)
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action="campaign.recipients.add",
-            organization_id=locked["organization_id"],
-            target=str(campaign_id),
+            principal,
+            "recipients.add",
+            campaign_id,
+            locked["organization_id"],
             detail={
                 "added": report.added,
                 "duplicates": report.duplicates,
@@ -319,12 +339,12 @@ async def _transition(
         )
         if changed is None:
             raise await _refuse(connection, principal, campaign_id, action)
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action=f"campaign.{action.value}",
-            organization_id=changed["organization_id"],
-            target=str(campaign_id),
+            principal,
+            action.value,
+            campaign_id,
+            changed["organization_id"],
             detail=detail,
         )
         return await _view(connection, campaign_id)
@@ -376,13 +396,7 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
         )
         if cancelled is None:
             raise await _refuse(connection, principal, campaign_id, Action.CANCEL)
-        await audit.record(
-            connection,
-            actor=principal.actor,
-            action="campaign.cancel",
-            organization_id=current["organization_id"],
-            target=str(campaign_id),
-        )
+        await _audit(connection, principal, "cancel", campaign_id, current["organization_id"])
         return await _view(connection, campaign_id)
 
 
@@ -400,12 +414,12 @@ async def execute(services: Services, principal: Principal, campaign_id: int) ->
         )
         if run is None:
             raise await _refuse(connection, principal, campaign_id, Action.EXECUTE)
-        await audit.record(
+        await _audit(
             connection,
-            actor=principal.actor,
-            action="campaign.execute",
-            organization_id=run["organization_id"],
-            target=str(campaign_id),
+            principal,
+            "execute",
+            campaign_id,
+            run["organization_id"],
             detail={"runId": run["id"]},
         )
     await services.wakeups.notify("scheduler")
