@@ -14,7 +14,7 @@ from campaignd.delivery.transports import Transport, create_transport
 from campaignd.delivery.worker import Worker
 from campaignd.domain.lifecycle import Trigger
 from campaignd.settings import Settings
-from campaignd.store.campaigns import create_campaign, get_campaign
+from campaignd.store.campaigns import create_campaign, fanned_out_among, get_campaign
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
@@ -23,6 +23,7 @@ from campaignd.store.recipients import add_recipients
 from campaignd.store.rows import Row, every
 from campaignd.store.runs import runs_of_campaign, start_campaign
 from campaignd.store.schema import contacts, deliveries
+from campaignd.store.waiting import shown_status
 from campaignd.wakeups import LocalWakeups
 
 Recipient = str | tuple[str, dict[str, Any]]
@@ -101,6 +102,9 @@ async def deliveries_of(database: Database, campaign_id: int) -> dict[str, Row]:
                 select(deliveries).where(deliveries.c.campaign_id == campaign_id)
             )
         )
+        fanned_out = bool(await fanned_out_among(connection, [campaign_id]))
+    for row in rows:
+        row["status"] = shown_status(str(row["status"]), fanned_out=fanned_out)
     return {str(row["email"]): row for row in rows}
 
 

@@ -14,11 +14,13 @@ from campaignd.domain.lifecycle import Action, Trigger
 from campaignd.scheduling import LocalLock, Scheduler
 from campaignd.settings import Settings
 from campaignd.store import campaigns, organizations, recipients, runs
+from campaignd.store.campaigns import fanned_out_among
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.rows import Row
 from campaignd.store.schema import contacts, deliveries
 from campaignd.store.schema import runs as runs_table
+from campaignd.store.waiting import shown_status
 from campaignd.wakeups import LocalWakeups, Wakeups
 
 
@@ -81,12 +83,16 @@ async def run_count(database: Database) -> int:
 
 
 async def delivery_states(database: Database, campaign_id: int) -> dict[str, Row]:
-    """email -> delivery row."""
+    """email -> delivery row, its status as shown to users."""
     async with database.connection() as connection:
         result = await connection.execute(
             select(deliveries).where(deliveries.c.campaign_id == campaign_id)
         )
-        return {row["email"]: dict(row) for row in result.mappings()}
+        rows = {row["email"]: dict(row) for row in result.mappings()}
+        fanned_out = bool(await fanned_out_among(connection, [campaign_id]))
+    for row in rows.values():
+        row["status"] = shown_status(str(row["status"]), fanned_out=fanned_out)
+    return rows
 
 
 async def seed_ledger(

@@ -18,6 +18,7 @@ from campaignd.store import campaigns
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out, preview
 from campaignd.store.schema import contacts, deliveries, suppressions
+from campaignd.store.waiting import shown_status
 from tests.integration.scheduling_helpers import (
     campaign,
     delivery_states,
@@ -355,6 +356,10 @@ async def test_concurrent_fan_outs_never_share_an_address(postgres_url: str) -> 
             ledger = dict(
                 (await connection.execute(select(contacts.c.email, contacts.c.campaign_id))).all()
             )
+        rows = [
+            (email, campaign_id, shown_status(status, fanned_out=True))
+            for email, campaign_id, status in rows
+        ]
         queued = Counter(email for email, _, status in rows if status == "queued")
         everyone = {email for emails in audiences.values() for email in emails}
         assert set(queued) == everyone and max(queued.values()) == 1

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
-from campaignd.store.database import sync_url
+from campaignd.store.campaigns import delivery_counts
+from campaignd.store.database import Database, sync_url
+from campaignd.store.migrate import alembic_config, upgrade
+from campaignd.store.queue import claim_batch
 from campaignd.store.schema import metadata
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_migrations_match_the_declared_schema(database_url: str) -> None:
@@ -17,3 +26,51 @@ def test_migrations_match_the_declared_schema(database_url: str) -> None:
         differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_deliveries_queued_before_the_upgrade_are_still_claimed(database_url: str) -> None:
+    """Rows an earlier version stored ``queued`` become ``pending``: shown queued, claimable."""
+    command.downgrade(alembic_config(database_url), "0001")
+    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO organizations (slug, name, created_at) VALUES ('a', 'A', :now)"),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO campaigns (organization_id, name, subject, text_body, status,"
+                " started_at, fanned_out_at, consecutive_errors, created_at, updated_at,"
+                " created_by) SELECT id, 'Winter', 'Hi', 'Hello', 'sending', :now, :now, 0,"
+                " :now, :now, 'test' FROM organizations"
+            ),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (campaign_id, email, status, attempts)"
+                " SELECT id, 'a@x.org', 'queued', 0 FROM campaigns"
+            )
+        )
+    upgrade(database_url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT status FROM deliveries")).scalar_one()
+    engine.dispose()
+    assert stored == "pending"
+
+    async def claim() -> tuple[dict[str, int], int]:
+        database = Database(database_url)
+        try:
+            async with database.transaction() as connection:
+                campaign_id = int(
+                    (await connection.execute(text("SELECT id FROM campaigns"))).scalar_one()
+                )
+                counts = (await delivery_counts(connection, [campaign_id]))[campaign_id]
+                claimed = await claim_batch(
+                    connection, campaign_id, owner="w", limit=10, now=NOW, lease_seconds=60
+                )
+            return counts, len(claimed)
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(claim()) == ({"queued": 1}, 1)

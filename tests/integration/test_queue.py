@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
 from campaignd.domain.lifecycle import Trigger
 from campaignd.store import campaigns, organizations, queue, recipients, runs
+from campaignd.store.campaigns import delivery_counts
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
-from campaignd.store.schema import deliveries
 
 RULES = CooldownRules(days=90, scope="global")
 
@@ -42,12 +40,8 @@ async def _sending_campaign(database: Database, size: int) -> tuple[int, int]:
 
 async def _statuses(database: Database, campaign_id: int) -> dict[str, int]:
     async with database.connection() as connection:
-        rows = await connection.execute(
-            select(deliveries.c.status, func.count())
-            .where(deliveries.c.campaign_id == campaign_id)
-            .group_by(deliveries.c.status)
-        )
-        return {str(status): int(count) for status, count in rows.all()}
+        counts = await delivery_counts(connection, [campaign_id])
+    return counts[campaign_id]
 
 
 async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled(

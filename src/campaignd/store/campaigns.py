@@ -12,6 +12,7 @@ from campaignd.domain.lifecycle import TRANSITIONS, Action, CampaignStatus
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, organizations
+from campaignd.store.waiting import shown_counts
 
 CAMPAIGN_COLUMNS = (*campaigns.c, organizations.c.slug.label("organization"))
 
@@ -84,7 +85,7 @@ async def count_campaigns(connection: AsyncConnection, *, organization_id: int) 
 async def delivery_counts(
     connection: AsyncConnection, campaign_ids: list[int]
 ) -> dict[int, dict[str, int]]:
-    """Per campaign, the number of deliveries in each status."""
+    """Per campaign, the number of deliveries in each status (as shown: ``store.waiting``)."""
     if not campaign_ids:
         return {}
     statement = (
@@ -92,10 +93,22 @@ async def delivery_counts(
         .where(deliveries.c.campaign_id.in_(campaign_ids))
         .group_by(deliveries.c.campaign_id, deliveries.c.status)
     )
-    counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    stored: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
     for campaign_id, status, count in (await connection.execute(statement)).all():
-        counts[int(campaign_id)][str(status)] = int(count)
-    return counts
+        stored[int(campaign_id)][str(status)] = int(count)
+    fanned_out = await fanned_out_among(connection, campaign_ids)
+    return {
+        campaign_id: shown_counts(counts, fanned_out=campaign_id in fanned_out)
+        for campaign_id, counts in stored.items()
+    }
+
+
+async def fanned_out_among(connection: AsyncConnection, campaign_ids: list[int]) -> set[int]:
+    """Which of ``campaign_ids`` are fanned out (their waiting deliveries are the queue)."""
+    statement = select(campaigns.c.id).where(
+        campaigns.c.id.in_(campaign_ids), campaigns.c.fanned_out_at.is_not(None)
+    )
+    return {int(value) for value in (await connection.execute(statement)).scalars()}
 
 
 async def transition(

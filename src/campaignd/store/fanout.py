@@ -42,6 +42,9 @@ async def fan_out(
 ) -> dict[str, int] | None:
     """Fan out a started campaign once; None when it is already fanned out (or not sending).
 
+    Only the skipped recipients are written: the others stay ``pending`` and become the
+    queue through the campaign's ``fanned_out_at`` (see ``store.waiting``).
+
     Must run inside a writer transaction: the first statement claims the fan-out, so a
     second fan-out of the same campaign waits for the first and then does nothing.
     """
@@ -71,13 +74,7 @@ async def fan_out(
             now=now,
             cutoff=rules.cutoff(now),
         )
-        await _queue_reserved(connection, campaign_id, scope)
         await _skip_in_cooldown(connection, campaign_id, scope, rules=rules, now=now)
-    await connection.execute(
-        update(deliveries)
-        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == PENDING)
-        .values(status=DeliveryStatus.QUEUED.value)
-    )
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )
@@ -103,23 +100,6 @@ async def _skip_suppressed(
     await connection.execute(statement)
 
 
-async def _queue_reserved(connection: AsyncConnection, campaign_id: int, scope: int) -> None:
-    reserved = (
-        select(contacts.c.email)
-        .where(
-            contacts.c.scope == scope,
-            contacts.c.email == deliveries.c.email,
-            contacts.c.campaign_id == campaign_id,
-        )
-        .exists()
-    )
-    await connection.execute(
-        update(deliveries)
-        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == PENDING, reserved)
-        .values(status=DeliveryStatus.QUEUED.value)
-    )
-
-
 async def _skip_in_cooldown(
     connection: AsyncConnection,
     campaign_id: int,
@@ -128,7 +108,7 @@ async def _skip_in_cooldown(
     rules: CooldownRules,
     now: datetime,
 ) -> None:
-    """The remaining pending addresses are held by another campaign: skip them with its reason.
+    """Pending addresses whose ledger entry another campaign holds: skip them with its reason.
 
     The reason names that campaign and date, so there is one statement per distinct holder
     (a handful), never one per recipient.
@@ -138,6 +118,7 @@ async def _skip_in_cooldown(
         contacts.c.email == deliveries.c.email,
         deliveries.c.campaign_id == campaign_id,
         deliveries.c.status == PENDING,
+        contacts.c.campaign_id != campaign_id,
     )
     holders = (
         select(

@@ -17,8 +17,8 @@ from campaignd.store.contacts import give_back_reservations
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
+from campaignd.store.waiting import WAITING
 
-QUEUED = DeliveryStatus.QUEUED.value
 SENDING = DeliveryStatus.SENDING.value
 
 
@@ -65,14 +65,18 @@ async def claim_batch(
     """
     still_sending = (
         select(campaigns.c.id)
-        .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.SENDING.value)
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == CampaignStatus.SENDING.value,
+            campaigns.c.fanned_out_at.is_not(None),
+        )
         .exists()
     )
     candidates = (
         select(deliveries.c.id)
         .where(
             deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == QUEUED,
+            deliveries.c.status == WAITING,
             (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
             still_sending,
         )
@@ -160,7 +164,7 @@ async def record_outcomes(
     parameters: list[dict[str, Any]] = [
         {
             "delivery_id": outcome.delivery_id,
-            "new_status": outcome.status.value,
+            "new_status": _stored(outcome.status),
             "reply": outcome.reply,
             "error": outcome.error,
             "next_attempt_at": outcome.next_attempt_at,
@@ -172,6 +176,11 @@ async def record_outcomes(
     await _give_back_failed(connection, outcomes, scopes)
     await _suppress_bounces(connection, outcomes, organizations, now)
     await _count_errors(connection, outcomes)
+
+
+def _stored(status: DeliveryStatus) -> str:
+    """A retry waits in the queue again (``store.waiting``)."""
+    return WAITING if status is DeliveryStatus.QUEUED else status.value
 
 
 async def _give_back_failed(
@@ -265,7 +274,7 @@ def _returned_status() -> ColumnElement[str]:
     )
     return case(
         (campaign_status == CampaignStatus.CANCELLED.value, DeliveryStatus.CANCELLED.value),
-        else_=QUEUED,
+        else_=WAITING,
     )
 
 
@@ -349,7 +358,8 @@ async def next_retry_at(connection: AsyncConnection) -> datetime | None:
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
-            deliveries.c.status == QUEUED,
+            campaigns.c.fanned_out_at.is_not(None),
+            deliveries.c.status == WAITING,
             deliveries.c.next_attempt_at.is_not(None),
         )
     )
@@ -374,7 +384,8 @@ async def queue_depth(connection: AsyncConnection) -> int:
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
         .where(
             campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
-            deliveries.c.status == QUEUED,
+            campaigns.c.fanned_out_at.is_not(None),
+            deliveries.c.status == WAITING,
         )
     )
     return int((await connection.execute(statement)).scalar_one())

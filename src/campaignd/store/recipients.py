@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.store.campaigns import fanned_out_among
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import deliveries
+from campaignd.store.waiting import shown_status, stored_status
 
 INSERT_CHUNK = 5_000
 
@@ -61,10 +63,18 @@ async def list_deliveries(
     after_id: int | None = None,
     limit: int = 100,
 ) -> list[Row]:
+    """A page of a campaign's deliveries, with their status as shown (``store.waiting``)."""
+    fanned_out = bool(await fanned_out_among(connection, [campaign_id]))
     conditions = [deliveries.c.campaign_id == campaign_id]
     if status is not None:
-        conditions.append(deliveries.c.status == status)
+        stored = stored_status(status, fanned_out=fanned_out)
+        if stored is None:
+            return []
+        conditions.append(deliveries.c.status == stored)
     if after_id is not None:
         conditions.append(deliveries.c.id > after_id)
     statement = select(deliveries).where(*conditions).order_by(deliveries.c.id).limit(limit)
-    return every(await connection.execute(statement))
+    rows = every(await connection.execute(statement))
+    for row in rows:
+        row["status"] = shown_status(str(row["status"]), fanned_out=fanned_out)
+    return rows

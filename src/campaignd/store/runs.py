@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
-from campaignd.store.campaigns import transition
+from campaignd.store.campaigns import delivery_counts, transition
 from campaignd.store.contacts import give_back_reservations
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
@@ -104,14 +104,8 @@ async def live_run(connection: AsyncConnection, campaign_id: int) -> Row | None:
 
 
 async def _status_counts(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
-    statement = (
-        select(deliveries.c.status, func.count())
-        .where(deliveries.c.campaign_id == campaign_id)
-        .group_by(deliveries.c.status)
-    )
-    return {
-        str(status): int(count) for status, count in (await connection.execute(statement)).all()
-    }
+    counts = await delivery_counts(connection, [campaign_id])
+    return counts[campaign_id]
 
 
 async def refresh_run_counts(
