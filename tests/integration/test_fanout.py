@@ -128,6 +128,46 @@ async def test_address_is_eligible_again_after_the_cooldown(database: Database) 
     assert entry["previous_campaign_name"] == "Last year"
 
 
+async def test_a_recent_entry_of_a_deleted_campaign_still_holds_the_address(
+    database: Database,
+) -> None:
+    organization = await make_organization(database)
+    await seed_ledger(
+        database,
+        ["kept@x.org"],
+        campaign_id=None,
+        campaign_name="Deleted sale",
+        contacted_at=NOW - timedelta(days=10),
+    )
+    spring = await make_campaign(database, organization, emails=["kept@x.org", "new@x.org"])
+
+    counts = await fan_out_at(database, spring)
+
+    assert counts is not None and counts["queued"] == 1 and counts["skipped"] == 1
+    row = (await delivery_states(database, spring))["kept@x.org"]
+    assert row["status"] == "skipped" and row["code"] == "cooldown"
+    assert row["reason"].startswith("received 'Deleted sale' 10 days ago")
+
+
+async def test_each_holding_campaign_gives_its_own_reason(database: Database) -> None:
+    organization = await make_organization(database)
+    for name, email, days in (("Autumn", "a@x.org", 20), ("Winter", "w@x.org", 5)):
+        await seed_ledger(
+            database,
+            [email],
+            campaign_id=None,
+            campaign_name=name,
+            contacted_at=NOW - timedelta(days=days),
+        )
+    spring = await make_campaign(database, organization, emails=["a@x.org", "w@x.org"])
+
+    await fan_out_at(database, spring)
+
+    rows = await delivery_states(database, spring)
+    assert rows["a@x.org"]["reason"].startswith("received 'Autumn' 20 days ago")
+    assert rows["w@x.org"]["reason"].startswith("received 'Winter' 5 days ago")
+
+
 async def test_global_scope_spans_organizations(database: Database) -> None:
     acme, globex = (
         await make_organization(database, "acme"),

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, literal, select, update
+from sqlalchemy import and_, case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, suppressed_reason
@@ -110,15 +110,15 @@ async def _skip_in_cooldown(
 ) -> None:
     """Pending addresses whose ledger entry another campaign holds: skip them with its reason.
 
-    The reason names that campaign and date, so there is one statement per distinct holder
-    (a handful), never one per recipient.
+    The reason names that campaign and date: the distinct holders (a handful) are read
+    first, then one statement skips every held address with its holder's reason.
     """
     in_ledger = and_(
         contacts.c.scope == scope,
         contacts.c.email == deliveries.c.email,
         deliveries.c.campaign_id == campaign_id,
         deliveries.c.status == PENDING,
-        contacts.c.campaign_id != campaign_id,
+        contacts.c.campaign_id.is_distinct_from(campaign_id),
     )
     holders = (
         select(
@@ -134,27 +134,42 @@ async def _skip_in_cooldown(
         )
         .distinct()
     )
-    for holder_id, holder_name, contacted_at, holder_status in (
-        await connection.execute(holders)
-    ).all():
-        reason = cooldown_reason(
-            campaign_name=str(holder_name),
-            contacted_at=contacted_at,
-            cooldown_days=rules.days,
-            now=now,
-            sent=holder_status in FINISHED_CAMPAIGNS,
-        )
-        await connection.execute(
-            update(deliveries)
-            .where(
-                in_ledger,
-                contacts.c.campaign_id == holder_id,
+    reasons = [
+        (
+            and_(
+                contacts.c.campaign_id.is_not_distinct_from(holder_id),
                 contacts.c.contacted_at == contacted_at,
-            )
-            .values(
-                status=DeliveryStatus.SKIPPED.value, code=SkipCode.COOLDOWN.value, reason=reason
-            )
+            ),
+            literal(
+                cooldown_reason(
+                    campaign_name=str(holder_name or "another campaign"),
+                    contacted_at=contacted_at,
+                    cooldown_days=rules.days,
+                    now=now,
+                    sent=_held_after_sending(holder_status),
+                )
+            ),
         )
+        for holder_id, holder_name, contacted_at, holder_status in (
+            await connection.execute(holders)
+        ).all()
+    ]
+    if not reasons:
+        return
+    await connection.execute(
+        update(deliveries)
+        .where(in_ledger)
+        .values(
+            status=DeliveryStatus.SKIPPED.value,
+            code=SkipCode.COOLDOWN.value,
+            reason=case(*reasons, else_=literal("in the cooldown of another campaign")),
+        )
+    )
+
+
+def _held_after_sending(holder_status: str | None) -> bool:
+    """The holder finished; an entry whose campaign no longer exists counts as received."""
+    return holder_status is None or holder_status in FINISHED_CAMPAIGNS
 
 
 async def preview(
@@ -226,7 +241,7 @@ async def preview(
                         contacted_at=row.contacted_at,
                         cooldown_days=rules.days,
                         now=now,
-                        sent=row.holder_status in FINISHED_CAMPAIGNS,
+                        sent=_held_after_sending(row.holder_status),
                     ),
                 }
             )
