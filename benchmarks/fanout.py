@@ -29,6 +29,7 @@ import psycopg
 from sqlalchemy import Integer, String, event, insert, literal, select
 from sqlalchemy.engine import make_url
 
+from benchmarks.common import analyse
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger
 from campaignd.scheduling import LocalLock, Scheduler
 from campaignd.settings import Settings
@@ -132,6 +133,8 @@ async def measure(
     database = Database(url)
     try:
         campaign_id = await seed(database, size)
+        if not database.is_sqlite:
+            await analyse(database)
         async with database.transaction() as connection:
             await runs.start_campaign(
                 connection, campaign_id, trigger=Trigger.MANUAL, actor="bench", now=utcnow()
