@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from campaignd.domain.lifecycle import Trigger
 from campaignd.store import campaigns, organizations, queue, recipients, runs
 from campaignd.store.campaigns import delivery_counts
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
+from campaignd.store.schema import contacts
 
 RULES = CooldownRules(days=90, scope="global")
 
@@ -69,6 +72,41 @@ async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled
         later = utcnow() + timedelta(seconds=5)
         assert await queue.recover_expired_leases(connection, now=later) == 3
     assert await _statuses(database, campaign_id) == {"cancelled": 10}
+
+
+async def test_deliveries_cancelled_on_hand_back_give_their_reservations_back(
+    database: Database,
+) -> None:
+    """In flight when the campaign was cancelled, never sent: the addresses are free again."""
+    campaign_id, organization_id = await _sending_campaign(database, 4)
+    now = utcnow()
+    async with database.transaction() as connection:
+        stopping = await queue.claim_batch(
+            connection, campaign_id, owner="stopping", limit=2, now=now, lease_seconds=60
+        )
+        silent = await queue.claim_batch(
+            connection, campaign_id, owner="silent", limit=2, now=now, lease_seconds=1
+        )
+        await runs.cancel_campaign(
+            connection, campaign_id, now=now, scope=0, organization_id=organization_id
+        )
+    assert await _ledger(database) == {str(row["email"]) for row in stopping + silent}
+
+    async with database.transaction() as connection:
+        assert await queue.release_leases(connection, owner="stopping") == 2
+    assert await _ledger(database) == {str(row["email"]) for row in silent}
+    async with database.transaction() as connection:
+        later = utcnow() + timedelta(seconds=5)
+        assert await queue.recover_expired_leases(connection, now=later) == 2
+    assert await _ledger(database) == set()
+
+
+async def _ledger(database: Database) -> set[str]:
+    """Addresses the contact ledger holds (none was held before these tests' campaigns)."""
+    async with database.connection() as connection:
+        return {
+            str(email) for email in (await connection.execute(select(contacts.c.email))).scalars()
+        }
 
 
 async def test_released_leases_of_a_sending_campaign_return_to_the_queue(

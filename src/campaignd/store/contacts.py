@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.dialect import upsert
-from campaignd.store.schema import contacts, deliveries
+from campaignd.store.schema import campaigns, contacts, deliveries
 
 GLOBAL_SCOPE = 0
 
@@ -95,3 +95,23 @@ async def give_back_reservations(
             previous_contacted_at=None,
         )
     )
+
+
+async def give_back_in_any_scope(
+    connection: AsyncConnection, *, campaign_id: int, emails: list[str]
+) -> None:
+    """``give_back_reservations`` for a caller that does not know the cooldown scope.
+
+    A campaign reserves in one scope, the global one or its organization's; the entries of
+    the other scope are not this campaign's, so giving back in both touches only its own.
+    """
+    organization_id = (
+        await connection.execute(
+            select(campaigns.c.organization_id).where(campaigns.c.id == campaign_id)
+        )
+    ).scalar_one_or_none()
+    scopes = {GLOBAL_SCOPE} if organization_id is None else {GLOBAL_SCOPE, int(organization_id)}
+    for scope in sorted(scopes):
+        await give_back_reservations(
+            connection, campaign_id=campaign_id, scope=scope, emails=emails
+        )

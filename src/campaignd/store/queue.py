@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import suppressed_reason
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
-from campaignd.store.contacts import give_back_reservations
+from campaignd.store.contacts import give_back_in_any_scope, give_back_reservations
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
@@ -285,7 +285,7 @@ async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
         .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
         .values(**_handed_back())
     )
-    return (await connection.execute(statement)).rowcount
+    return await _hand_back(connection, statement)
 
 
 async def release_deliveries(
@@ -303,7 +303,7 @@ async def release_deliveries(
         )
         .values(**_handed_back())
     )
-    return (await connection.execute(statement)).rowcount
+    return await _hand_back(connection, statement)
 
 
 async def skip_suppressed(
@@ -374,7 +374,23 @@ async def recover_expired_leases(connection: AsyncConnection, *, now: datetime) 
         .where(deliveries.c.status == SENDING, deliveries.c.lease_expires_at < now)
         .values(status=_returned_status(), lease_owner=None, lease_expires_at=None)
     )
-    return (await connection.execute(statement)).rowcount
+    return await _hand_back(connection, statement)
+
+
+async def _hand_back(connection: AsyncConnection, statement: Update) -> int:
+    """Run a hand-back; the deliveries it cancels give their cooldown reservations back."""
+    rows = (
+        await connection.execute(
+            statement.returning(deliveries.c.campaign_id, deliveries.c.email, deliveries.c.status)
+        )
+    ).all()
+    cancelled: dict[int, list[str]] = {}
+    for campaign_id, email, status in rows:
+        if status == DeliveryStatus.CANCELLED.value:
+            cancelled.setdefault(int(campaign_id), []).append(str(email))
+    for campaign_id, emails in cancelled.items():
+        await give_back_in_any_scope(connection, campaign_id=campaign_id, emails=emails)
+    return len(rows)
 
 
 async def queue_depth(connection: AsyncConnection) -> int:
