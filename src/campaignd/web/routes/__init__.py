@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from campaignd.web.routes import campaigns, detail, login, scheduled
+from campaignd.web.routes import campaigns, detail, login, scheduled, suppressions
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (login, scheduled, campaigns, detail):
+    for module in (login, scheduled, campaigns, detail, suppressions):
         router.include_router(module.router)
     return router

@@ -1,0 +1,227 @@
+"""The suppression list: an organization's addresses that are never mailed; add, look up, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+
+from campaignd.actions import suppressions as actions
+from campaignd.actions.errors import ActionError
+from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.store.organizations import list_organizations
+from campaignd.store.rows import Row
+from campaignd.web.auth import Viewer, ViewerDep
+from campaignd.web.csrf import checked_form
+from campaignd.web.errors import AdminRoute
+from campaignd.web.forms import FormProblem, text_of
+from campaignd.web.rendering import flash_and_redirect, render
+from campaignd.web.routes.campaigns import READ_ONLY
+from campaignd.web.session import services_of
+
+PAGE_URL = "/admin/marketing/suppressions"
+PAGE_SIZE = 50
+
+router = APIRouter(prefix=PAGE_URL, route_class=AdminRoute)
+
+
+def page_url(**params: str | None) -> str:
+    """The page with the given query parameters (empty ones left out)."""
+    query = urlencode({name: value for name, value in params.items() if value})
+    return f"{PAGE_URL}?{query}" if query else PAGE_URL
+
+
+def _optional(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+async def _organizations(request: Request, viewer: Viewer) -> list[Row]:
+    if not viewer.is_platform_admin:
+        return []
+    async with services_of(request).database.connection() as connection:
+        return await list_organizations(connection)
+
+
+async def _lookup(
+    request: Request, viewer: Viewer, address: str | None, organization: str | None
+) -> dict[str, Any] | None:
+    """Whether one address is on the list, with its reason, or the problem in words."""
+    if address is None:
+        return None
+    try:
+        _, email, reason = await actions.find_suppression(
+            services_of(request), viewer.principal, address, organization=organization
+        )
+    except ActionError as problem:
+        return {"email": address, "reason": None, "error": _sentence(problem.detail)}
+    return {"email": email, "reason": reason, "error": None}
+
+
+async def _page(
+    request: Request,
+    viewer: Viewer,
+    *,
+    organization: str | None,
+    reason: str | None,
+    after: str | None,
+    address: str | None = None,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    organizations = await _organizations(request, viewer)
+    if viewer.is_platform_admin and organization is None and organizations:
+        organization = str(organizations[0]["slug"])
+    rows: list[Row] = []
+    next_cursor = None
+    list_error = None
+    slug = organization or viewer.principal.organization_slug
+    if organization is not None or not viewer.is_platform_admin:
+        try:
+            slug, rows, next_cursor = await actions.list_suppressions(
+                services_of(request),
+                viewer.principal,
+                organization=organization,
+                reason=reason,
+                cursor=after,
+                limit=PAGE_SIZE,
+            )
+        except ActionError as problem:
+            list_error = _sentence(problem.detail)
+    context = {
+        "active": "suppressions",
+        "organizations": organizations,
+        "organization": organization,
+        "slug": slug,
+        "reasons": actions.REASONS,
+        "reason": reason,
+        "after": after,
+        "rows": rows,
+        "next_url": page_url(organization=organization, reason=reason, after=next_cursor)
+        if next_cursor
+        else None,
+        "first_url": page_url(organization=organization, reason=reason) if after else None,
+        "page_url": page_url,
+        "list_error": list_error,
+        "lookup": await _lookup(request, viewer, address, organization),
+        "error": error,
+        "values": values or {},
+    }
+    return await render(
+        request, "suppressions.html", context, viewer=viewer, status_code=status_code
+    )
+
+
+@router.get("")
+async def suppression_page(
+    request: Request,
+    viewer: ViewerDep,
+    organization: str | None = None,
+    reason: str | None = None,
+    after: str | None = None,
+    address: str | None = None,
+) -> Response:
+    return await _page(
+        request,
+        viewer,
+        organization=_optional(organization),
+        reason=_optional(reason),
+        after=_optional(after),
+        address=_optional(address),
+    )
+
+
+def _back(viewer: Viewer, organization: str | None, reason: str | None = None) -> str:
+    """The page after a change: the organization is in the address for platform admins only."""
+    return page_url(organization=organization if viewer.is_platform_admin else None, reason=reason)
+
+
+def _address_of(value: str, missing: str) -> str:
+    if not value.strip():
+        raise FormProblem(f"email: {missing}")
+    try:
+        return normalise(value)
+    except InvalidAddress as problem:
+        raise FormProblem(f"email: '{value.strip()}' is not a valid address: {problem}") from None
+
+
+def _reason_of(value: str) -> str:
+    if value not in actions.REASONS:
+        choices = ", ".join(actions.REASONS)
+        shown = f"'{value}' is not a reason" if value else "choose a reason"
+        raise FormProblem(f"reason: {shown} (one of {choices})")
+    return value
+
+
+@router.post("/add")
+async def add_suppression(request: Request, viewer: ViewerDep) -> Response:
+    form = await checked_form(request)
+    organization = _optional(text_of(form, "organization"))
+    back = _back(viewer, organization)
+    if not viewer.can_change:
+        return await flash_and_redirect(request, back, "error", READ_ONLY)
+    values = {"email": text_of(form, "email"), "reason": text_of(form, "reason").strip()}
+    try:
+        email = _address_of(values["email"], "enter the address to suppress")
+        reason = _reason_of(values["reason"])
+        change = await actions.add_suppressions(
+            services_of(request),
+            viewer.principal,
+            [email],
+            reason=reason,
+            organization=organization,
+        )
+    except (FormProblem, ActionError) as problem:
+        text = problem.detail if isinstance(problem, ActionError) else str(problem)
+        status_code = problem.status_code if isinstance(problem, ActionError) else 422
+        return await _page(
+            request,
+            viewer,
+            organization=organization,
+            reason=None,
+            after=None,
+            error=_sentence(text),
+            values=values,
+            status_code=status_code,
+        )
+    if change.changed:
+        return await flash_and_redirect(
+            request, back, "success", f"{email} is suppressed ({reason}): it will not be mailed."
+        )
+    return await flash_and_redirect(
+        request, back, "info", f"{email} was already suppressed; its reason stays as it was."
+    )
+
+
+@router.post("/remove")
+async def remove_suppression(request: Request, viewer: ViewerDep) -> Response:
+    form = await checked_form(request)
+    organization = _optional(text_of(form, "organization"))
+    back = _back(viewer, organization, _optional(text_of(form, "reason")))
+    if not viewer.can_change:
+        return await flash_and_redirect(request, back, "error", READ_ONLY)
+    try:
+        email = _address_of(text_of(form, "email"), "name the address to remove")
+        change = await actions.remove_suppressions(
+            services_of(request), viewer.principal, [email], organization=organization
+        )
+    except (FormProblem, ActionError) as problem:
+        text = problem.detail if isinstance(problem, ActionError) else str(problem)
+        return await flash_and_redirect(request, back, "error", _sentence(text))
+    if change.changed:
+        return await flash_and_redirect(
+            request,
+            back,
+            "success",
+            f"{email} is off the suppression list and can be mailed again.",
+        )
+    return await flash_and_redirect(
+        request, back, "info", f"{email} was not on the suppression list; nothing changed."
+    )
