@@ -44,6 +44,14 @@ class CompiledCampaign:
         return subject, html, text
 
 
+def recipient_context(
+    email: str, variables: Mapping[str, Any] | None, unsubscribe_url: str
+) -> dict[str, Any]:
+    """What the templates see for one recipient: their variables, then ``email`` and
+    ``unsubscribe_url``, which a variable of the same name never overrides."""
+    return {**(variables or {}), "email": email, "unsubscribe_url": unsubscribe_url}
+
+
 def _unsafe_names(tree: nodes.Template) -> list[str]:
     """Attribute and item names a sandboxed template must not reach for (``__class__``...)."""
     names = [node.attr for node in tree.find_all(nodes.Getattr)]

@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request, Response
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions.errors import ActionError, NotFound
+from campaignd.actions.errors import ActionError, Invalid, NotFound
+from campaignd.actions.message_preview import MessagePreview, preview_message
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
 from campaignd.store.charts import sent_per_hour
+from campaignd.store.rows import Row
 from campaignd.store.runs import runs_of_campaign
-from campaignd.web.auth import ViewerDep
+from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.charts import hourly_chart
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
@@ -28,6 +30,30 @@ PREVIEWED = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.MISS
 RETURN_PLACES = {"scheduled": "/admin/marketing/campaigns/scheduled", "list": LIST_URL}
 
 
+async def _message(
+    request: Request, viewer: Viewer, campaign_id: int, sample: int | None
+) -> tuple[MessagePreview, str | None]:
+    """The message as one recipient gets it, and a note when the chosen one is not there."""
+    services = services_of(request)
+    try:
+        return await preview_message(
+            services, viewer.principal, campaign_id, recipient_id=sample
+        ), None
+    except Invalid:
+        note = "The chosen recipient is not one of this campaign's recipients (any more)."
+        return await preview_message(services, viewer.principal, campaign_id), note
+
+
+def _sample_choices(deliveries: list[Row], message: MessagePreview) -> list[tuple[int, str]]:
+    """Recipients offered in the preview picker: those on the page, and the one shown."""
+    choices = [(int(row["id"]), str(row["email"])) for row in deliveries]
+    if message.recipient_id is not None and all(
+        choice != message.recipient_id for choice, _ in choices
+    ):
+        choices.insert(0, (message.recipient_id, str(message.recipient)))
+    return choices
+
+
 @router.get("")
 async def campaign_page(
     request: Request,
@@ -35,6 +61,7 @@ async def campaign_page(
     campaign_id: int,
     recipients: str | None = None,
     after: int | None = None,
+    sample: int | None = None,
 ) -> Response:
     services = services_of(request)
     campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
@@ -53,6 +80,7 @@ async def campaign_page(
         preview = await actions.preview_campaign(
             services, viewer.principal, campaign_id, limit=PREVIEW_REASONS
         )
+    message, sample_note = await _message(request, viewer, campaign_id, sample)
     async with services.database.connection() as connection:
         runs = await runs_of_campaign(connection, campaign_id)
         chart = hourly_chart(await sent_per_hour(connection, campaign_id))
@@ -68,6 +96,9 @@ async def campaign_page(
         "runs": runs,
         "chart": chart,
         "page_size": RECIPIENTS_PAGE,
+        "message": message,
+        "sample_note": sample_note,
+        "sample_choices": _sample_choices(deliveries, message),
     }
     return await render(request, "campaigns/detail.html", context, viewer=viewer)
 

@@ -1,0 +1,129 @@
+"""One recipient's copy of a campaign's message: subject and bodies as delivery renders them.
+
+The templates are the campaign's, compiled by the same builder the delivery worker uses,
+rendered with the recipient's variables, ``email`` and their own ``unsubscribe_url``; a
+body that does not place the link gets the same footer a sent message gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.actions.errors import Invalid, NotFound
+from campaignd.actions.principal import Principal
+from campaignd.actions.services import Services
+from campaignd.delivery.messages import (
+    CampaignContent,
+    MessageBuilder,
+    with_html_footer,
+    with_text_footer,
+)
+from campaignd.delivery.unsubscribe import SECRET_NAME
+from campaignd.domain.templates import TemplateProblem, recipient_context
+from campaignd.store import campaigns, recipients
+from campaignd.store.rows import Row
+from campaignd.store.secrets import instance_secret
+
+
+@dataclass(frozen=True)
+class MessagePreview:
+    recipient_id: int | None
+    """The delivery rendered for; None: the campaign has no recipients (templates as written)."""
+    recipient: str | None
+    subject: str
+    html: str | None
+    text: str | None
+    from_address: str
+    reply_to: str | None
+    problem: str | None = None
+    """Why the message cannot be rendered for this recipient (delivery would fail it too)."""
+
+
+async def _recipient(
+    connection: AsyncConnection, campaign_id: int, recipient_id: int | None
+) -> Row | None:
+    """The chosen delivery of the campaign, or its first one (None: it has no recipients)."""
+    after = None if recipient_id is None else recipient_id - 1
+    rows = await recipients.list_deliveries(connection, campaign_id, after_id=after, limit=1)
+    if recipient_id is not None and (not rows or int(rows[0]["id"]) != recipient_id):
+        raise Invalid(f"recipient: {recipient_id} is not one of this campaign's recipients")
+    return rows[0] if rows else None
+
+
+def _as_written(content: CampaignContent, problem: str | None = None) -> MessagePreview:
+    return MessagePreview(
+        recipient_id=None,
+        recipient=None,
+        subject=content.subject,
+        html=content.html_body,
+        text=content.text_body,
+        from_address=content.from_address,
+        reply_to=content.reply_to,
+        problem=problem,
+    )
+
+
+def _rendered(builder: MessageBuilder, delivery: Row) -> MessagePreview:
+    email = str(delivery["email"])
+    url = builder.unsubscribe_url(email)
+    content = builder.content
+    base = MessagePreview(
+        recipient_id=int(delivery["id"]),
+        recipient=email,
+        subject=content.subject,
+        html=content.html_body,
+        text=content.text_body,
+        from_address=content.from_address,
+        reply_to=content.reply_to,
+    )
+    try:
+        subject, html, text = builder.templates.render(
+            recipient_context(email, delivery["variables"], url)
+        )
+    except Exception as error:  # a template may fail on one recipient's values only
+        problem = (
+            f"The message cannot be rendered for {email} ({type(error).__name__}: {error}); "
+            "sending to this recipient would fail too."
+        )
+        return replace(base, problem=problem)
+    if html is not None and not builder.templates.html_has_unsubscribe:
+        html = with_html_footer(html, url)
+    if text is not None and not builder.templates.text_has_unsubscribe:
+        text = with_text_footer(text, url)
+    if html is None and text is None:
+        text = with_text_footer("", url)
+    return replace(base, subject=subject, html=html, text=text)
+
+
+async def preview_message(
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    *,
+    recipient_id: int | None = None,
+) -> MessagePreview:
+    """The message as ``recipient_id`` (default: the campaign's first recipient) would get it.
+
+    Raises NotFound for a campaign outside the principal's scope and Invalid for a
+    recipient that is not the campaign's.
+    """
+    async with services.database.connection() as connection:
+        campaign = await campaigns.get_campaign(
+            connection, campaign_id, organization_id=principal.scope
+        )
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        delivery = await _recipient(connection, campaign_id, recipient_id)
+    content = CampaignContent.from_row(campaign, default_from=services.settings.from_address)
+    if delivery is None:
+        return _as_written(content)
+    secret = await instance_secret(services.database, SECRET_NAME)
+    try:
+        builder = MessageBuilder(
+            content, public_url=services.settings.public_url, unsubscribe_secret=secret
+        )
+    except (TemplateProblem, ValueError) as error:
+        return _as_written(content, f"The message cannot be built: {error}.")
+    return _rendered(builder, delivery)

@@ -1,0 +1,225 @@
+"""The campaign page previews the message as one recipient gets it, as delivery renders it."""
+
+from __future__ import annotations
+
+import html
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import httpx
+
+from campaignd.actions import campaigns as actions
+from campaignd.actions.campaigns import CampaignContent
+from campaignd.delivery.messages import CampaignContent as MessageContent
+from campaignd.delivery.messages import MessageBuilder
+from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
+from campaignd.domain.recipients import from_json
+from campaignd.store import campaigns, recipients
+from campaignd.store.secrets import instance_secret
+from tests.integration.test_web_pages import HOSTILE, LIST, World, sign_in
+
+pytest_plugins = ("tests.integration.test_web_pages",)  # its fixtures: world, app, client
+
+SUBJECT = "News for {{ first_name | default('you') }}"
+HTML_BODY = "<h1>Hello {{ first_name }}</h1><p>Your code: {{ code }}</p>"
+TEXT_BODY = "Hi {{ first_name }},\nleave any time: {{ unsubscribe_url }}\n"
+PEOPLE = [
+    {"email": "ann@example.org", "vars": {"first_name": "Ann", "code": "A-1"}},
+    {"email": "bob@example.org", "vars": {"first_name": "Bob", "code": "B-2"}},
+]
+TOKEN = re.compile(r"/u/[A-Za-z0-9_.\-]+")
+
+
+async def create(
+    world: World,
+    people: list[object],
+    *,
+    organization: str = "acme",
+    html_body: str = HTML_BODY,
+) -> int:
+    view, _ = await actions.create_campaign(
+        world.services,
+        world.system,
+        CampaignContent(name="Preview", subject=SUBJECT, html_body=html_body, text_body=TEXT_BODY),
+        organization=organization,
+        recipient_list=from_json(people),
+    )
+    return int(view["id"])
+
+
+async def delivery_ids(world: World, campaign_id: int) -> dict[str, int]:
+    async with world.services.database.connection() as connection:
+        rows = await recipients.list_deliveries(connection, campaign_id)
+    return {str(row["email"]): int(row["id"]) for row in rows}
+
+
+def message_card(page: str) -> str:
+    return page.split('<section class="card" id="message">')[1].split("</section>")[0]
+
+
+def shown_html(card: str) -> str:
+    match = re.search(r'srcdoc="([^"]*)"', card)
+    assert match, "no HTML preview"
+    return html.unescape(match.group(1))
+
+
+def shown_text(card: str) -> str:
+    match = re.search(r"<pre class=\"text-body\" data-sample-text>(.*?)</pre>", card, re.S)
+    assert match, "no text preview"
+    return html.unescape(match.group(1))
+
+
+def shown_subject(card: str) -> str:
+    match = re.search(r"<dd data-sample-subject>(.*?)</dd>", card)
+    assert match
+    return html.unescape(match.group(1))
+
+
+async def test_the_first_recipient_is_shown_personalised(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, list(PEOPLE))
+    await sign_in(client, world.acme_admin)
+    card = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+    assert shown_subject(card) == "News for Ann"
+    assert "<h1>Hello Ann</h1><p>Your code: A-1</p>" in shown_html(card)
+    assert shown_text(card).startswith("Hi Ann,\nleave any time: http://127.0.0.1:8000/u/")
+    assert "{{" not in card
+    assert '<option value="' in card and "selected>ann@example.org</option>" in card
+    assert re.search(r'<iframe class="email-preview" sandbox srcdoc=', card)
+    assert "allow-scripts" not in card
+
+
+async def test_a_chosen_recipient_is_shown(client: httpx.AsyncClient, world: World) -> None:
+    campaign_id = await create(world, list(PEOPLE))
+    ids = await delivery_ids(world, campaign_id)
+    await sign_in(client, world.acme_viewer)
+    page = (await client.get(f"{LIST}/{campaign_id}")).text
+    assert f'href="{LIST}/{campaign_id}?sample={ids["bob@example.org"]}#message"' in page
+    card = message_card(
+        (await client.get(f"{LIST}/{campaign_id}?sample={ids['bob@example.org']}")).text
+    )
+    assert shown_subject(card) == "News for Bob"
+    assert "<h1>Hello Bob</h1><p>Your code: B-2</p>" in shown_html(card)
+    assert "Hi Bob," in shown_text(card)
+    assert "selected>bob@example.org</option>" in card
+
+
+async def test_the_unsubscribe_link_is_the_recipients_own(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, list(PEOPLE))
+    ids = await delivery_ids(world, campaign_id)
+    await sign_in(client, world.acme_admin)
+    page = await client.get(f"{LIST}/{campaign_id}?sample={ids['bob@example.org']}")
+    card = message_card(page.text)
+    token = TOKEN.findall(shown_text(card))[0].removeprefix("/u/")
+    secret = await instance_secret(world.services.database, SECRET_NAME)
+    async with world.services.database.connection() as connection:
+        campaign = await campaigns.get_campaign(connection, campaign_id)
+    assert campaign is not None
+    assert read_token(secret, token) == (int(campaign["organization_id"]), "bob@example.org")
+    # the HTML body does not place the link, so it gets the footer a sent message gets
+    assert re.search(
+        r'<a href="http://127\.0\.0\.1:8000/u/[^"]+">Unsubscribe</a>', shown_html(card)
+    )
+
+
+def parts_of(data: bytes) -> tuple[str, str, str]:
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    html_part = message.get_body(preferencelist=("html",))
+    text_part = message.get_body(preferencelist=("plain",))
+    assert html_part is not None and text_part is not None
+    return str(message["Subject"]), html_part.get_content(), text_part.get_content()
+
+
+async def test_the_preview_is_what_delivery_sends(client: httpx.AsyncClient, world: World) -> None:
+    people: list[object] = [
+        {"email": "cy@example.org", "vars": {"first_name": "  Cy  <Ltd>", "code": "C&3"}}
+    ]
+    campaign_id = await create(world, people)
+    await sign_in(client, world.acme_admin)
+    card = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+    async with world.services.database.connection() as connection:
+        row = await campaigns.get_campaign(connection, campaign_id)
+    assert row is not None
+    builder = MessageBuilder(
+        MessageContent.from_row(row, default_from=world.services.settings.from_address),
+        public_url=world.services.settings.public_url,
+        unsubscribe_secret=await instance_secret(world.services.database, SECRET_NAME),
+    )
+    ids = await delivery_ids(world, campaign_id)
+    sent = builder.build(ids["cy@example.org"], "cy@example.org", people[0]["vars"])  # type: ignore[index]
+    subject, html_body, text_body = parts_of(sent.data)
+
+    def same(text: str) -> str:
+        return TOKEN.sub("/u/TOKEN", text.replace("\r\n", "\n")).rstrip("\n")
+
+    assert shown_subject(card) == subject
+    assert same(shown_html(card)) == same(html_body)
+    assert same(shown_text(card)) == same(text_body)
+    assert "&lt;Ltd&gt;" in shown_html(card) and "C&amp;3" in shown_html(card)
+
+
+async def test_hostile_values_stay_inside_the_sandbox(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    people: list[object] = [{"email": "eve@example.org", "vars": {"first_name": HOSTILE}}]
+    campaign_id = await create(world, people, html_body="<p>{{ first_name }}</p>" + HOSTILE)
+    await sign_in(client, world.acme_admin)
+    page = (await client.get(f"{LIST}/{campaign_id}")).text
+    assert "<script>alert(1)" not in page
+    card = message_card(page)
+    assert "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p><script>alert(1)</script>" in shown_html(
+        card
+    )
+    assert '<iframe class="email-preview" sandbox srcdoc=' in card
+
+
+async def test_without_recipients_the_template_is_shown_with_a_note(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, [])
+    await sign_in(client, world.acme_admin)
+    card = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+    assert "No recipients yet, so this is the template as written" in card
+    assert shown_subject(card) == SUBJECT
+    assert shown_html(card) == HTML_BODY
+    assert 'name="sample"' not in card
+
+
+async def test_another_campaigns_recipient_is_not_shown(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ours = await create(world, list(PEOPLE))
+    theirs = await create(
+        world,
+        [{"email": "secret@globex.example", "vars": {"first_name": "Zed"}}],
+        organization="globex",
+    )
+    their_id = (await delivery_ids(world, theirs))["secret@globex.example"]
+    await sign_in(client, world.acme_admin)
+    page = await client.get(f"{LIST}/{ours}?sample={their_id}")
+    assert page.status_code == 200
+    assert "secret@globex.example" not in page.text and "Zed" not in page.text
+    card = message_card(page.text)
+    assert "The chosen recipient is not one of this campaign&#39;s recipients" in card
+    assert shown_subject(card) == "News for Ann"
+    assert (await client.get(f"{LIST}/{theirs}?sample={their_id}")).status_code == 404
+
+
+async def test_a_recipient_the_template_cannot_render_for_is_named(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    people: list[object] = [{"email": "zero@example.org", "vars": {"share": 0}}]
+    campaign_id = await create(
+        world, people, html_body="<p>{{ 100 // (share | default(1)) }} each</p>"
+    )
+    await sign_in(client, world.acme_admin)
+    card = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+    assert (
+        "The message cannot be rendered for zero@example.org (ZeroDivisionError: integer "
+        "division or modulo by zero); sending to this recipient would fail too." in card
+    )
