@@ -128,6 +128,39 @@ async def extend_leases(
     )
 
 
+_RECORD_OUTCOME = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("delivery_id"),
+        deliveries.c.lease_owner == bindparam("owner"),
+        deliveries.c.status == SENDING,
+    )
+    .values(
+        status=bindparam("new_status"),
+        server_reply=bindparam("reply"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_attempt_at", type_=deliveries.c.next_attempt_at.type),
+        sent_at=bindparam("sent_at", type_=deliveries.c.sent_at.type),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
+_RESET_ERRORS = (
+    update(campaigns)
+    .where(
+        campaigns.c.id == bindparam("campaign_id"),
+        # most groups are all sent: leave a count already right alone (no row lock)
+        campaigns.c.consecutive_errors != bindparam("errors"),
+    )
+    .values(consecutive_errors=bindparam("errors"))
+)
+_ADD_ERRORS = (
+    update(campaigns)
+    .where(campaigns.c.id == bindparam("campaign_id"))
+    .values(consecutive_errors=campaigns.c.consecutive_errors + bindparam("errors"))
+)
+
+
 async def record_outcomes(
     connection: AsyncConnection,
     outcomes: Sequence[Outcome],
@@ -140,30 +173,15 @@ async def record_outcomes(
     """Write a group of outcomes in one transaction (one statement per kind of change).
 
     ``scopes`` maps campaign id to its cooldown ledger scope, ``organizations`` to its
-    organization id. Only rows still leased by ``owner`` are changed.
+    organization id. Only rows still leased by ``owner`` are changed. The statements are
+    built once, when the module is loaded: only their parameters change from call to call.
     """
     if not outcomes:
         return
-    statement = (
-        update(deliveries)
-        .where(
-            deliveries.c.id == bindparam("delivery_id"),
-            deliveries.c.lease_owner == owner,
-            deliveries.c.status == SENDING,
-        )
-        .values(
-            status=bindparam("new_status"),
-            server_reply=bindparam("reply"),
-            last_error=bindparam("error"),
-            next_attempt_at=bindparam("next_attempt_at", type_=deliveries.c.next_attempt_at.type),
-            sent_at=bindparam("sent_at", type_=deliveries.c.sent_at.type),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-    )
     parameters: list[dict[str, Any]] = [
         {
             "delivery_id": outcome.delivery_id,
+            "owner": owner,
             "new_status": _stored(outcome.status),
             "reply": outcome.reply,
             "error": outcome.error,
@@ -172,7 +190,7 @@ async def record_outcomes(
         }
         for outcome in outcomes
     ]
-    await connection.execute(statement, parameters)
+    await connection.execute(_RECORD_OUTCOME, parameters)
     await _give_back_failed(connection, outcomes, scopes)
     await _suppress_bounces(connection, outcomes, organizations, now)
     await _count_errors(connection, outcomes)
@@ -221,7 +239,11 @@ async def _suppress_bounces(
 
 
 async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
-    """Track failed sends in a row per campaign: a success resets the count."""
+    """Track failed sends in a row per campaign: a success resets the count.
+
+    A campaign with a success in the group gets the failures after its last success as its
+    count; one without gets its failures added.
+    """
     streaks: dict[int, tuple[bool, int]] = {}
     for outcome in outcomes:
         reset, errors = streaks.get(outcome.campaign_id, (False, 0))
@@ -229,16 +251,20 @@ async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]
             streaks[outcome.campaign_id] = (True, 0)
         else:
             streaks[outcome.campaign_id] = (reset, errors + 1)
-    for campaign_id, (reset, errors) in streaks.items():
-        conditions = [campaigns.c.id == campaign_id]
-        if reset:
-            # most groups are all sent: leave a count already at 0 alone (no row lock)
-            conditions.append(campaigns.c.consecutive_errors != errors)
-        await connection.execute(
-            update(campaigns)
-            .where(*conditions)
-            .values(consecutive_errors=errors if reset else campaigns.c.consecutive_errors + errors)
-        )
+    resets = [
+        {"campaign_id": campaign_id, "errors": errors}
+        for campaign_id, (reset, errors) in streaks.items()
+        if reset
+    ]
+    additions = [
+        {"campaign_id": campaign_id, "errors": errors}
+        for campaign_id, (reset, errors) in streaks.items()
+        if not reset
+    ]
+    if resets:
+        await connection.execute(_RESET_ERRORS, resets)
+    if additions:
+        await connection.execute(_ADD_ERRORS, additions)
 
 
 async def pause_if_failing(
