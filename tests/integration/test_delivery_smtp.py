@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from campaignd.delivery.messages import Message
+from campaignd.delivery.transports import SmtpTarget, SmtpTransport
 from campaignd.delivery.unsubscribe import read_token
 from campaignd.settings import Settings
 from campaignd.store.database import Database
@@ -305,3 +307,17 @@ async def test_smtp_authentication(database: Database, settings: Settings) -> No
         await worker(database, configured).run_burst()
         assert len(server.messages) == 1
         assert (await campaign_of(database, campaign_id))["status"] == "sent"
+
+
+async def test_an_address_that_would_break_the_command_line_is_refused_before_sending(
+    smtp: SmtpServer,
+) -> None:
+    transport = SmtpTransport(SmtpTarget.from_url(smtp.url), connections=1)
+    unsafe = Message("1.1@acme.example", "news@acme.example", "a@b.org> NOTIFY=NEVER", b"x\r\n")
+    with pytest.raises(ValueError, match="cannot be sent"):
+        await transport.send(unsafe)
+    safe = Message("1.2@acme.example", "news@acme.example", "user@example.org", b"Hi\r\n")
+    reply = await transport.send(safe)
+    await transport.close()
+    assert reply.accepted
+    assert [message.recipients for message in smtp.messages] == [["user@example.org"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -78,6 +79,16 @@ class SmtpTarget:
 
 
 _NO_ANSWER = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+ACCEPTED_ENVELOPE = (250, 251)
+UNSAFE_IN_PATH = re.compile(r"[\s<>\x00-\x1f\x7f]")
+
+
+def _path(address: str, encoding: str) -> bytes:
+    """``<address>`` for MAIL FROM / RCPT TO; an address that could smuggle parameters or
+    commands onto the line is refused before anything is sent."""
+    if UNSAFE_IN_PATH.search(address):
+        raise ValueError(f"address {address!r} cannot be sent in an SMTP command")
+    return f"<{address}>".encode(encoding)
 
 
 class _Connection:
@@ -113,6 +124,7 @@ class _Connection:
         self.client.close()
         try:
             await self.client.connect()
+            await self._greet()
         except aiosmtplib.SMTPResponseException as error:
             self.client.close()
             return Reply(error.code, error.message, "connect")
@@ -121,18 +133,30 @@ class _Connection:
             return Reply(None, f"cannot connect to {self.target.host}: {error}", "connect")
         return None
 
+    async def _greet(self) -> None:
+        """EHLO (HELO if refused) unless the connect did it (TLS, login): the extensions
+        are known before the first MAIL."""
+        if not self.client.is_ehlo_or_helo_needed:
+            return
+        try:
+            await self.client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await self.client.helo()
+
     async def _transaction(self, message: Message) -> Reply:
         stage = "mail"
-        options: list[str] = []
+        options: list[bytes] = []
         encoding = "ascii"
         if not (message.sender.isascii() and message.recipient.isascii()):
             encoding = "utf-8"
             if self.client.supports_extension("smtputf8"):
-                options.append("SMTPUTF8")
+                options.append(b"SMTPUTF8")
+        sender = _path(message.sender, encoding)
+        recipient = _path(message.recipient, encoding)
         try:
-            await self.client.mail(message.sender, options=options, encoding=encoding)
+            await self._command(b"MAIL", b"FROM:" + sender, *options)
             stage = "rcpt"
-            await self.client.rcpt(message.recipient, encoding=encoding)
+            await self._command(b"RCPT", b"TO:" + recipient)
             stage = "data"
             response = await self.client.data(message.data)
         except aiosmtplib.SMTPResponseException as error:
@@ -142,6 +166,14 @@ class _Connection:
             self.client.close()
             return Reply(None, f"connection lost: {error}", stage)
         return Reply(response.code, response.message, stage)
+
+    async def _command(self, *arguments: bytes) -> None:
+        """MAIL or RCPT through ``execute_command``: ``client.mail`` and ``client.rcpt``
+        parse each address with ``email.utils`` again (about a tenth of a message's CPU),
+        while ours are bare, normalised addresses."""
+        response = await self.client.execute_command(*arguments)
+        if response.code not in ACCEPTED_ENVELOPE:
+            raise aiosmtplib.SMTPResponseException(response.code, response.message)
 
     async def _reset(self) -> None:
         if not self.client.is_connected:
