@@ -12,7 +12,16 @@ from campaignd.store.schema import instance_secrets
 
 
 async def instance_secret(database: Database, name: str) -> str:
-    """The stored secret ``name``, generated on first use (first writer wins)."""
+    """The stored secret ``name``, generated on first use (first writer wins).
+
+    Read first, so that only the first use takes a writer transaction.
+    """
+    async with database.connection() as connection:
+        stored = await connection.scalar(
+            select(instance_secrets.c.value).where(instance_secrets.c.name == name)
+        )
+    if stored is not None:
+        return str(stored)
     async with database.transaction() as connection:
         statement = insert_ignoring_conflicts(database.dialect, instance_secrets, ["name"]).values(
             name=name, value=random.token_urlsafe(48)
