@@ -55,10 +55,15 @@ class Recorder:
 
     async def record(self, outcome: Outcome) -> None:
         """Return once ``outcome`` is committed."""
+        await self.submit(outcome)
+
+    def submit(self, outcome: Outcome) -> asyncio.Future[None]:
+        """Hand ``outcome`` over; the future is done once it is committed (outcomes are
+        committed in the order they are handed over), or fails with ``RecordingFailed``."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((outcome, future))
         self._arrived.set()
-        await future
+        return future
 
     async def close(self) -> None:
         """Commit what is waiting, then stop."""

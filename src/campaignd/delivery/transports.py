@@ -2,6 +2,13 @@
 
 A transport never raises for a delivery problem: ``send`` answers with the server's
 ``Reply`` (``code`` None when there was no answer: no connection, connection lost).
+
+``send(message, ready)`` awaits ``ready`` (when given) right before the step that has the
+message accepted: the content of DATA over SMTP, the write of the file. The worker passes
+the commit of the sender's previous result there, so a connection has at most one message
+accepted and not yet recorded while the envelope of the next one is already on its way.
+An exception from ``ready`` withdraws the message: the envelope is reset (RSET) and the
+exception passes through ``send``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import re
 import secrets
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +32,9 @@ from campaignd.settings import Settings
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 DEFAULT_TIMEOUT = 60.0
+
+Ready = Callable[[], Awaitable[None]]
+"""Awaited before a message is handed over for acceptance (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +57,7 @@ class Transport(Protocol):
     connections: int
     """How many messages it can have in flight at once."""
 
-    async def send(self, message: Message) -> Reply: ...
+    async def send(self, message: Message, ready: Ready | None = None) -> Reply: ...
 
     async def close(self) -> None: ...
 
@@ -107,17 +118,17 @@ class _Connection:
             tls_context=tls_context,
         )
 
-    async def send(self, message: Message) -> Reply:
+    async def send(self, message: Message, ready: Ready | None = None) -> Reply:
         reused = self.client.is_connected
         if not reused:
             problem = await self._connect()
             if problem is not None:
                 return problem
-        reply = await self._transaction(message)
+        reply = await self._transaction(message, ready)
         if reused and reply.code is None and reply.stage == "mail":
             # an idle connection the server had closed: nothing was sent, try a fresh one
             problem = await self._connect()
-            return problem if problem is not None else await self._transaction(message)
+            return problem if problem is not None else await self._transaction(message, ready)
         return reply
 
     async def _connect(self) -> Reply | None:
@@ -143,7 +154,7 @@ class _Connection:
         except aiosmtplib.SMTPHeloError:
             await self.client.helo()
 
-    async def _transaction(self, message: Message) -> Reply:
+    async def _transaction(self, message: Message, ready: Ready | None) -> Reply:
         stage = "mail"
         options: list[bytes] = []
         encoding = "ascii"
@@ -158,6 +169,8 @@ class _Connection:
             stage = "rcpt"
             await self._command(b"RCPT", b"TO:" + recipient)
             stage = "data"
+            if ready is not None:
+                await self._when_ready(ready)
             response = await self.client.data(message.data)
         except aiosmtplib.SMTPResponseException as error:
             await self._reset()
@@ -166,6 +179,15 @@ class _Connection:
             self.client.close()
             return Reply(None, f"connection lost: {error}", stage)
         return Reply(response.code, response.message, stage)
+
+    async def _when_ready(self, ready: Ready) -> None:
+        """Wait for ``ready``; if it raises (the message is withdrawn), reset the envelope and
+        let the exception through."""
+        try:
+            await ready()
+        except BaseException:
+            await self._reset()
+            raise
 
     async def _command(self, *arguments: bytes) -> None:
         """MAIL or RCPT through ``execute_command``: ``client.mail`` and ``client.rcpt``
@@ -203,10 +225,10 @@ class SmtpTransport:
         for connection in self._all:
             self._idle.put_nowait(connection)
 
-    async def send(self, message: Message) -> Reply:
+    async def send(self, message: Message, ready: Ready | None = None) -> Reply:
         connection = await self._idle.get()
         try:
-            return await connection.send(message)
+            return await connection.send(message, ready)
         finally:
             self._idle.put_nowait(connection)
 
@@ -226,7 +248,9 @@ class FileTransport:
     def path_of(self, message: Message) -> Path:
         return self.directory / f"{message.message_id}.eml"
 
-    async def send(self, message: Message) -> Reply:
+    async def send(self, message: Message, ready: Ready | None = None) -> Reply:
+        if ready is not None:
+            await ready()
         try:
             path = self._write(message)
         except OSError as error:

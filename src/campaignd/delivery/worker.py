@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,7 +30,7 @@ from campaignd.delivery.messages import CampaignContent, MessageBuilder
 from campaignd.delivery.outcomes import failed, outcome_of
 from campaignd.delivery.rate import RateLimiter
 from campaignd.delivery.recorder import Recorder, RecordingFailed
-from campaignd.delivery.transports import Reply, Transport
+from campaignd.delivery.transports import Ready, Reply, Transport
 from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.domain.templates import TemplateProblem
@@ -53,6 +54,11 @@ OUTCOME_LABELS = {
     DeliveryStatus.QUEUED: "retry",
     DeliveryStatus.FAILED: "failed",
 }
+
+
+class Withdrawn(Exception):
+    """The message's campaign was paused or cancelled, or the worker is stopping, while its
+    envelope waited for the previous commit: it is handed back unsent."""
 
 
 def default_owner() -> str:
@@ -285,23 +291,36 @@ class Worker:
     # -- sending -----------------------------------------------------------------------------
 
     async def _send_loop(self, recorder: Recorder) -> None:
+        """Send one message after another over one connection.
+
+        A result is handed to the recorder without waiting for its commit: the next message
+        is rendered and its envelope (MAIL, RCPT) sent meanwhile, and only its content waits
+        for that commit (``_ready``). So a connection never has more than one message
+        accepted by the server and not recorded.
+        """
+        committing: asyncio.Future[None] | None = None  # the commit of the last result
         while True:
             job = await self._jobs.get()
             if job is None:
-                self._jobs.task_done()
+                self._done_with(None)
                 return
             try:
                 if self._stopping or job.campaign_id not in self._active:
                     self._dropped.append(job.delivery_id)
+                    self._done_with(job)
                     continue
                 self._sending += 1
                 try:
-                    outcome = await self._deliver(job)
+                    outcome = await self._deliver(job, self._ready(job, committing))
                 finally:
                     self._sending -= 1
-                await recorder.record(outcome)
-                metrics.deliveries.labels(outcome=_label(outcome)).inc()
+                committing = recorder.submit(outcome)
+                committing.add_done_callback(partial(self._committed, job, outcome))
+            except Withdrawn:
+                self._dropped.append(job.delivery_id)
+                self._done_with(job)
             except RecordingFailed:
+                self._done_with(job)
                 return
             except Exception as error:
                 log_event(
@@ -312,13 +331,43 @@ class Worker:
                     delivery_id=job.delivery_id,
                     error=repr(error),
                 )
-            finally:
-                self._in_hand[job.campaign_id] -= 1
-                self._jobs.task_done()
-                if self._jobs.qsize() < self.capacity // 2:
-                    self._room.set()
+                self._done_with(job)
 
-    async def _deliver(self, job: Job) -> queue.Outcome:
+    def _ready(self, job: Job, committing: asyncio.Future[None] | None) -> Ready:
+        """Waits until the previous result of this sender is committed (meanwhile the sender
+        is not in flight), then checks that ``job`` may still be sent: ``RecordingFailed``
+        if that commit failed, ``Withdrawn`` if the campaign stopped sending or we are."""
+
+        async def ready() -> None:
+            if committing is not None:
+                if not committing.done():
+                    self._sending -= 1
+                    try:
+                        await asyncio.shield(committing)
+                    finally:
+                        self._sending += 1
+                committing.result()
+            if self._stopping or job.campaign_id not in self._active:
+                raise Withdrawn(job.delivery_id)
+
+        return ready
+
+    def _committed(
+        self, job: Job, outcome: queue.Outcome, committing: asyncio.Future[None]
+    ) -> None:
+        if not committing.cancelled() and committing.exception() is None:
+            metrics.deliveries.labels(outcome=_label(outcome)).inc()
+        self._done_with(job)
+
+    def _done_with(self, job: Job | None) -> None:
+        """A job leaves our hands: sent and recorded, dropped, or given up."""
+        if job is not None:
+            self._in_hand[job.campaign_id] -= 1
+        self._jobs.task_done()
+        if self._jobs.qsize() < self.capacity // 2:
+            self._room.set()
+
+    async def _deliver(self, job: Job, ready: Ready) -> queue.Outcome:
         builder = self._builders.get(job.campaign_id)
         if not isinstance(builder, MessageBuilder):
             return failed(job.delivery_id, job.campaign_id, job.email, str(builder))
@@ -331,7 +380,9 @@ class Worker:
             await self.rate_limiter.acquire()
         started = time.perf_counter()
         try:
-            reply = await self.transport.send(message)
+            reply = await self.transport.send(message, ready)
+        except (Withdrawn, RecordingFailed):
+            raise
         except Exception as error:
             reply = Reply(None, f"transport error: {type(error).__name__}: {error}")
         metrics.send_latency.observe(time.perf_counter() - started)
