@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -15,3 +16,13 @@ def insert_ignoring_conflicts(
     dialect: str, table: Table, keys: list[str]
 ) -> postgresql.Insert | sqlite.Insert:
     return upsert(dialect, table).on_conflict_do_nothing(index_elements=keys)
+
+
+async def allow_memory_for_joins(connection: AsyncConnection, megabytes: int) -> None:
+    """PostgreSQL: let this transaction's hash joins and sorts use ``megabytes`` each.
+
+    The default ``work_mem`` (4 MB) splits a join of a large audience with the contact
+    ledger into batches written to disk. SQLite has no such setting.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.domain.cooldown import cooldown_reason, suppressed_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.contacts import reserve_pending, scope_of
+from campaignd.store.dialect import allow_memory_for_joins
 from campaignd.store.recipients import count_recipients
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
 from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
 
 PENDING = DeliveryStatus.PENDING.value
+JOIN_MEMORY_MEGABYTES = 64  # per hash table; a 1M audience's join fits in one batch
 FINISHED_CAMPAIGNS = (
     CampaignStatus.SENT.value,
     CampaignStatus.FAILED.value,
@@ -63,6 +65,7 @@ async def fan_out(
     if campaign is None:
         return None
     organization_id, name = int(campaign["organization_id"]), str(campaign["name"])
+    await allow_memory_for_joins(connection, JOIN_MEMORY_MEGABYTES)
     await _skip_suppressed(connection, campaign_id, organization_id)
     if rules.days > 0:
         scope = scope_of(rules.scope, organization_id)
