@@ -6,8 +6,8 @@ arrive while one transaction commits go together into the next.
 
 The recorder keeps one database connection for its transactions instead of taking one
 from the pool for each (a checkout, PostgreSQL's pre-ping and the return to the pool cost
-about a third of a commit); after any error it lets that connection go and takes a fresh,
-checked one from the pool.
+a fifth to a quarter of a commit); after any error it lets that connection go and takes
+a fresh, checked one from the pool.
 """
 
 from __future__ import annotations
