@@ -311,7 +311,7 @@ class Worker:
                     continue
                 self._sending += 1
                 try:
-                    outcome = await self._deliver(job, self._ready(job, committing))
+                    outcome = await self._deliver(job, self._ready(job, committing, recorder))
                 finally:
                     self._sending -= 1
                 committing = recorder.submit(outcome)
@@ -333,7 +333,9 @@ class Worker:
                 )
                 self._done_with(job)
 
-    def _ready(self, job: Job, committing: asyncio.Future[None] | None) -> Ready:
+    def _ready(
+        self, job: Job, committing: asyncio.Future[None] | None, recorder: Recorder
+    ) -> Ready:
         """Waits until the previous result of this sender is committed (meanwhile the sender
         is not in flight), then checks that ``job`` may still be sent: ``RecordingFailed``
         if that commit failed, ``Withdrawn`` if the campaign stopped sending or we are."""
@@ -342,6 +344,7 @@ class Worker:
             if committing is not None:
                 if not committing.done():
                     self._sending -= 1
+                    recorder.nudge()  # no result to linger for from this sender
                     try:
                         await asyncio.shield(committing)
                     finally:
