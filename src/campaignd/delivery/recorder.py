@@ -65,11 +65,6 @@ class Recorder:
         self._arrived.set()
         return future
 
-    def nudge(self) -> None:
-        """A send stopped being in flight without a result (it waits for a commit): a
-        lingering commit need not wait for it."""
-        self._arrived.set()
-
     async def close(self) -> None:
         """Commit what is waiting, then stop."""
         self._closing = True

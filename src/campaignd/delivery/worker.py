@@ -102,7 +102,7 @@ class Worker:
         self._stopping = False
         self._dropped: list[int] = []
         self._turn = 0
-        self._sending = 0  # senders between taking a message and handing its result over
+        self._sending = 0  # senders whose result may come before the next commit (_Flight)
 
     # -- the two ways to run ---------------------------------------------------------------
 
@@ -309,11 +309,11 @@ class Worker:
                     self._dropped.append(job.delivery_id)
                     self._done_with(job)
                     continue
-                self._sending += 1
+                flight = _Flight(self, counted=committing is None or committing.done())
                 try:
-                    outcome = await self._deliver(job, self._ready(job, committing, recorder))
+                    outcome = await self._deliver(job, self._ready(job, committing, flight))
                 finally:
-                    self._sending -= 1
+                    flight.land()
                 committing = recorder.submit(outcome)
                 committing.add_done_callback(partial(self._committed, job, outcome))
             except Withdrawn:
@@ -333,9 +333,7 @@ class Worker:
                 )
                 self._done_with(job)
 
-    def _ready(
-        self, job: Job, committing: asyncio.Future[None] | None, recorder: Recorder
-    ) -> Ready:
+    def _ready(self, job: Job, committing: asyncio.Future[None] | None, flight: _Flight) -> Ready:
         """Waits until the previous result of this sender is committed (meanwhile the sender
         is not in flight), then checks that ``job`` may still be sent: ``RecordingFailed``
         if that commit failed, ``Withdrawn`` if the campaign stopped sending or we are."""
@@ -343,13 +341,9 @@ class Worker:
         async def ready() -> None:
             if committing is not None:
                 if not committing.done():
-                    self._sending -= 1
-                    recorder.nudge()  # no result to linger for from this sender
-                    try:
-                        await asyncio.shield(committing)
-                    finally:
-                        self._sending += 1
+                    await asyncio.shield(committing)
                 committing.result()
+            flight.take_off()
             if self._stopping or job.campaign_id not in self._active:
                 raise Withdrawn(job.delivery_id)
 
@@ -530,3 +524,27 @@ async def _first_of(*waits: Awaitable[Any]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Flight:
+    """Whether one sender counts as in flight for the recorder's linger: holding a message
+    whose result can arrive before the next commit. A sender whose previous result is not
+    committed yet cannot send its message's content before that commit, so it counts only
+    once that commit is done (``take_off``); it stops counting when its result is handed
+    over or the message is given up (``land``)."""
+
+    def __init__(self, worker: Worker, *, counted: bool) -> None:
+        self.worker = worker
+        self.counted = False
+        if counted:
+            self.take_off()
+
+    def take_off(self) -> None:
+        if not self.counted:
+            self.counted = True
+            self.worker._sending += 1
+
+    def land(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.worker._sending -= 1
