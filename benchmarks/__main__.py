@@ -190,6 +190,7 @@ def delivery_cases(plan: Plan) -> list[DeliveryCase]:
         cases += [
             DeliveryCase("postgresql", 1, plan.connections, "aiosmtpd"),
             DeliveryCase("postgresql", 2, plan.connections, "aiosmtpd"),
+            DeliveryCase("postgresql", 1, more, "aiosmtpd"),
             DeliveryCase("postgresql", 2, more, "minimal"),
         ]
     return cases
