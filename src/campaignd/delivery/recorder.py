@@ -129,7 +129,7 @@ class Recorder:
 
     async def _transaction(self, outcomes: Sequence[Outcome]) -> None:
         if self._connection is None:
-            self._connection = await _writer_connection(self.database)
+            self._connection = await self.database.writer_connection()
         async with self._connection.begin():
             await self.write(self._connection, outcomes)
 
@@ -139,10 +139,3 @@ class Recorder:
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
-
-
-async def _writer_connection(database: Database) -> AsyncConnection:
-    """A connection whose transactions are writer transactions, as ``Database.transaction``
-    opens them (``BEGIN IMMEDIATE`` on SQLite)."""
-    connection = await database.engine.connect()
-    return await connection.execution_options(write=True)

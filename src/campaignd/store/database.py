@@ -81,10 +81,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A writer transaction, committed on success and rolled back on error."""
-        async with self.engine.connect() as connection:
-            connection = await connection.execution_options(write=True)
+        connection = await self.writer_connection()
+        try:
             async with connection.begin():
                 yield connection
+        finally:
+            await connection.close()
+
+    async def writer_connection(self) -> AsyncConnection:
+        """A pooled connection whose transactions are writer transactions (``BEGIN
+        IMMEDIATE`` on SQLite), for a caller that keeps it across transactions; close it to
+        return it to the pool."""
+        connection = await self.engine.connect()
+        return await connection.execution_options(write=True)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
