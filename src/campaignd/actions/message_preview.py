@@ -17,11 +17,9 @@ from campaignd.actions.services import Services
 from campaignd.delivery.messages import (
     CampaignContent,
     MessageBuilder,
-    with_html_footer,
-    with_text_footer,
 )
 from campaignd.delivery.unsubscribe import SECRET_NAME
-from campaignd.domain.templates import TemplateProblem, recipient_context
+from campaignd.domain.templates import TemplateProblem
 from campaignd.store import campaigns, recipients
 from campaignd.store.rows import Row
 from campaignd.store.secrets import instance_secret
@@ -79,21 +77,13 @@ def _rendered(builder: MessageBuilder, delivery: Row) -> MessagePreview:
         reply_to=content.reply_to,
     )
     try:
-        subject, html, text = builder.templates.render(
-            recipient_context(email, delivery["variables"], url)
-        )
+        subject, html, text = builder.render(email, delivery["variables"], url)
     except Exception as error:  # a template may fail on one recipient's values only
         problem = (
             f"The message cannot be rendered for {email} ({type(error).__name__}: {error}); "
             "sending to this recipient would fail too."
         )
         return replace(base, problem=problem)
-    if html is not None and not builder.templates.html_has_unsubscribe:
-        html = with_html_footer(html, url)
-    if text is not None and not builder.templates.text_has_unsubscribe:
-        text = with_text_footer(text, url)
-    if html is None and text is None:
-        text = with_text_footer("", url)
     return replace(base, subject=subject, html=html, text=text)
 
 

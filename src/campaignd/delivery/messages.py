@@ -18,7 +18,7 @@ from typing import Any
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
-from campaignd.domain.templates import compile_campaign
+from campaignd.domain.templates import compile_campaign, recipient_context
 
 FOOTER_HTML = (
     '<p style="margin-top:24px;font-size:12px;color:#6b7280">'
@@ -123,24 +123,24 @@ class MessageBuilder:
     def unsubscribe_url(self, email: str) -> str:
         return self._unsubscribe_base + self._signer.make(self.content.organization_id, email)
 
-    def build(self, delivery_id: int, email: str, variables: Mapping[str, Any] | None) -> Message:
-        """The message for one recipient (raises whatever the templates raise)."""
-        url = self.unsubscribe_url(email)
-        context = (
-            {**variables, "email": email, "unsubscribe_url": url}
-            if variables
-            else {
-                "email": email,
-                "unsubscribe_url": url,
-            }
-        )
-        subject, html, text = self.templates.render(context)
+    def render(
+        self, email: str, variables: Mapping[str, Any] | None, url: str
+    ) -> tuple[str, str | None, str | None]:
+        """Subject, HTML and text as ``email`` gets them, unsubscribe footers included
+        (raises whatever the templates raise)."""
+        subject, html, text = self.templates.render(recipient_context(email, variables, url))
         if html is not None and not self.templates.html_has_unsubscribe:
             html = with_html_footer(html, url)
         if text is not None and not self.templates.text_has_unsubscribe:
             text = with_text_footer(text, url)
         if html is None and text is None:
             text = with_text_footer("", url)
+        return subject, html, text
+
+    def build(self, delivery_id: int, email: str, variables: Mapping[str, Any] | None) -> Message:
+        """The message for one recipient (raises whatever the templates raise)."""
+        url = self.unsubscribe_url(email)
+        subject, html, text = self.render(email, variables, url)
         message_id = f"{self.content.campaign_id}.{delivery_id}@{self.domain}"
         head = (
             f"Message-ID: <{message_id}>\r\n"
