@@ -12,12 +12,9 @@ from campaignd.store.campaigns import delivery_counts, transition
 from campaignd.store.contacts import give_back_reservations
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
+from campaignd.store.waiting import WAITING
 
-UNFINISHED = (
-    DeliveryStatus.PENDING.value,
-    DeliveryStatus.QUEUED.value,
-    DeliveryStatus.SENDING.value,
-)
+UNFINISHED = (WAITING, DeliveryStatus.SENDING.value)  # stored statuses (store.waiting)
 
 
 async def start_campaign(
@@ -238,7 +235,7 @@ async def cancel_campaign(
         return None
     waiting = and_(
         deliveries.c.campaign_id == campaign_id,
-        deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.QUEUED.value]),
+        deliveries.c.status == WAITING,
     )
     await give_back_reservations(
         connection,
