@@ -288,6 +288,7 @@ async def test_a_campaign_failing_in_a_row_pauses_itself_with_a_reason(
     campaign = await campaign_of(database, campaign_id)
     assert campaign["status"] == "paused"
     assert "5 failed sends in a row" in campaign["status_reason"]
+    assert "last error: 554 5.7.1 policy" in campaign["status_reason"]
     rows = await deliveries_of(database, campaign_id)
     statuses = sorted(row["status"] for row in rows.values())
     assert statuses.count("failed") == 5

@@ -141,6 +141,28 @@ async def test_an_untrusted_certificate_fails_and_nothing_is_sent(
         assert (await campaign_of(database, campaign_id))["status"] == "failed"
 
 
+async def test_a_campaign_meeting_an_untrusted_certificate_pauses_and_names_it(
+    database: Database, settings: Settings, trusted: Certificate, tmp_path: Path
+) -> None:
+    stranger = make_certificate(tmp_path / "stranger", name="somebody else")
+    with tls_server("tls", stranger) as server:
+        smtp_settings = configured(settings, f"smtps://127.0.0.1:{server.port}").model_copy(
+            update={"max_send_errors": 3, "max_attempts": 10}
+        )
+        organization_id = await organization(database)
+        recipients = [f"user{index}@example.org" for index in range(6)]
+        campaign_id = await sending_campaign(
+            database, smtp_settings, recipients, organization_id=organization_id
+        )
+        await worker(database, smtp_settings).run_burst()
+
+        campaign = await campaign_of(database, campaign_id)
+        assert campaign["status"] == "paused"
+        assert "failed sends in a row" in campaign["status_reason"]
+        assert "CERTIFICATE_VERIFY_FAILED" in campaign["status_reason"]
+        assert server.messages == []
+
+
 async def test_starttls_is_required_not_opportunistic(
     database: Database, settings: Settings, trusted: Certificate
 ) -> None:

@@ -413,10 +413,18 @@ class Worker:
             scopes=scopes,
             organizations=organizations,
         )
-        troubled = {o.campaign_id for o in outcomes if o.status is not DeliveryStatus.SENT}
-        for campaign_id in sorted(troubled):
+        last_errors = {
+            outcome.campaign_id: outcome.error
+            for outcome in outcomes
+            if outcome.status is not DeliveryStatus.SENT
+        }
+        for campaign_id in sorted(last_errors):
             paused = await queue.pause_if_failing(
-                connection, campaign_id, max_errors=self.settings.max_send_errors, now=now
+                connection,
+                campaign_id,
+                max_errors=self.settings.max_send_errors,
+                now=now,
+                last_error=last_errors[campaign_id],
             )
             if paused is not None:
                 self._active.discard(campaign_id)

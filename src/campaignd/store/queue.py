@@ -20,6 +20,7 @@ from campaignd.store.schema import campaigns, deliveries, suppressions
 from campaignd.store.waiting import WAITING
 
 SENDING = DeliveryStatus.SENDING.value
+LAST_ERROR_CHARACTERS = 300
 
 
 @dataclass(frozen=True)
@@ -268,16 +269,25 @@ async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]
 
 
 async def pause_if_failing(
-    connection: AsyncConnection, campaign_id: int, *, max_errors: int, now: datetime
+    connection: AsyncConnection,
+    campaign_id: int,
+    *,
+    max_errors: int,
+    now: datetime,
+    last_error: str | None = None,
 ) -> Row | None:
-    """Pause a campaign whose last ``max_errors`` sends all failed, saying why."""
+    """Pause a campaign whose last ``max_errors`` sends all failed, saying why (with the
+    last error, which usually names the cause: a refused login, an untrusted certificate)."""
+    reason = f"paused after {max_errors} failed sends in a row; check the mail server"
+    if last_error:
+        reason += f" (last error: {last_error[:LAST_ERROR_CHARACTERS]})"
     return await transition(
         connection,
         campaign_id,
         Action.PAUSE,
         conditions=(campaigns.c.consecutive_errors >= max_errors,),
         now=now,
-        status_reason=f"paused after {max_errors} failed sends in a row; check the mail server",
+        status_reason=reason,
     )
 
 
