@@ -241,6 +241,7 @@ async def test_look_up_one_address(client: httpx.AsyncClient, world: World) -> N
     assert re.search(
         r"bob@example.org</span> is suppressed: <span class=\"code-tag\">unsubscribed", found
     )
+    assert re.search(r', since <time datetime="\d{4}-\d\d-\d\dT', found)
     missing = (await client.get(f"{PAGE}?address=carl@example.org")).text
     assert "carl@example.org</span> is not suppressed: campaigns may mail it." in missing
     invalid = (await client.get(f"{PAGE}?address=nobody")).text

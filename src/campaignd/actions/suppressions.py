@@ -12,7 +12,6 @@ from campaignd.actions.services import Services
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.store import audit, organizations, suppressions
 from campaignd.store.columns import utcnow
-from campaignd.store.queue import suppressed_among
 from campaignd.store.rows import Row
 
 REASONS = ("manual", "unsubscribed", "bounced", "complained")
@@ -82,16 +81,18 @@ async def list_suppressions(
 
 async def find_suppression(
     services: Services, principal: Principal, email: str, *, organization: str | None = None
-) -> tuple[str, str, str | None]:
-    """The organization, the address normalised, and its reason (None: not suppressed)."""
+) -> tuple[str, str, Row | None]:
+    """The organization, the address normalised, and its entry (None: not suppressed)."""
     try:
         address = normalise(email)
     except InvalidAddress as error:
         raise Invalid(f"email: '{email}' is not a valid address: {error}") from None
     async with services.database.connection() as connection:
         organization_id, slug = await _organization(connection, principal, organization)
-        reasons = await suppressed_among(connection, organization_id, [address])
-    return slug, address, reasons.get(address)
+        entry = await suppressions.get_suppression(
+            connection, organization_id=organization_id, email=address
+        )
+    return slug, address, entry
 
 
 async def add_suppressions(

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.store.dialect import insert_ignoring_conflicts
-from campaignd.store.rows import Row, every
+from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import suppressions
 
 
@@ -66,6 +66,16 @@ async def remove_suppressions(
         suppressions.c.email.in_(list(emails)),
     )
     return (await connection.execute(statement)).rowcount
+
+
+async def get_suppression(
+    connection: AsyncConnection, *, organization_id: int, email: str
+) -> Row | None:
+    """The suppression entry of one address (reason, detail, when), or None."""
+    statement = select(suppressions).where(
+        suppressions.c.organization_id == organization_id, suppressions.c.email == email
+    )
+    return first(await connection.execute(statement))
 
 
 async def is_suppressed(connection: AsyncConnection, *, organization_id: int, email: str) -> bool:

@@ -56,12 +56,20 @@ async def _lookup(
     if address is None:
         return None
     try:
-        _, email, reason = await actions.find_suppression(
+        _, email, entry = await actions.find_suppression(
             services_of(request), viewer.principal, address, organization=organization
         )
     except ActionError as problem:
         return {"email": address, "reason": None, "error": _sentence(problem.detail)}
-    return {"email": email, "reason": reason, "error": None}
+    if entry is None:
+        return {"email": email, "reason": None, "error": None}
+    return {
+        "email": email,
+        "reason": entry["reason"],
+        "detail": entry["detail"],
+        "created_at": entry["created_at"],
+        "error": None,
+    }
 
 
 async def _page(
