@@ -11,7 +11,9 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +49,17 @@ def free_port() -> int:
 
 
 def build_app(settings: Settings) -> FastAPI:
-    app = FastAPI()
-    app.state.services = Services(Database(settings.database_url), settings, LocalWakeups())
+    services = Services(Database(settings.database_url), settings, LocalWakeups())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # close the pooled connections while this server's loop still runs: aiosqlite
+        # threads finishing after the loop has closed would fail a later test
+        await services.database.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.services = services
     campaignd.web.install(app)
     return app
 
