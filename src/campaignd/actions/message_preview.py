@@ -66,16 +66,7 @@ def _as_written(content: CampaignContent, problem: str | None = None) -> Message
 def _rendered(builder: MessageBuilder, delivery: Row) -> MessagePreview:
     email = str(delivery["email"])
     url = builder.unsubscribe_url(email)
-    content = builder.content
-    base = MessagePreview(
-        recipient_id=int(delivery["id"]),
-        recipient=email,
-        subject=content.subject,
-        html=content.html_body,
-        text=content.text_body,
-        from_address=content.from_address,
-        reply_to=content.reply_to,
-    )
+    base = replace(_as_written(builder.content), recipient_id=int(delivery["id"]), recipient=email)
     try:
         subject, html, text = builder.render(email, delivery["variables"], url)
     except Exception as error:  # a template may fail on one recipient's values only
