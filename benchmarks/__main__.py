@@ -273,7 +273,7 @@ async def _lateness(url: str, campaigns_due: int, recipients: int) -> list[float
         scheduler = Scheduler(
             database,
             settings,
-            lock=create_lock(None, ttl=settings.lock_ttl),
+            lock=create_lock(settings.model_copy(update={"redis_url": None})),
             wakeups=LocalWakeups(),
         )
         stop = asyncio.Event()

@@ -26,7 +26,7 @@ from campaignd.logs import log_event
 from campaignd.scheduling.lock import create_lock
 from campaignd.scheduling.scheduler import Scheduler
 from campaignd.settings import Role, Settings
-from campaignd.store.database import Database
+from campaignd.store.database import open_database
 from campaignd.wakeups import create_wakeups
 
 logger = logging.getLogger("campaignd.runtime")
@@ -71,7 +71,7 @@ class Instance:
 
     def scheduler(self) -> Scheduler:
         settings = self.services.settings
-        lock = create_lock(settings.redis_url, ttl=settings.lock_ttl)
+        lock = create_lock(settings)
         return Scheduler(self.services.database, settings, lock=lock, wakeups=self.services.wakeups)
 
     def worker(self) -> Worker:
@@ -87,9 +87,9 @@ class Instance:
 
 def build_services(settings: Settings) -> Services:
     return Services(
-        database=Database(settings.database_url),
+        database=open_database(settings),
         settings=settings,
-        wakeups=create_wakeups(settings.redis_url),
+        wakeups=create_wakeups(settings),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     max_send_errors: int = Field(100, ge=1)
     max_attempts: int = Field(5, ge=1)
     lease_seconds: float = Field(60.0, gt=0)
+    lease_margin: float | None = Field(None, ge=0)  # unset: a third of LEASE_SECONDS
     retry_backoff: float = Field(60.0, ge=0)  # seconds before the first retry; doubles
     upcoming_hours: float = Field(24.0, gt=0)
     jwt_secret: str | None = None
@@ -46,6 +48,12 @@ class Settings(BaseSettings):
     session_secret: str | None = None
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     batch_size: int = Field(200, ge=1, le=10_000)
+    redis_prefix: str | None = Field(None, min_length=1, max_length=100)
+    redis_connect_timeout: float = Field(5.0, gt=0)
+    redis_socket_timeout: float = Field(5.0, gt=0)
+    database_connect_timeout: int = Field(10, ge=1)
+    database_statement_timeout: float = Field(300.0, ge=0)  # 0: no limit
+    database_keepalive_idle: int = Field(30, ge=1)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -71,6 +79,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @property
+    def lease_safety_margin(self) -> float:
+        """How much of a lease must be left for a worker to start a transaction under it."""
+        if self.lease_margin is not None:
+            return min(self.lease_margin, self.lease_seconds / 2)
+        return self.lease_seconds / 3
+
+    @property
+    def redis_key_prefix(self) -> str:
+        """What every Redis key starts with: ``REDIS_PREFIX``, or one derived from the
+        database URL, so that two deployments (two databases) on one Redis never collide."""
+        if self.redis_prefix:
+            return self.redis_prefix
+        digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return f"campaignd:{digest}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -170,10 +170,12 @@ async def test_a_scheduler_without_the_lock_claims_nothing(
 
 
 async def test_create_lock_picks_by_url(redis_url: str) -> None:
-    local = create_lock(None, ttl=30)
-    shared = create_lock(redis_url, ttl=30, key=f"campaignd-test:lock:{uuid.uuid4().hex}")
+    settings = Settings(_env_file=None, redis_prefix=f"campaignd-test:{uuid.uuid4().hex}")  # type: ignore[call-arg]
+    local = create_lock(settings)
+    shared = create_lock(settings.model_copy(update={"redis_url": redis_url}))
     try:
         assert isinstance(local, LocalLock) and isinstance(shared, RedisLock)
+        assert shared.key == f"{settings.redis_prefix}:scheduler"
         assert not local.is_leader and await local.acquire() and local.is_leader
         await local.release()
         assert not local.is_leader

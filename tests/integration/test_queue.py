@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from campaignd.domain.lifecycle import Trigger
@@ -47,7 +45,7 @@ async def _statuses(database: Database, campaign_id: int) -> dict[str, int]:
     return counts[campaign_id]
 
 
-async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled(
+async def test_handed_back_and_expired_leases_of_a_cancelled_campaign_are_cancelled(
     database: Database,
 ) -> None:
     campaign_id, organization_id = await _sending_campaign(database, 10)
@@ -57,7 +55,7 @@ async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled
             connection, campaign_id, owner="stopping", limit=3, now=now, lease_seconds=60
         )
         second = await queue.claim_batch(
-            connection, campaign_id, owner="silent", limit=3, now=now, lease_seconds=1
+            connection, campaign_id, owner="silent", limit=3, now=now, lease_seconds=-1
         )
     assert len(first) == len(second) == 3
     async with database.transaction() as connection:
@@ -68,9 +66,8 @@ async def test_released_and_expired_leases_of_a_cancelled_campaign_are_cancelled
     assert await _statuses(database, campaign_id) == {"sending": 6, "cancelled": 4}
 
     async with database.transaction() as connection:
-        assert await queue.release_leases(connection, owner="stopping") == 3
-        later = utcnow() + timedelta(seconds=5)
-        assert await queue.recover_expired_leases(connection, now=later) == 3
+        assert await queue.hand_back_all(connection, owner="stopping") == 3
+        assert await queue.recover_expired_leases(connection) == 3
     assert await _statuses(database, campaign_id) == {"cancelled": 10}
 
 
@@ -85,7 +82,7 @@ async def test_deliveries_cancelled_on_hand_back_give_their_reservations_back(
             connection, campaign_id, owner="stopping", limit=2, now=now, lease_seconds=60
         )
         silent = await queue.claim_batch(
-            connection, campaign_id, owner="silent", limit=2, now=now, lease_seconds=1
+            connection, campaign_id, owner="silent", limit=2, now=now, lease_seconds=-1
         )
         await runs.cancel_campaign(
             connection, campaign_id, now=now, scope=0, organization_id=organization_id
@@ -93,11 +90,10 @@ async def test_deliveries_cancelled_on_hand_back_give_their_reservations_back(
     assert await _ledger(database) == {str(row["email"]) for row in stopping + silent}
 
     async with database.transaction() as connection:
-        assert await queue.release_leases(connection, owner="stopping") == 2
+        assert await queue.hand_back_all(connection, owner="stopping") == 2
     assert await _ledger(database) == {str(row["email"]) for row in silent}
     async with database.transaction() as connection:
-        later = utcnow() + timedelta(seconds=5)
-        assert await queue.recover_expired_leases(connection, now=later) == 2
+        assert await queue.recover_expired_leases(connection) == 2
     assert await _ledger(database) == set()
 
 
@@ -109,7 +105,7 @@ async def _ledger(database: Database) -> set[str]:
         }
 
 
-async def test_released_leases_of_a_sending_campaign_return_to_the_queue(
+async def test_leases_handed_back_of_a_sending_campaign_return_to_the_queue(
     database: Database,
 ) -> None:
     campaign_id, _ = await _sending_campaign(database, 5)
@@ -119,6 +115,6 @@ async def test_released_leases_of_a_sending_campaign_return_to_the_queue(
         )
         assert len(claimed) == 5
         assert await queue.queue_depth(connection) == 0
-        assert await queue.release_leases(connection, owner="worker") == 5
+        assert await queue.hand_back_all(connection, owner="worker") == 5
         assert await queue.queue_depth(connection) == 5
     assert await _statuses(database, campaign_id) == {"queued": 5}

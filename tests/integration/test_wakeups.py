@@ -8,6 +8,7 @@ import uuid
 
 from redis.asyncio import Redis
 
+from campaignd.settings import Settings
 from campaignd.wakeups import LocalWakeups, RedisWakeups, create_wakeups
 
 
@@ -63,9 +64,11 @@ async def test_unreachable_redis_falls_back_to_the_timeout() -> None:
 
 
 async def test_create_wakeups_picks_by_url(redis_url: str) -> None:
-    shared = create_wakeups(redis_url, prefix=f"campaignd-test:{uuid.uuid4().hex}")
+    settings = Settings(_env_file=None, redis_prefix=f"campaignd-test:{uuid.uuid4().hex}")  # type: ignore[call-arg]
+    shared = create_wakeups(settings.model_copy(update={"redis_url": redis_url}))
     try:
-        assert isinstance(create_wakeups(None), LocalWakeups)
+        assert isinstance(create_wakeups(settings), LocalWakeups)
         assert isinstance(shared, RedisWakeups)
+        assert shared.channel("workers") == f"{settings.redis_prefix}:wakeup:workers"
     finally:
         await shared.close()

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from campaignd.settings import Settings, SettingsError, load_settings
-from campaignd.store.database import Database, is_sqlite
+from campaignd.store.database import Database, is_sqlite, open_database
 from campaignd.store.migrate import has_schema, upgrade
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
     """Run ``work`` with a database handle on a fresh event loop, then close it."""
 
     async def main() -> T:
-        database = Database(settings.database_url, pool_size=2)
+        database = open_database(settings, pool_size=2)
         try:
             return await work(database)
         finally:

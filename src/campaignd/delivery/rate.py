@@ -17,11 +17,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from campaignd.logs import log_event
+from campaignd.redis_client import connect_redis
 from campaignd.settings import Settings
 
 logger = logging.getLogger("campaignd.delivery")
 
-DEFAULT_KEY = "campaignd:send-rate"
 BURST_SECONDS = 0.05  # slots missed within this window may be caught up at once
 
 RESERVE_SCRIPT = """
@@ -64,7 +64,7 @@ class LocalRateLimiter:
 class RedisRateLimiter:
     """Slots shared by every instance through one Redis key."""
 
-    def __init__(self, redis: Redis, rate: float, *, key: str = DEFAULT_KEY) -> None:
+    def __init__(self, redis: Redis, rate: float, *, key: str) -> None:
         self.redis = redis
         self.key = key
         self.interval_us = max(1, round(1_000_000 / rate))
@@ -89,10 +89,13 @@ class RedisRateLimiter:
         await self.redis.aclose()
 
 
-def create_rate_limiter(settings: Settings, *, key: str = DEFAULT_KEY) -> RateLimiter | None:
-    """None when ``SEND_RATE`` is 0 (unlimited)."""
+def create_rate_limiter(settings: Settings) -> RateLimiter | None:
+    """None when ``SEND_RATE`` is 0 (unlimited); shared through ``{REDIS_PREFIX}:send-rate``
+    when ``REDIS_URL`` is set."""
     if settings.send_rate <= 0:
         return None
     if settings.redis_url:
-        return RedisRateLimiter(Redis.from_url(settings.redis_url), settings.send_rate, key=key)
+        client = connect_redis(settings.redis_url, settings)
+        key = f"{settings.redis_key_prefix}:send-rate"
+        return RedisRateLimiter(client, settings.send_rate, key=key)
     return LocalRateLimiter(settings.send_rate)

@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 
 from campaignd import metrics
 from campaignd.logs import log_event
+from campaignd.redis_client import connect_redis
+from campaignd.settings import Settings
 
 logger = logging.getLogger("campaignd.scheduling.lock")
 
@@ -174,10 +176,10 @@ class RedisLock:
         await self._client.aclose()
 
 
-def create_lock(
-    redis_url: str | None, *, ttl: float, key: str = "campaignd:scheduler"
-) -> LeaderLock:
-    """A Redis lock when ``redis_url`` is set, else the in-process one."""
-    if redis_url is None:
+def create_lock(settings: Settings) -> LeaderLock:
+    """A Redis lock (``{REDIS_PREFIX}:scheduler``) when ``REDIS_URL`` is set, else the
+    in-process one."""
+    if settings.redis_url is None:
         return LocalLock()
-    return RedisLock(Redis.from_url(redis_url), ttl=ttl, key=key)
+    client = connect_redis(settings.redis_url, settings)
+    return RedisLock(client, ttl=settings.lock_ttl, key=f"{settings.redis_key_prefix}:scheduler")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from campaignd.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -43,6 +46,30 @@ def configure_sqlite(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """PostgreSQL connection limits: a database that stops answering fails a call after
+    a bounded time instead of hanging the scheduler or a worker."""
+
+    connect_seconds: int = 10
+    statement_seconds: float = 300.0  # 0: no limit
+    keepalive_idle_seconds: int = 30
+
+    def postgresql_arguments(self) -> dict[str, Any]:
+        """libpq's connect timeout and TCP keepalives, and the server's statement timeout."""
+        arguments: dict[str, Any] = {
+            "connect_timeout": self.connect_seconds,
+            "keepalives": 1,
+            "keepalives_idle": self.keepalive_idle_seconds,
+            "keepalives_interval": max(1, self.keepalive_idle_seconds // 3),
+            "keepalives_count": 3,
+        }
+        if self.statement_seconds > 0:
+            milliseconds = int(self.statement_seconds * 1000)
+            arguments["options"] = f"-c statement_timeout={milliseconds}"
+        return arguments
+
+
 class Database:
     """The one handle on the database: read connections and writer transactions.
 
@@ -51,12 +78,17 @@ class Database:
     turns into a write; reads use deferred transactions and never block writers (WAL).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, timeouts: Timeouts | None = None) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
         options: dict[str, Any] = {}
         if not self.is_sqlite:
-            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            options = {
+                "pool_size": pool_size,
+                "max_overflow": pool_size,
+                "pool_pre_ping": True,
+                "connect_args": (timeouts or Timeouts()).postgresql_arguments(),
+            }
         self.engine: AsyncEngine = create_async_engine(async_url(url), **options)
         if self.is_sqlite:
             self._install_sqlite_hooks()
@@ -103,3 +135,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
+    """The database of ``settings``, with its connection limits."""
+    timeouts = Timeouts(
+        connect_seconds=settings.database_connect_timeout,
+        statement_seconds=settings.database_statement_timeout,
+        keepalive_idle_seconds=settings.database_keepalive_idle,
+    )
+    return Database(settings.database_url, pool_size=pool_size, timeouts=timeouts)

@@ -1,10 +1,15 @@
-"""The delivery queue: claim batches under a lease, record outcomes, recover leases."""
+"""The delivery queue: claim batches under a lease, record outcomes, hand leases back.
+
+Fencing: a lease is taken and extended on the database's clock (``store.clock``); it is
+extended only for the ids its owner names and still holds (``RETURNING`` says which), and
+an outcome, with its side effects, is written only for rows its owner still holds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Update, bindparam, case, func, select, update
@@ -13,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.domain.cooldown import suppressed_reason
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
+from campaignd.store.clock import database_now, lease_expiry
 from campaignd.store.contacts import give_back_in_any_scope, give_back_reservations
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.rows import Row, every
@@ -59,7 +65,9 @@ async def claim_batch(
     now: datetime,
     lease_seconds: float,
 ) -> list[Row]:
-    """Take up to ``limit`` queued deliveries of one sending campaign under a lease.
+    """Take up to ``limit`` queued deliveries of one sending campaign under a lease that
+    runs out ``lease_seconds`` from now on the database's clock (``now`` is the worker's
+    clock, for retries that are due).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers claim side by side; SQLite: the
     caller's ``BEGIN IMMEDIATE`` transaction makes the claim exclusive.
@@ -91,7 +99,7 @@ async def claim_batch(
         .values(
             status=SENDING,
             lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_expires_at=lease_expiry(connection, lease_seconds),
             attempts=deliveries.c.attempts + 1,
         )
         .returning(
@@ -120,13 +128,28 @@ async def suppressed_among(
 
 
 async def extend_leases(
-    connection: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float
-) -> None:
-    await connection.execute(
+    connection: AsyncConnection, delivery_ids: Sequence[int], *, owner: str, lease_seconds: float
+) -> set[int]:
+    """Extend the leases of ``delivery_ids`` that ``owner`` still holds; returns those ids
+    (the others were taken back after the lease ran out, and must not be sent)."""
+    if not delivery_ids:
+        return set()
+    statement = (
         update(deliveries)
-        .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .where(
+            deliveries.c.id.in_(list(delivery_ids)),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == SENDING,
+        )
+        .values(lease_expires_at=lease_expiry(connection, lease_seconds))
+        .returning(deliveries.c.id)
     )
+    return {int(value) for value in (await connection.execute(statement)).scalars()}
+
+
+class LeasesLost(Exception):
+    """Some outcomes of a group are for rows their owner no longer holds: the transaction
+    is rolled back and the group written again with ``record_outcomes(careful=True)``."""
 
 
 _RECORD_OUTCOME = (
@@ -170,15 +193,25 @@ async def record_outcomes(
     now: datetime,
     scopes: dict[int, int],
     organizations: dict[int, int],
-) -> None:
-    """Write a group of outcomes in one transaction (one statement per kind of change).
+    careful: bool = False,
+) -> list[Outcome]:
+    """Write a group of outcomes in one transaction (one statement per kind of change);
+    returns the outcomes written.
 
     ``scopes`` maps campaign id to its cooldown ledger scope, ``organizations`` to its
-    organization id. Only rows still leased by ``owner`` are changed. The statements are
-    built once, when the module is loaded: only their parameters change from call to call.
+    organization id. Only rows still leased by ``owner`` change, and only their outcomes
+    have side effects (a reservation given back, a bounce suppressed, an error counted):
+    a stale worker's failure never undoes another worker's send. The first try assumes
+    every row is still held and raises ``LeasesLost`` when the row count says otherwise;
+    the caller rolls back and tries again with ``careful``, which first locks and reads
+    which rows are held. The statements are built once, when the module is loaded.
     """
     if not outcomes:
-        return
+        return []
+    if careful:
+        outcomes = await _still_held(connection, outcomes, owner=owner)
+        if not outcomes:
+            return []
     parameters: list[dict[str, Any]] = [
         {
             "delivery_id": outcome.delivery_id,
@@ -191,10 +224,30 @@ async def record_outcomes(
         }
         for outcome in outcomes
     ]
-    await connection.execute(_RECORD_OUTCOME, parameters)
+    result = await connection.execute(_RECORD_OUTCOME, parameters)
+    if result.rowcount != len(parameters):
+        raise LeasesLost(f"{len(parameters) - result.rowcount} of {len(parameters)} outcomes")
     await _give_back_failed(connection, outcomes, scopes)
     await _suppress_bounces(connection, outcomes, organizations, now)
     await _count_errors(connection, outcomes)
+    return list(outcomes)
+
+
+async def _still_held(
+    connection: AsyncConnection, outcomes: Sequence[Outcome], *, owner: str
+) -> list[Outcome]:
+    """The outcomes whose rows ``owner`` still holds, locked until the transaction ends."""
+    statement = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.id.in_([outcome.delivery_id for outcome in outcomes]),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.status == SENDING,
+        )
+        .with_for_update()
+    )
+    held = {int(value) for value in (await connection.execute(statement)).scalars()}
+    return [outcome for outcome in outcomes if outcome.delivery_id in held]
 
 
 def _stored(status: DeliveryStatus) -> str:
@@ -292,7 +345,7 @@ async def pause_if_failing(
 
 
 def _handed_back() -> dict[str, Any]:
-    """Column values of a claimed delivery given back unsent: the attempt did not count."""
+    """Column values of a claimed delivery handed back unsent: the attempt did not count."""
     return {
         "status": _returned_status(),
         "lease_owner": None,
@@ -314,8 +367,8 @@ def _returned_status() -> ColumnElement[str]:
     )
 
 
-async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
-    """Give back everything ``owner`` claimed and did not send (a graceful stop)."""
+async def hand_back_all(connection: AsyncConnection, *, owner: str) -> int:
+    """Hand back everything ``owner`` claimed and did not send (a graceful stop)."""
     statement = (
         update(deliveries)
         .where(deliveries.c.lease_owner == owner, deliveries.c.status == SENDING)
@@ -324,10 +377,9 @@ async def release_leases(connection: AsyncConnection, *, owner: str) -> int:
     return await _hand_back(connection, statement)
 
 
-async def release_deliveries(
-    connection: AsyncConnection, delivery_ids: Sequence[int], *, owner: str
-) -> int:
-    """Give back some claimed deliveries unsent (their campaign was paused or cancelled)."""
+async def hand_back(connection: AsyncConnection, delivery_ids: Sequence[int], *, owner: str) -> int:
+    """Hand back claimed deliveries unsent (their campaign was paused or cancelled, their
+    lease ran out locally, or the worker could not send them)."""
     if not delivery_ids:
         return 0
     statement = (
@@ -403,18 +455,23 @@ async def next_retry_at(connection: AsyncConnection) -> datetime | None:
     return value
 
 
-async def recover_expired_leases(connection: AsyncConnection, *, now: datetime) -> int:
-    """Deliveries whose worker went silent return to the queue."""
+async def recover_expired_leases(connection: AsyncConnection) -> int:
+    """Deliveries whose worker went silent past the lease (on the database's clock) are
+    taken back: to the queue, or cancelled with their cancelled campaign."""
     statement = (
         update(deliveries)
-        .where(deliveries.c.status == SENDING, deliveries.c.lease_expires_at < now)
+        .where(
+            deliveries.c.status == SENDING,
+            deliveries.c.lease_expires_at < database_now(connection),
+        )
         .values(status=_returned_status(), lease_owner=None, lease_expires_at=None)
     )
     return await _hand_back(connection, statement)
 
 
 async def _hand_back(connection: AsyncConnection, statement: Update) -> int:
-    """Run a hand-back; the deliveries it cancels give their cooldown reservations back."""
+    """Run a hand-back; the deliveries it cancels give their cooldown reservations back
+    (only those rows: ``RETURNING`` names them)."""
     rows = (
         await connection.execute(
             statement.returning(deliveries.c.campaign_id, deliveries.c.email, deliveries.c.status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
@@ -222,7 +222,13 @@ async def cancel_campaign(
     organization_id: int | None = None,
     scope: int,
 ) -> Row | None:
-    """Cancel; waiting deliveries become ``cancelled`` and give their reservations back."""
+    """Cancel; waiting deliveries become ``cancelled`` and give their reservations back.
+
+    The waiting rows are cancelled first and exactly those give their reservations back (a
+    campaign is cancelled once, so its cancelled rows are the ones just cancelled): a
+    delivery claimed meanwhile is not waiting any more and keeps its reservation; its
+    worker sends and records it, or hands it back cancelled, giving the reservation back.
+    """
     campaign = await transition(
         connection,
         campaign_id,
@@ -233,20 +239,19 @@ async def cancel_campaign(
     )
     if campaign is None:
         return None
-    waiting = and_(
-        deliveries.c.campaign_id == campaign_id,
-        deliveries.c.status == WAITING,
+    mine = deliveries.c.campaign_id == campaign_id
+    await connection.execute(
+        update(deliveries)
+        .where(mine, deliveries.c.status == WAITING)
+        .values(status=DeliveryStatus.CANCELLED.value, lease_owner=None)
     )
     await give_back_reservations(
         connection,
         campaign_id=campaign_id,
         scope=scope,
-        emails=select(deliveries.c.email).where(waiting),
-    )
-    await connection.execute(
-        update(deliveries)
-        .where(waiting)
-        .values(status=DeliveryStatus.CANCELLED.value, lease_owner=None)
+        emails=select(deliveries.c.email).where(
+            mine, deliveries.c.status == DeliveryStatus.CANCELLED.value
+        ),
     )
     if await live_run(connection, campaign_id) is not None:
         await close_run(connection, campaign_id, status=CampaignStatus.CANCELLED.value, now=now)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 import campaignd.metrics  # noqa: F401  (registers the instance's metrics)
 from campaignd.api.auth import ServicesDep
+from campaignd.redis_client import connect_redis
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 
@@ -33,10 +34,8 @@ async def check_database(database: Database) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-async def check_redis(url: str) -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url)
+async def check_redis(url: str, settings: Settings) -> None:
+    client = connect_redis(url, settings)
     try:
         await client.ping()
     finally:
@@ -56,7 +55,7 @@ async def _timed(name: str, check: Coroutine[Any, Any, None]) -> dict[str, objec
 def _checks(database: Database, settings: Settings) -> dict[str, Coroutine[Any, Any, None]]:
     checks: dict[str, Coroutine[Any, Any, None]] = {"database": check_database(database)}
     if settings.redis_url:
-        checks["redis"] = check_redis(settings.redis_url)
+        checks["redis"] = check_redis(settings.redis_url, settings)
     return checks
 
 
