@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import select, text
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.delivery.recorder import Recorder
+from campaignd.delivery.recorder import Recorder, RecordingFailed, Writer
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.schema import deliveries
+from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
 from tests.integration.delivery_support import organization, sending_campaign
 
 OWNER = "recorder-test"
@@ -41,9 +44,17 @@ async def _claimed(database: Database, settings: Settings, count: int) -> list[q
     ]
 
 
-async def _write(connection: AsyncConnection, outcomes: Sequence[queue.Outcome]) -> None:
+async def _write(
+    connection: AsyncConnection, outcomes: Sequence[queue.Outcome], careful: bool = False
+) -> None:
     await queue.record_outcomes(
-        connection, outcomes, owner=OWNER, now=utcnow(), scopes={}, organizations={}
+        connection,
+        outcomes,
+        owner=OWNER,
+        now=utcnow(),
+        scopes={},
+        organizations={},
+        careful=careful,
     )
 
 
@@ -60,12 +71,12 @@ async def test_a_failed_transaction_is_rolled_back_and_retried_on_a_fresh_connec
     used: list[AsyncConnection] = []
 
     async def write_then_fail_once(
-        connection: AsyncConnection, group: Sequence[queue.Outcome]
+        connection: AsyncConnection, group: Sequence[queue.Outcome], careful: bool
     ) -> None:
         used.append(connection)
         await _write(connection, group)
         if len(used) == 1:
-            raise RuntimeError("the database went away mid-transaction")
+            raise OperationalError("COMMIT", {}, ConnectionError("the database went away"))
 
     recorder = Recorder(database, write_then_fail_once)
     recorder.start()
@@ -86,7 +97,7 @@ async def test_a_connection_lost_between_commits_is_replaced(
     backends: list[int] = []
 
     async def write_and_note_backend(
-        connection: AsyncConnection, group: Sequence[queue.Outcome]
+        connection: AsyncConnection, group: Sequence[queue.Outcome], careful: bool
     ) -> None:
         if not database.is_sqlite:
             backends.append(
@@ -108,3 +119,104 @@ async def test_a_connection_lost_between_commits_is_replaced(
     assert await _statuses(database) == ["sent", "sent"]
     if not database.is_sqlite:
         assert backends[0] != backends[-1]
+
+
+async def test_an_error_not_worth_retrying_fails_the_group_at_once(
+    database: Database, settings: Settings
+) -> None:
+    """A bug (here a type error) is not retried forever: the outcome's future fails loudly,
+    and nothing of the group is written."""
+    outcomes = await _claimed(database, settings, 1)
+    calls = 0
+
+    async def write_with_a_bug(
+        connection: AsyncConnection, group: Sequence[queue.Outcome], careful: bool
+    ) -> None:
+        nonlocal calls
+        calls += 1
+        await _write(connection, group)
+        raise TypeError("a bug in the writer")
+
+    recorder = Recorder(database, write_with_a_bug)
+    recorder.start()
+    with pytest.raises(RecordingFailed, match="a bug in the writer"):
+        await recorder.record(outcomes[0])
+    await recorder.close()
+    assert calls == 1
+    assert await _statuses(database) == ["sending"]
+
+
+async def test_a_stale_outcome_changes_nothing_of_the_new_owners_send(
+    database: Database, settings: Settings
+) -> None:
+    """A worker whose lease was taken over reports a failure: the other worker's send stays
+    recorded, and so does its ledger entry (the cooldown still holds the address)."""
+    outcomes = await _claimed(database, settings, 1)
+    stale = outcomes[0]
+    async with database.transaction() as connection:
+        await connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id == stale.delivery_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        assert await queue.recover_expired_leases(connection) == 1
+        taken = await queue.claim_batch(
+            connection,
+            stale.campaign_id,
+            owner="the-new-owner",
+            limit=1,
+            now=utcnow(),
+            lease_seconds=600,
+        )
+        assert [int(row["id"]) for row in taken] == [stale.delivery_id]
+        await queue.record_outcomes(
+            connection,
+            [stale],
+            owner="the-new-owner",
+            now=utcnow(),
+            scopes={stale.campaign_id: 0},
+            organizations={},
+        )
+    failure = queue.Outcome(
+        delivery_id=stale.delivery_id,
+        campaign_id=stale.campaign_id,
+        email=stale.email,
+        status=DeliveryStatus.FAILED,
+        error="550 rejected",
+        suppress_as="bounced",
+    )
+    recorder = Recorder(database, _stale_writer(stale.campaign_id))
+    recorder.start()
+    await recorder.record(failure)
+    await recorder.close()
+
+    assert await _statuses(database) == ["sent"]
+    async with database.connection() as connection:
+        held = (await connection.execute(select(contacts.c.email))).scalars().all()
+        suppressed = (await connection.execute(select(suppressions.c.email))).scalars().all()
+        streak = (
+            await connection.execute(
+                select(campaigns.c.consecutive_errors).where(campaigns.c.id == stale.campaign_id)
+            )
+        ).scalar_one()
+    assert held == [stale.email]
+    assert suppressed == []
+    assert streak == 0
+
+
+def _stale_writer(campaign_id: int) -> Writer:
+    async def write(
+        connection: AsyncConnection, group: Sequence[queue.Outcome], careful: bool
+    ) -> None:
+        written = await queue.record_outcomes(
+            connection,
+            group,
+            owner=OWNER,
+            now=utcnow(),
+            scopes={campaign_id: 0},
+            organizations={campaign_id: 1},
+            careful=careful,
+        )
+        assert careful and written == []
+
+    return write

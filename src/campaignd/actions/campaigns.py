@@ -372,9 +372,13 @@ async def unschedule(services: Services, principal: Principal, campaign_id: int)
 
 
 async def pause(services: Services, principal: Principal, campaign_id: int) -> Row:
-    return await _transition(
+    """Pause; once this returns, no worker anywhere starts a transaction for the campaign
+    (they hear the halt before it returns; deliveries they hold go back to the queue)."""
+    view = await _transition(
         services, principal, campaign_id, Action.PAUSE, status_reason=f"paused by {principal.actor}"
     )
+    await services.wakeups.halt(campaign_id)
+    return view
 
 
 async def resume(services: Services, principal: Principal, campaign_id: int) -> Row:
@@ -387,6 +391,7 @@ async def resume(services: Services, principal: Principal, campaign_id: int) -> 
 
 
 async def cancel(services: Services, principal: Principal, campaign_id: int) -> Row:
+    """Cancel; like ``pause``, workers hear the halt before this returns."""
     principal.require_change()
     async with services.database.transaction() as connection:
         current = await _campaign_in_scope(connection, principal, campaign_id)
@@ -397,7 +402,9 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
         if cancelled is None:
             raise await _refuse(connection, principal, campaign_id, Action.CANCEL)
         await _audit(connection, principal, "cancel", campaign_id, current["organization_id"])
-        return await _view(connection, campaign_id)
+        view = await _view(connection, campaign_id)
+    await services.wakeups.halt(campaign_id)
+    return view
 
 
 async def execute(services: Services, principal: Principal, campaign_id: int) -> Row:

@@ -8,6 +8,12 @@ The recorder keeps one database connection for its transactions instead of takin
 from the pool for each (a checkout, PostgreSQL's pre-ping and the return to the pool cost
 a fifth to a quarter of a commit); after any error it lets that connection go and takes
 a fresh, checked one from the pool.
+
+It retries only what is worth retrying (the database away or busy: a lost connection, a
+timeout, a lock); any other error is a bug, and it fails loudly instead of looping: the
+outcomes' futures fail with ``RecordingFailed`` and the worker stops sending. A group
+with an outcome for a lease that was taken back (``LeasesLost``) is written again, with
+only the rows still held (``careful``).
 """
 
 from __future__ import annotations
@@ -17,22 +23,33 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.logs import log_event
 from campaignd.store.database import Database
-from campaignd.store.queue import Outcome
+from campaignd.store.queue import LeasesLost, Outcome
 
 logger = logging.getLogger("campaignd.delivery")
 
-Writer = Callable[[AsyncConnection, Sequence[Outcome]], Awaitable[None]]
+Writer = Callable[[AsyncConnection, Sequence[Outcome], bool], Awaitable[None]]
+"""Writes a group of outcomes in the recorder's transaction; the flag asks for the
+careful write (``store.queue.record_outcomes``)."""
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 ATTEMPTS_WHEN_CLOSING = 10
 LINGER_SECONDS = 0.002
 
 
 class RecordingFailed(RuntimeError):
-    """The outcomes could not be committed before the worker stopped."""
+    """The outcomes could not be committed: before the worker stopped, or because of an
+    error that retrying would not mend."""
+
+
+def worth_retrying(error: BaseException) -> bool:
+    """The database is away, restarting or busy: the same write can succeed later."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 class Recorder:
@@ -102,22 +119,28 @@ class Recorder:
     async def _commit(self, group: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
         outcomes = [outcome for outcome, _ in group]
         attempt = 0
+        careful = False
         while True:
             try:
-                await self._transaction(outcomes)
+                await self._transaction(outcomes, careful=careful)
                 break
-            except Exception as error:  # the database may be away for a while: keep trying
+            except LeasesLost:
+                careful = True
+            except Exception as error:
                 await self._let_go()
                 attempt += 1
+                retrying = worth_retrying(error) and not (
+                    self._closing and attempt >= ATTEMPTS_WHEN_CLOSING
+                )
                 log_event(
                     logger,
-                    "recording outcomes failed",
+                    "recording outcomes failed" + ("" if retrying else "; not retried"),
                     level=logging.ERROR,
                     error=repr(error),
                     attempt=attempt,
                     campaign_ids=sorted({outcome.campaign_id for outcome in outcomes}),
                 )
-                if self._closing and attempt >= ATTEMPTS_WHEN_CLOSING:
+                if not retrying:
                     for _, future in group:
                         future.set_exception(RecordingFailed(str(error)))
                     return
@@ -127,11 +150,11 @@ class Recorder:
                 future.set_result(None)
         self._arrived.set()  # look again: more may have come while committing
 
-    async def _transaction(self, outcomes: Sequence[Outcome]) -> None:
+    async def _transaction(self, outcomes: Sequence[Outcome], *, careful: bool) -> None:
         if self._connection is None:
             self._connection = await self.database.writer_connection()
         async with self._connection.begin():
-            await self.write(self._connection, outcomes)
+            await self.write(self._connection, outcomes, careful)
 
     async def _let_go(self) -> None:
         """Return the connection to the pool (a broken one is discarded there)."""

@@ -1,0 +1,64 @@
+"""Each sending campaign's message builder, compiled once per worker."""
+
+from __future__ import annotations
+
+import logging
+
+from campaignd.delivery.messages import CampaignContent, MessageBuilder
+from campaignd.delivery.unsubscribe import SECRET_NAME
+from campaignd.domain.templates import TemplateProblem
+from campaignd.logs import log_event
+from campaignd.settings import Settings
+from campaignd.store.campaigns import get_campaign
+from campaignd.store.database import Database
+from campaignd.store.secrets import instance_secret
+
+logger = logging.getLogger("campaignd.delivery")
+
+Built = MessageBuilder | TemplateProblem
+
+
+class Builders:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._secret: str | None = None
+        self._built: dict[int, Built] = {}
+
+    def get(self, campaign_id: int) -> Built | None:
+        """The builder made by ``load``, if any."""
+        return self._built.get(campaign_id)
+
+    async def load(self, campaign_id: int) -> Built | None:
+        """The campaign's builder (templates compiled once), or why it cannot build; None
+        when the campaign is gone."""
+        if campaign_id in self._built:
+            return self._built[campaign_id]
+        if self._secret is None:
+            self._secret = await instance_secret(self.database, SECRET_NAME)
+        async with self.database.connection() as connection:
+            row = await get_campaign(connection, campaign_id)
+        if row is None:
+            return None
+        content = CampaignContent.from_row(row, default_from=self.settings.from_address)
+        built: Built
+        try:
+            built = MessageBuilder(
+                content, public_url=self.settings.public_url, unsubscribe_secret=self._secret
+            )
+        except (TemplateProblem, ValueError) as error:
+            built = (
+                error if isinstance(error, TemplateProblem) else TemplateProblem("from", str(error))
+            )
+            log_event(
+                logger,
+                "campaign cannot be built",
+                level=logging.ERROR,
+                campaign_id=campaign_id,
+                error=str(built),
+            )
+        self._built[campaign_id] = built
+        return built
+
+    def forget(self, campaign_id: int) -> None:
+        self._built.pop(campaign_id, None)
