@@ -93,6 +93,12 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+def sends(role: Role) -> bool:
+    """Whether an instance of ``role`` schedules or sends (and so needs the SQLite file's
+    sending lock, ``store.sending_lock``)."""
+    return role != "api"
+
+
 async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None:
     """Run until SIGTERM or SIGINT, then drain and return."""
     services = build_services(settings)

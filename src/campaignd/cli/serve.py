@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import typer
 
-from campaignd.cli.common import console, ensure_schema, run_with_database, settings_or_exit
+from campaignd.cli.common import (
+    console,
+    ensure_schema,
+    fail,
+    run_with_database,
+    settings_or_exit,
+)
 from campaignd.logs import configure_logging
 from campaignd.settings import Role
 from campaignd.store.database import Database
+from campaignd.store.sending_lock import AlreadySending, sending_process
 from campaignd.store.tokens import count_live_tokens, create_token
 
 
@@ -53,7 +62,12 @@ def serve(
     from campaignd import runtime
 
     typed_role: Role = role  # type: ignore[assignment]
-    if burst:
-        runtime.run_event_loop(runtime.burst(settings, role=typed_role))
-        return
-    runtime.run_event_loop(runtime.serve(settings, role=typed_role, host=host, port=port))
+    sending = runtime.sends(typed_role)
+    try:
+        with sending_process(settings.database_url) if sending else contextlib.nullcontext():
+            if burst:
+                runtime.run_event_loop(runtime.burst(settings, role=typed_role))
+                return
+            runtime.run_event_loop(runtime.serve(settings, role=typed_role, host=host, port=port))
+    except AlreadySending as error:
+        raise fail(str(error)) from None
