@@ -9,11 +9,6 @@ flight on the killed process's connections, and exactly one run per campaign.
 from __future__ import annotations
 
 import os
-import random
-import signal
-import socket
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -24,69 +19,16 @@ from sqlalchemy import func, select
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, runs
+from tests.chaos.instances import Instance, duplicates_of, isolated_redis
 from tests.integration.delivery_support import eventually
 from tests.integration.scheduling_helpers import make_campaign, make_organization
 from tests.integration.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.chaos
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 CONNECTIONS = 4
 FIRST = [f"person{number}@example.org" for number in range(0, 1200)]
 SECOND = [f"person{number}@example.org" for number in range(600, 1800)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def isolated_redis(redis_url: str) -> str:
-    """Another Redis database number than the other tests' (lock and rate keys are fixed)."""
-    base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
-    return f"{base}/{random.randint(8, 15)}"
-
-
-def duplicates_of(message_ids: Counter[str]) -> int:
-    return sum(count - 1 for count in message_ids.values())
-
-
-class Instance:
-    def __init__(self, environment: dict[str, str], logs: Path, name: str) -> None:
-        self.environment = environment
-        self.logs = logs
-        self.name = name
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        log = (self.logs / f"{self.name}-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "campaignd", "serve", "--port", str(self.port)],
-            cwd=REPOSITORY,
-            env=self.environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process is not None else 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-            return -9
 
 
 async def test_a_process_killed_mid_send_loses_nothing_and_duplicates_within_bound(
