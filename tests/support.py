@@ -63,3 +63,26 @@ def drop_template() -> None:
         with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{_template}" WITH (FORCE)')
         _template = None
+
+
+def racing_window(output: str) -> tuple[float, float]:
+    """The ``started finished`` wall-clock times a racing process printed first."""
+    started, finished = output.strip().splitlines()[0].split()
+    return float(started), float(finished)
+
+
+def assert_overlapped(windows: list[tuple[float, float]]) -> None:
+    """The racers really raced: every one started before any of them finished."""
+    latest_start = max(started for started, _ in windows)
+    earliest_end = min(finished for _, finished in windows)
+    assert latest_start < earliest_end, f"the racers did not overlap: {windows}"
+
+
+def missing(reason: str) -> None:
+    """A test cannot run here: in CI (``CAMPAIGND_REQUIRE_SERVICES``) that is a failure,
+    elsewhere a skip."""
+    import pytest
+
+    if os.environ.get("CAMPAIGND_REQUIRE_SERVICES"):
+        pytest.fail(f"cannot run in CI: {reason}")
+    pytest.skip(reason)

@@ -22,6 +22,7 @@ from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, deliveries, runs
 from campaignd.store.waiting import WAITING
 from tests.integration.scheduling_helpers import make_campaign, make_organization
+from tests.support import assert_overlapped, racing_window
 
 pytestmark = pytest.mark.chaos
 
@@ -42,7 +43,9 @@ async def main(url, start_at):
     scheduler = Scheduler(database, settings, lock=LocalLock(), wakeups=LocalWakeups())
     await asyncio.sleep(max(0.0, start_at - time.time()))
     try:
+        started = time.time()
         await scheduler.run_burst()
+        print(started, time.time())
     finally:
         await database.dispose()
 
@@ -65,14 +68,18 @@ async def test_racing_schedulers_start_each_campaign_once(postgres_url: str) -> 
             subprocess.Popen(
                 [sys.executable, "-c", SCHEDULER_PROCESS, postgres_url, str(start_at)],
                 cwd=REPOSITORY,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for _ in range(SCHEDULERS)
         ]
+        windows = []
         for process in processes:
-            _, errors = process.communicate(timeout=180)
+            output, errors = process.communicate(timeout=180)
             assert process.returncode == 0, errors
+            windows.append(racing_window(output))
+        assert_overlapped(windows)
 
         async with database.connection() as connection:
             runs_per_campaign = dict(

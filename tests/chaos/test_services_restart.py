@@ -37,6 +37,7 @@ from typer.testing import CliRunner
 from campaignd.cli import app
 from campaignd.store.database import sync_url
 from campaignd.store.schema import campaigns, deliveries, runs
+from tests.support import missing
 
 pytestmark = pytest.mark.chaos
 
@@ -147,11 +148,11 @@ def local_services(postgres_url: str, redis_url: str) -> Iterator[None]:
     """Only where this test may stop and start them (local, root, tools installed)."""
     tools = ["redis-cli", "redis-server", "pg_ctlcluster", "pg_isready"]
     if os.geteuid() != 0 or any(shutil.which(tool) is None for tool in tools):
-        pytest.skip("needs root and redis-server, redis-cli, pg_ctlcluster, pg_isready")
+        missing("needs root and redis-server, redis-cli, pg_ctlcluster, pg_isready")
     if make_url(postgres_url).host not in ("127.0.0.1", "localhost") or "127.0.0.1" not in (
         redis_url
     ):
-        pytest.skip("PostgreSQL and Redis must run on this machine to be restarted")
+        missing("PostgreSQL and Redis must run on this machine to be restarted")
     try:
         yield
     finally:

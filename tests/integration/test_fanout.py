@@ -30,6 +30,7 @@ from tests.integration.scheduling_helpers import (
     seed_ledger,
     soon,
 )
+from tests.support import assert_overlapped, racing_window
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 10, 29, 12, 0, tzinfo=UTC)
@@ -342,7 +343,10 @@ async def main(url, campaign_id, start_at):
     async def work(connection):
         return await fan_out(connection, campaign_id, rules=rules, now=utcnow())
     try:
-        print(await in_transaction(database, work, attempts=20))
+        started = time.time()
+        result = await in_transaction(database, work, attempts=20)
+        print(started, time.time())
+        print(result)
     finally:
         await database.dispose()
 
@@ -382,10 +386,13 @@ async def test_concurrent_fan_outs_never_share_an_address(postgres_url: str) -> 
             )
             for campaign_id in ids.values()
         ]
+        windows = []
         for process in processes:
             out, err = process.communicate(timeout=120)
             assert process.returncode == 0, err
-            assert out.strip() != "None", "every fan-out claimed its own campaign"
+            assert out.strip().splitlines()[-1] != "None", "every fan-out claimed its campaign"
+            windows.append(racing_window(out))
+        assert_overlapped(windows)
 
         async with database.connection() as connection:
             rows = (

@@ -130,15 +130,20 @@ async def test_a_failed_renewal_makes_is_leader_false_at_once(
 async def test_losing_the_key_is_noticed_by_the_renewal(
     make_lock: Callable[..., RedisLock], redis: Redis, key: str
 ) -> None:
-    lock = make_lock(ttl=0.6)
+    """The renewal (every second here) notices, long before the lock's own validity (6 s)
+    would have run out: only the renewal can make ``is_leader`` false within 4 s."""
+    lock = make_lock(ttl=6.0)
     await lock.acquire()
+    acquired = time.monotonic()
 
     await redis.delete(key)
 
     async def lost() -> bool:
         return not lock.is_leader
 
-    await wait_until(lost, timeout=2.0)
+    await wait_until(lost, timeout=4.0)
+    assert time.monotonic() - acquired < lock.ttl
+    assert await redis.get(key) is None  # the renewal did not put the key back
 
 
 async def test_unreachable_redis_means_not_leader(key: str) -> None:

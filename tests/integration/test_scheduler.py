@@ -241,16 +241,34 @@ async def test_campaign_whose_deliveries_are_final_is_finished(
     assert run["status"] == "sent" and run["sent"] == 2 and not run["live"]
 
 
-async def test_failing_fan_out_closes_its_run_with_the_error(
-    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the disk is full")
+async def break_fan_out_of(database: Database, campaign_name: str, error: str) -> None:
+    """A real failure: the database refuses to reserve addresses for ``campaign_name``."""
+    async with database.transaction() as connection:
+        if database.is_sqlite:
+            await connection.exec_driver_sql(
+                "CREATE TRIGGER broken_fan_out BEFORE INSERT ON contacts "
+                f"WHEN NEW.campaign_name = '{campaign_name}' "
+                f"BEGIN SELECT RAISE(ABORT, '{error}'); END"
+            )
+            return
+        await connection.exec_driver_sql(
+            "CREATE FUNCTION broken_fan_out() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.campaign_name = '{campaign_name}' THEN RAISE EXCEPTION '{error}'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        await connection.exec_driver_sql(
+            "CREATE TRIGGER broken_fan_out BEFORE INSERT ON contacts "
+            "FOR EACH ROW EXECUTE FUNCTION broken_fan_out()"
+        )
 
+
+async def test_failing_fan_out_closes_its_run_with_the_error(
+    database: Database, settings: Settings
+) -> None:
     organization = await make_organization(database)
     failing = await make_campaign(database, organization, name="Broken", scheduled_for=soon(-1))
     scheduler = scheduler_for(database, settings)
-    monkeypatch.setattr(scheduler_module, "fan_out", broken)
+    await break_fan_out_of(database, "Broken", "the disk is full")
 
     reports = [await scheduler.tick() for _ in range(scheduler_module.MAX_FANOUT_FAILURES)]
 
@@ -267,19 +285,12 @@ async def test_failing_fan_out_closes_its_run_with_the_error(
 
 
 async def test_an_error_in_one_campaign_does_not_stop_the_others(
-    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Database, settings: Settings
 ) -> None:
     organization = await make_organization(database)
     broken_id = await make_campaign(database, organization, name="Broken", scheduled_for=soon(-2))
     healthy_id = await make_campaign(database, organization, name="Fine", scheduled_for=soon(-1))
-    real_fan_out = scheduler_module.fan_out
-
-    async def fan_out(connection: object, campaign_id: int, **kwargs: object) -> object:
-        if campaign_id == broken_id:
-            raise RuntimeError("broken template")
-        return await real_fan_out(connection, campaign_id, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scheduler_module, "fan_out", fan_out)
+    await break_fan_out_of(database, "Broken", "broken ledger")
 
     report = await scheduler_for(database, settings).tick()
 
