@@ -122,8 +122,8 @@ class Worker:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            released = await self.hands.hand_back_everything()
+            handed_back = await self.hands.hand_back_everything()
             await self.transport.close()
             if self.rate_limiter is not None:
                 await self.rate_limiter.close()
-            log_event(logger, "worker stopped", owner=self.owner, handed_back=released)
+            log_event(logger, "worker stopped", owner=self.owner, handed_back=handed_back)
