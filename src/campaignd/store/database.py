@@ -56,18 +56,24 @@ class Timeouts:
     keepalive_idle_seconds: int = 30
 
     def postgresql_arguments(self) -> dict[str, Any]:
-        """libpq's connect timeout and TCP keepalives, and the server's statement timeout."""
-        arguments: dict[str, Any] = {
+        """libpq's connect timeout and TCP keepalives; the server's statement timeout and
+        keepalives (so both ends notice a connection that went dead)."""
+        interval = max(1, self.keepalive_idle_seconds // 3)
+        server = [
+            f"-c tcp_keepalives_idle={self.keepalive_idle_seconds}",
+            f"-c tcp_keepalives_interval={interval}",
+            "-c tcp_keepalives_count=3",
+        ]
+        if self.statement_seconds > 0:
+            server.append(f"-c statement_timeout={int(self.statement_seconds * 1000)}")
+        return {
             "connect_timeout": self.connect_seconds,
             "keepalives": 1,
             "keepalives_idle": self.keepalive_idle_seconds,
-            "keepalives_interval": max(1, self.keepalive_idle_seconds // 3),
+            "keepalives_interval": interval,
             "keepalives_count": 3,
+            "options": " ".join(server),
         }
-        if self.statement_seconds > 0:
-            milliseconds = int(self.statement_seconds * 1000)
-            arguments["options"] = f"-c statement_timeout={milliseconds}"
-        return arguments
 
 
 class Database:
