@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["all", "api", "scheduler", "worker"]
@@ -24,6 +26,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./campaignd.db"
     redis_url: str | None = None
+    redis_prefix: str = ""
+    """Start of every Redis key; empty: derived from the database URL."""
     email_transport: str = "file://./outbox"
     from_address: str = "campaigns@localhost"
     public_url: str = "http://127.0.0.1:8000"
@@ -57,6 +61,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
+    @field_validator("redis_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        value = value.strip().rstrip(":")
+        if any(character.isspace() for character in value) or len(value) > 100:
+            raise ValueError("must be at most 100 characters without spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _derived_prefix(self) -> Settings:
+        if not self.redis_prefix:
+            self.redis_prefix = default_redis_prefix(self.database_url)
+        return self
+
     @field_validator("email_transport")
     @classmethod
     def _known_transport(cls, value: str) -> str:
@@ -71,6 +89,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+def default_redis_prefix(database_url: str) -> str:
+    """``campaignd:`` and a short hash of the database (not its password), so that two
+    databases sharing one Redis never share a key, whichever driver name the URL spells."""
+    parts = urlsplit(database_url)
+    backend = parts.scheme.split("+", 1)[0]
+    if backend == "postgres":
+        backend = "postgresql"
+    where = f"{backend}://{parts.username or ''}@{parts.hostname or ''}:{parts.port or ''}"
+    digest = hashlib.sha256(f"{where}{parts.path}".encode()).hexdigest()[:12]
+    return f"campaignd:{digest}"
 
 
 def load_settings(**overrides: object) -> Settings:
