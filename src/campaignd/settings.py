@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     session_secret: str | None = None
+    session_max_age: float = Field(7 * 24 * 3600.0, gt=0)  # seconds an admin session lasts
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     batch_size: int = Field(200, ge=1, le=10_000)
     log_format: Literal["text", "json"] = "text"

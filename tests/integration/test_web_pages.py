@@ -22,7 +22,8 @@ from campaignd.settings import Settings
 from campaignd.store import organizations, tokens
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.schema import api_tokens, campaigns, runs
+from campaignd.store.schema import admin_sessions, api_tokens, audit_log, campaigns, runs
+from campaignd.store.sessions import hash_session_id
 from campaignd.wakeups import LocalWakeups
 
 HOSTILE = "<script>alert(1)</script>"
@@ -168,6 +169,67 @@ async def test_login_sets_a_signed_httponly_cookie_and_logout_ends_it(
     assert logout.status_code == 303 and logout.headers["location"] == "/admin/login"
     assert (await client.get(LIST)).status_code == 303
     assert "You are signed out." in (await client.get("/admin/login")).text
+
+
+async def test_a_copied_session_cookie_is_dead_after_sign_out(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await world.campaign()
+    csrf = await sign_in(client, world.acme_admin)
+    copied = client.cookies.get("campaignd_session", path="/admin")
+    assert copied and world.acme_admin not in copied
+    async with world.services.database.connection() as connection:
+        stored = list(await connection.scalars(select(admin_sessions.c.id_hash)))
+    assert stored == [hash_session_id(copied)]
+
+    logout = await client.post("/admin/logout", data={"csrf_token": csrf})
+    assert logout.status_code == 303
+    async with world.services.database.connection() as connection:
+        assert list(await connection.scalars(select(admin_sessions.c.id_hash))) == []
+        actions_logged = list(await connection.scalars(select(audit_log.c.action)))
+    assert actions_logged[-2:] == ["session.start", "session.end"]
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as thief:
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        page = await thief.get(LIST)
+        assert page.status_code == 303 and page.headers["location"].startswith("/admin/login")
+        assert 'campaignd_session=""' in page.headers["set-cookie"]
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        replayed = await thief.post(f"{LIST}/{campaign_id}/execute", data={"csrf_token": csrf})
+        assert replayed.status_code == 303
+        assert replayed.headers["location"].startswith("/admin/login")
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        refused = await thief.post(
+            "/admin/login", data={"token": world.globex_admin, "csrf_token": csrf}
+        )
+        assert refused.status_code == 403
+    assert await world.status(campaign_id) == "draft"
+
+
+async def test_an_expired_session_asks_to_sign_in_again(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(client, world.acme_admin)
+    async with world.services.database.transaction() as connection:
+        await connection.execute(
+            update(admin_sessions).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    answer = await client.get(LIST)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/admin/login")
+
+
+async def test_each_sign_in_is_its_own_session_with_its_own_csrf_token(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    first = await sign_in(client, world.acme_admin)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        second = await sign_in(other, world.acme_admin)
+        assert first != second
+        await other.post("/admin/logout", data={"csrf_token": second})
+        assert (await other.get(LIST)).status_code == 303
+    assert (await client.get(LIST)).status_code == 200
 
 
 async def test_login_refuses_a_bad_token_and_an_open_redirect(
