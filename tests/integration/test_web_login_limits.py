@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 import campaignd.web
 from campaignd.actions.services import Services
 from campaignd.api.app import create_app
-from campaignd.settings import Settings
 from tests.integration.test_web_pages import LIST, World, csrf_of
 
 pytest_plugins = ("tests.integration.test_web_pages",)  # its fixtures: world
@@ -144,4 +143,4 @@ def test_the_settings_refuse_a_proxy_that_is_not_an_address() -> None:
 
     with pytest.raises(SettingsError, match="CAMPAIGND_TRUSTED_PROXIES"):
         load_settings(_env_file=None, trusted_proxies="proxy.internal")
-    assert Settings(_env_file=None, trusted_proxies="::1, 10.0.0.0/8").trusted_proxies  # type: ignore[call-arg]
+    assert load_settings(_env_file=None, trusted_proxies="::1, 10.0.0.0/8").trusted_proxies

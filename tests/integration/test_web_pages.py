@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 import campaignd.web
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CampaignContent
+from campaignd.actions.errors import Conflict
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.recipients import from_json
@@ -438,6 +439,93 @@ async def test_a_form_problem_keeps_what_was_typed(client: httpx.AsyncClient, wo
         },
     )
     assert past.status_code == 422 and "is in the past" in past.text
+
+
+async def schedule_audit(world: World, campaign_id: int) -> list[str]:
+    async with world.services.database.connection() as connection:
+        rows = await connection.scalars(
+            select(audit_log.c.action).where(audit_log.c.target == str(campaign_id))
+        )
+        return [str(action) for action in rows if action != "campaign.create"]
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin ", " Europe/Berlin", "Europe/Berlin/", "Mars/Base"]
+)
+async def test_a_bad_zone_on_the_schedule_form_is_a_form_error_and_saves_nothing(
+    client: httpx.AsyncClient, world: World, zone: str
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    tomorrow = utcnow() + timedelta(days=1)
+    data = {"csrf_token": csrf, "date": f"{tomorrow:%Y-%m-%d}", "time": "09:00"}
+    answer = await client.post(f"{LIST}/{campaign_id}/schedule", data={**data, "timezone": zone})
+    assert answer.status_code == 422
+    assert "Not scheduled:" in answer.text and "unknown zone" in answer.text
+    assert f'value="{tomorrow:%Y-%m-%d}"' in answer.text  # what was typed is kept
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["status"], campaign["scheduled_for"]) == ("draft", None)
+    assert await schedule_audit(world, campaign_id) == []
+
+    past = await client.post(
+        f"{LIST}/{campaign_id}/schedule", data={**data, "date": "2001-01-01", "timezone": "UTC"}
+    )
+    assert past.status_code == 422 and "is in the past" in past.text
+    assert await world.status(campaign_id) == "draft"
+
+    good = await client.post(
+        f"{LIST}/{campaign_id}/schedule", data={**data, "timezone": "Europe/Berlin"}
+    )
+    assert good.status_code == 303
+    shown = flashes_of((await client.get(good.headers["location"])).text)
+    assert shown and shown[0].endswith("09:00 (Europe/Berlin).")
+    assert await schedule_audit(world, campaign_id) == ["campaign.schedule"]
+
+
+async def test_the_create_and_edit_forms_refuse_a_bad_zone_before_writing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    tomorrow = utcnow() + timedelta(days=1)
+    form = {
+        "csrf_token": csrf,
+        "name": "Renamed",
+        "subject": "Hello",
+        "text_body": "Hi",
+        "date": f"{tomorrow:%Y-%m-%d}",
+        "time": "09:00",
+        "timezone": "Europe/Berlin ",
+    }
+    csv = {"recipients": ("more.csv", b"email\nnew@example.org\n", "text/csv")}
+    edit = await client.post(f"{LIST}/{campaign_id}/edit", data=form, files=csv)
+    assert edit.status_code == 422 and "unknown zone" in edit.text
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["name"], campaign["status"], campaign["recipient_count"]) == (
+        "Spring news",
+        "draft",
+        2,
+    )
+    created = await client.post(f"{LIST}/new", data={**form, "name": "Fresh"})
+    assert created.status_code == 422 and "unknown zone" in created.text
+    assert "Fresh" not in (await client.get(LIST)).text
+    assert await schedule_audit(world, campaign_id) == []
+
+
+async def test_an_edit_is_saved_whole_or_not_at_all(world: World) -> None:
+    """Content, recipients and the schedule go in one transaction: a refused last step
+    (here: unscheduling a draft) leaves the content and the recipients as they were."""
+    campaign_id = await world.campaign()
+    revision = actions.Revision(
+        changes={"name": "Renamed"},
+        recipient_list=from_json(["new@example.org"]),
+        unschedule=True,
+    )
+    with pytest.raises(Conflict):
+        await actions.revise_campaign(world.services, world.system, campaign_id, revision)
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["name"], campaign["recipient_count"]) == ("Spring news", 2)
+    assert await schedule_audit(world, campaign_id) == []
 
 
 async def test_buttons_follow_the_lifecycle(client: httpx.AsyncClient, world: World) -> None:
