@@ -347,6 +347,24 @@ async def test_html_body_preview_is_sandboxed_and_escaped(
     assert "Content-Security-Policy" in (await client.get(LIST)).headers
 
 
+async def test_admin_pages_load_nothing_remote_and_cannot_be_framed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The preview's srcdoc inherits the page's policy: no remote image (tracking pixel),
+    style, font, media or frame may load while an admin looks at a message."""
+    for answer in (await client.get("/admin/login"), await client.get(LIST)):
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in answer.headers["content-security-policy"].split(";")
+        )
+        assert policy["img-src"] == "'self' data:"
+        assert policy["default-src"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'"
+        for directive in ("style-src", "font-src", "connect-src", "frame-src"):
+            assert "http" not in policy[directive] and "*" not in policy[directive]
+        assert answer.headers["x-frame-options"] == "DENY"
+
+
 async def test_csv_upload_shows_the_import_report(client: httpx.AsyncClient, world: World) -> None:
     csrf = await sign_in(client, world.acme_admin)
     csv = (
