@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["all", "api", "scheduler", "worker"]
@@ -27,8 +26,6 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./campaignd.db"
     redis_url: str | None = None
-    redis_prefix: str = ""
-    """Start of every Redis key; empty: derived from the database URL."""
     email_transport: str = "file://./outbox"
     from_address: str = "campaigns@localhost"
     public_url: str = "http://127.0.0.1:8000"
@@ -55,6 +52,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     batch_size: int = Field(200, ge=1, le=10_000)
+    redis_prefix: str | None = Field(None, min_length=1, max_length=100)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -65,20 +63,6 @@ class Settings(BaseSettings):
         if not (scheme.startswith("sqlite") or scheme.startswith("postgres")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
-
-    @field_validator("redis_prefix")
-    @classmethod
-    def _plain_prefix(cls, value: str) -> str:
-        value = value.strip().rstrip(":")
-        if any(character.isspace() for character in value) or len(value) > 100:
-            raise ValueError("must be at most 100 characters without spaces")
-        return value
-
-    @model_validator(mode="after")
-    def _derived_prefix(self) -> Settings:
-        if not self.redis_prefix:
-            self.redis_prefix = default_redis_prefix(self.database_url)
-        return self
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -108,17 +92,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-
-def default_redis_prefix(database_url: str) -> str:
-    """``campaignd:`` and a short hash of the database (not its password), so that two
-    databases sharing one Redis never share a key, whichever driver name the URL spells."""
-    parts = urlsplit(database_url)
-    backend = parts.scheme.split("+", 1)[0]
-    if backend == "postgres":
-        backend = "postgresql"
-    where = f"{backend}://{parts.username or ''}@{parts.hostname or ''}:{parts.port or ''}"
-    digest = hashlib.sha256(f"{where}{parts.path}".encode()).hexdigest()[:12]
-    return f"campaignd:{digest}"
+    @property
+    def redis_key_prefix(self) -> str:
+        """What every Redis key starts with: ``REDIS_PREFIX``, or one derived from the
+        database URL, so that two deployments (two databases) on one Redis never collide."""
+        if self.redis_prefix:
+            return self.redis_prefix
+        digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return f"campaignd:{digest}"
 
 
 def load_settings(**overrides: object) -> Settings:

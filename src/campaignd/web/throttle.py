@@ -173,6 +173,6 @@ def create_login_throttle(settings: Settings) -> LoginThrottle:
     limit, window = settings.login_max_failures, settings.login_failure_window
     if settings.redis_url:
         return RedisLoginThrottle(
-            Redis.from_url(settings.redis_url), limit, window, prefix=settings.redis_prefix
+            Redis.from_url(settings.redis_url), limit, window, prefix=settings.redis_key_prefix
         )
     return LocalLoginThrottle(limit, window)
