@@ -111,7 +111,12 @@ async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None
     server: _Server | None = None
     if instance.runs_api:
         config = uvicorn.Config(
-            create_app(services), host=host, port=port, log_config=None, access_log=False
+            create_app(services),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # TRUSTED_PROXIES decides (campaignd.api.proxies)
         )
         server = _Server(config)
         jobs.append(server.serve())

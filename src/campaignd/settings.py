@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     session_secret: str | None = None
+    session_max_age: float = Field(7 * 24 * 3600.0, gt=0)  # seconds an admin session lasts
+    login_max_failures: int = Field(10, ge=1)  # wrong tokens per client address and window
+    login_failure_window: float = Field(60.0, gt=0)  # seconds
+    trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     batch_size: int = Field(200, ge=1, le=10_000)
     redis_prefix: str | None = Field(None, min_length=1, max_length=100)
@@ -63,6 +68,19 @@ class Settings(BaseSettings):
         scheme = value.split(":", 1)[0]
         if not (scheme.startswith("sqlite") or scheme.startswith("postgres")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"'{item.strip()}' is not an IP address or network (like 10.0.0.0/8)"
+                    ) from None
         return value
 
     @field_validator("email_transport")

@@ -137,12 +137,13 @@ class Seeder:
         *,
         scheduled_for: datetime | None = None,
         subject: str = "News for {{ first_name | default('you') }}",
+        html_body: str = "<h1>Hello {{ first_name | default('there') }}</h1><p>Our news.</p>",
     ) -> int:
         async def work(services: Services) -> int:
             content = CampaignContent(
                 name=name,
                 subject=subject,
-                html_body="<h1>Hello {{ first_name | default('there') }}</h1><p>Our news.</p>",
+                html_body=html_body,
                 text_body="Hello {{ first_name | default('there') }}\n\nOur news.",
             )
             view, _ = await actions.create_campaign(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +13,7 @@ from fastapi import FastAPI
 
 from campaignd.api.unsubscribe import router
 from campaignd.delivery.unsubscribe import make_token
+from campaignd.store import audit
 from campaignd.store.database import Database
 from campaignd.store.secrets import instance_secret
 from campaignd.store.suppressions import list_suppressions
@@ -80,6 +84,98 @@ async def test_the_page_form_post_also_works(database: Database, client: httpx.A
     )
     assert response.status_code == 200
     assert await suppressed(database, organization_id) == [("bob@example.org", "unsubscribed")]
+
+
+async def unsubscribe_audit(database: Database) -> list[tuple[str, int | None, object]]:
+    async with database.connection() as connection:
+        rows = await audit.recent(connection)
+    return [
+        (row["actor"], row["organization_id"], row["detail"])
+        for row in reversed(rows)
+        if row["action"] == "suppression.unsubscribe"
+    ]
+
+
+async def test_every_unsubscribe_is_audited_with_how_it_came(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    organization_id = await organization(database)
+    one_click = await token_for(database, organization_id, "ada@example.org")
+    by_page = await token_for(database, organization_id, "bob@example.org")
+    for _ in range(2):
+        assert (await client.post(f"/u/{one_click}", data=ONE_CLICK)).status_code == 200
+    page = await client.get(f"/u/{by_page}")
+    assert 'name="via" value="page"' in page.text
+    assert (
+        await client.post(f"/u/{by_page}", data={**ONE_CLICK, "via": "page"})
+    ).status_code == 200
+    assert await unsubscribe_audit(database) == [
+        (
+            "unsubscribe-link",
+            organization_id,
+            {"emails": ["ada@example.org"], "count": 1, "via": "one-click"},
+        ),
+        (
+            "unsubscribe-link",
+            organization_id,
+            {"emails": ["bob@example.org"], "count": 1, "via": "page"},
+        ),
+    ]
+
+
+async def test_a_broken_body_is_still_a_one_click_request(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    organization_id = await organization(database)
+    token = await token_for(database, organization_id, "ada@example.org")
+    response = await client.post(
+        f"/u/{token}",
+        content=b"--nothing",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert response.status_code == 200
+    assert [detail for *_, detail in await unsubscribe_audit(database)] == [
+        {"emails": ["ada@example.org"], "count": 1, "via": "one-click"}
+    ]
+
+
+async def test_pages_send_a_strict_policy_and_no_referrer(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    organization_id = await organization(database)
+    token = await token_for(database, organization_id, "ada@example.org")
+    for method, path in [
+        ("GET", f"/u/{token}"),
+        ("POST", f"/u/{token}"),
+        ("GET", "/u/nonsense"),
+        ("GET", "/u/preview"),
+        ("POST", "/u/preview"),
+    ]:
+        response = await client.request(method, path, data=ONE_CLICK)
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy, path
+        assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
+        assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'", policy)
+        assert "unsafe-inline" not in policy
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == "no-store"
+    style = re.search(r"<style>(.*?)</style>", response.text, re.S)
+    assert style
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy
+
+
+async def test_the_preview_link_unsubscribes_nobody(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    organization_id = await organization(database)
+    page = await client.get("/u/preview")
+    assert page.status_code == 200 and "unsubscribes no one" in page.text
+    answer = await client.post("/u/preview", data=ONE_CLICK)
+    assert answer.status_code == 200 and "nobody was unsubscribed" in answer.text
+    assert await suppressed(database, organization_id) == []
+    assert await unsubscribe_audit(database) == []
 
 
 async def test_an_address_already_bounced_keeps_its_reason(

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 import campaignd.web
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CampaignContent
+from campaignd.actions.errors import Conflict
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.recipients import from_json
@@ -22,7 +23,8 @@ from campaignd.settings import Settings
 from campaignd.store import organizations, tokens
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.schema import api_tokens, campaigns, runs
+from campaignd.store.schema import admin_sessions, api_tokens, audit_log, campaigns, runs
+from campaignd.store.sessions import hash_session_id
 from campaignd.wakeups import LocalWakeups
 
 HOSTILE = "<script>alert(1)</script>"
@@ -170,6 +172,67 @@ async def test_login_sets_a_signed_httponly_cookie_and_logout_ends_it(
     assert "You are signed out." in (await client.get("/admin/login")).text
 
 
+async def test_a_copied_session_cookie_is_dead_after_sign_out(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await world.campaign()
+    csrf = await sign_in(client, world.acme_admin)
+    copied = client.cookies.get("campaignd_session", path="/admin")
+    assert copied and world.acme_admin not in copied
+    async with world.services.database.connection() as connection:
+        stored = list(await connection.scalars(select(admin_sessions.c.id_hash)))
+    assert stored == [hash_session_id(copied)]
+
+    logout = await client.post("/admin/logout", data={"csrf_token": csrf})
+    assert logout.status_code == 303
+    async with world.services.database.connection() as connection:
+        assert list(await connection.scalars(select(admin_sessions.c.id_hash))) == []
+        actions_logged = list(await connection.scalars(select(audit_log.c.action)))
+    assert actions_logged[-2:] == ["session.start", "session.end"]
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as thief:
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        page = await thief.get(LIST)
+        assert page.status_code == 303 and page.headers["location"].startswith("/admin/login")
+        assert 'campaignd_session=""' in page.headers["set-cookie"]
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        replayed = await thief.post(f"{LIST}/{campaign_id}/execute", data={"csrf_token": csrf})
+        assert replayed.status_code == 303
+        assert replayed.headers["location"].startswith("/admin/login")
+        thief.cookies.set("campaignd_session", copied, path="/admin")
+        refused = await thief.post(
+            "/admin/login", data={"token": world.globex_admin, "csrf_token": csrf}
+        )
+        assert refused.status_code == 403
+    assert await world.status(campaign_id) == "draft"
+
+
+async def test_an_expired_session_asks_to_sign_in_again(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(client, world.acme_admin)
+    async with world.services.database.transaction() as connection:
+        await connection.execute(
+            update(admin_sessions).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    answer = await client.get(LIST)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/admin/login")
+
+
+async def test_each_sign_in_is_its_own_session_with_its_own_csrf_token(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    first = await sign_in(client, world.acme_admin)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        second = await sign_in(other, world.acme_admin)
+        assert first != second
+        await other.post("/admin/logout", data={"csrf_token": second})
+        assert (await other.get(LIST)).status_code == 303
+    assert (await client.get(LIST)).status_code == 200
+
+
 async def test_login_refuses_a_bad_token_and_an_open_redirect(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -284,6 +347,24 @@ async def test_html_body_preview_is_sandboxed_and_escaped(
     assert "Content-Security-Policy" in (await client.get(LIST)).headers
 
 
+async def test_admin_pages_load_nothing_remote_and_cannot_be_framed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The preview's srcdoc inherits the page's policy: no remote image (tracking pixel),
+    style, font, media or frame may load while an admin looks at a message."""
+    for answer in (await client.get("/admin/login"), await client.get(LIST)):
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in answer.headers["content-security-policy"].split(";")
+        )
+        assert policy["img-src"] == "'self' data:"
+        assert policy["default-src"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'"
+        for directive in ("style-src", "font-src", "connect-src", "frame-src"):
+            assert "http" not in policy[directive] and "*" not in policy[directive]
+        assert answer.headers["x-frame-options"] == "DENY"
+
+
 async def test_csv_upload_shows_the_import_report(client: httpx.AsyncClient, world: World) -> None:
     csrf = await sign_in(client, world.acme_admin)
     csv = (
@@ -376,6 +457,93 @@ async def test_a_form_problem_keeps_what_was_typed(client: httpx.AsyncClient, wo
         },
     )
     assert past.status_code == 422 and "is in the past" in past.text
+
+
+async def schedule_audit(world: World, campaign_id: int) -> list[str]:
+    async with world.services.database.connection() as connection:
+        rows = await connection.scalars(
+            select(audit_log.c.action).where(audit_log.c.target == str(campaign_id))
+        )
+        return [str(action) for action in rows if action != "campaign.create"]
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin ", " Europe/Berlin", "Europe/Berlin/", "Mars/Base"]
+)
+async def test_a_bad_zone_on_the_schedule_form_is_a_form_error_and_saves_nothing(
+    client: httpx.AsyncClient, world: World, zone: str
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    tomorrow = utcnow() + timedelta(days=1)
+    data = {"csrf_token": csrf, "date": f"{tomorrow:%Y-%m-%d}", "time": "09:00"}
+    answer = await client.post(f"{LIST}/{campaign_id}/schedule", data={**data, "timezone": zone})
+    assert answer.status_code == 422
+    assert "Not scheduled:" in answer.text and "unknown zone" in answer.text
+    assert f'value="{tomorrow:%Y-%m-%d}"' in answer.text  # what was typed is kept
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["status"], campaign["scheduled_for"]) == ("draft", None)
+    assert await schedule_audit(world, campaign_id) == []
+
+    past = await client.post(
+        f"{LIST}/{campaign_id}/schedule", data={**data, "date": "2001-01-01", "timezone": "UTC"}
+    )
+    assert past.status_code == 422 and "is in the past" in past.text
+    assert await world.status(campaign_id) == "draft"
+
+    good = await client.post(
+        f"{LIST}/{campaign_id}/schedule", data={**data, "timezone": "Europe/Berlin"}
+    )
+    assert good.status_code == 303
+    shown = flashes_of((await client.get(good.headers["location"])).text)
+    assert shown and shown[0].endswith("09:00 (Europe/Berlin).")
+    assert await schedule_audit(world, campaign_id) == ["campaign.schedule"]
+
+
+async def test_the_create_and_edit_forms_refuse_a_bad_zone_before_writing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    tomorrow = utcnow() + timedelta(days=1)
+    form = {
+        "csrf_token": csrf,
+        "name": "Renamed",
+        "subject": "Hello",
+        "text_body": "Hi",
+        "date": f"{tomorrow:%Y-%m-%d}",
+        "time": "09:00",
+        "timezone": "Europe/Berlin ",
+    }
+    csv = {"recipients": ("more.csv", b"email\nnew@example.org\n", "text/csv")}
+    edit = await client.post(f"{LIST}/{campaign_id}/edit", data=form, files=csv)
+    assert edit.status_code == 422 and "unknown zone" in edit.text
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["name"], campaign["status"], campaign["recipient_count"]) == (
+        "Spring news",
+        "draft",
+        2,
+    )
+    created = await client.post(f"{LIST}/new", data={**form, "name": "Fresh"})
+    assert created.status_code == 422 and "unknown zone" in created.text
+    assert "Fresh" not in (await client.get(LIST)).text
+    assert await schedule_audit(world, campaign_id) == []
+
+
+async def test_an_edit_is_saved_whole_or_not_at_all(world: World) -> None:
+    """Content, recipients and the schedule go in one transaction: a refused last step
+    (here: unscheduling a draft) leaves the content and the recipients as they were."""
+    campaign_id = await world.campaign()
+    revision = actions.Revision(
+        changes={"name": "Renamed"},
+        recipient_list=from_json(["new@example.org"]),
+        unschedule=True,
+    )
+    with pytest.raises(Conflict):
+        await actions.revise_campaign(world.services, world.system, campaign_id, revision)
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["name"], campaign["recipient_count"]) == ("Spring news", 2)
+    assert await schedule_audit(world, campaign_id) == []
 
 
 async def test_buttons_follow_the_lifecycle(client: httpx.AsyncClient, world: World) -> None:

@@ -8,14 +8,19 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CampaignContent
+from campaignd.api.unsubscribe import router as unsubscribe_router
 from campaignd.delivery.messages import CampaignContent as MessageContent
 from campaignd.delivery.messages import MessageBuilder
 from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
 from campaignd.domain.recipients import from_json
-from campaignd.store import campaigns, recipients
+from campaignd.store import audit, campaigns, recipients
+from campaignd.store.schema import suppressions
 from campaignd.store.secrets import instance_secret
 from tests.integration.test_web_pages import HOSTILE, LIST, World, sign_in
 
@@ -106,24 +111,37 @@ async def test_a_chosen_recipient_is_shown(client: httpx.AsyncClient, world: Wor
     assert "selected>bob@example.org</option>" in card
 
 
-async def test_the_unsubscribe_link_is_the_recipients_own(
+async def test_the_unsubscribe_link_of_a_preview_is_inert(
     client: httpx.AsyncClient, world: World
 ) -> None:
+    """A viewer sees where the link goes, but the preview carries no recipient's real link,
+    and following it (even by POST, as one-click does) unsubscribes nobody."""
     campaign_id = await create(world, list(PEOPLE))
     ids = await delivery_ids(world, campaign_id)
-    await sign_in(client, world.acme_admin)
+    await sign_in(client, world.acme_viewer)
     page = await client.get(f"{LIST}/{campaign_id}?sample={ids['bob@example.org']}")
     card = message_card(page.text)
-    token = TOKEN.findall(shown_text(card))[0].removeprefix("/u/")
-    secret = await instance_secret(world.services.database, SECRET_NAME)
-    async with world.services.database.connection() as connection:
-        campaign = await campaigns.get_campaign(connection, campaign_id)
-    assert campaign is not None
-    assert read_token(secret, token) == (int(campaign["organization_id"]), "bob@example.org")
+    assert shown_text(card).endswith("leave any time: http://127.0.0.1:8000/u/preview")
     # the HTML body does not place the link, so it gets the footer a sent message gets
-    assert re.search(
-        r'<a href="http://127\.0\.0\.1:8000/u/[^"]+">Unsubscribe</a>', shown_html(card)
-    )
+    assert '<a href="http://127.0.0.1:8000/u/preview">Unsubscribe</a>' in shown_html(card)
+    secret = await instance_secret(world.services.database, SECRET_NAME)
+    for path in TOKEN.findall(page.text):
+        with pytest.raises(ValueError):
+            read_token(secret, path.removeprefix("/u/"))
+
+    public = FastAPI()
+    public.state.database = world.services.database
+    public.include_router(unsubscribe_router)
+    transport = httpx.ASGITransport(app=public)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as link:
+        shown = await link.get("/u/preview")
+        assert shown.status_code == 200 and "unsubscribes no one" in shown.text
+        clicked = await link.post("/u/preview", data={"List-Unsubscribe": "One-Click"})
+        assert clicked.status_code == 200 and "nobody was unsubscribed" in clicked.text
+    async with world.services.database.connection() as connection:
+        assert await connection.scalar(select(func.count()).select_from(suppressions)) == 0
+        logged = {row["action"] for row in await audit.recent(connection)}
+    assert logged == {"campaign.create", "session.start"}
 
 
 def parts_of(data: bytes) -> tuple[str, str, str]:

@@ -264,6 +264,66 @@ async def edit_campaign(
         return await _view(connection, campaign_id)
 
 
+@dataclass(frozen=True)
+class Revision:
+    """What one save of the edit form changes; every part optional."""
+
+    changes: dict[str, Any]
+    """Content fields (``CONTENT_FIELDS``) with their new values."""
+    recipient_list: RecipientList | None = None
+    schedule: datetime | None = None
+    """A new scheduled time (None: leave the time alone)."""
+    unschedule: bool = False
+
+
+async def revise_campaign(
+    services: Services, principal: Principal, campaign_id: int, revision: Revision
+) -> tuple[Row, ImportReport | None]:
+    """Edit content, add recipients and schedule or unschedule in one transaction: either
+    all of it is saved or, when any part is refused, none of it."""
+    principal.require_change()
+    unknown = set(revision.changes) - set(CONTENT_FIELDS)
+    if unknown:
+        raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
+    if revision.schedule is not None:
+        check_schedule_time(revision.schedule, utcnow())
+    report = None
+    async with services.database.transaction() as connection:
+        current = await _campaign_in_scope(connection, principal, campaign_id)
+        organization_id = int(current["organization_id"])
+        steps: list[tuple[Action, dict[str, Any], dict[str, Any] | None]] = []
+        if revision.changes:
+            _check_content({name: current[name] for name in CONTENT_FIELDS} | revision.changes)
+            steps.append((Action.EDIT, revision.changes, {"fields": sorted(revision.changes)}))
+        if revision.recipient_list is not None:
+            steps.append((Action.ADD_RECIPIENTS, {}, None))
+        if revision.schedule is not None:
+            when: dict[str, Any] = {"scheduled_for": revision.schedule, "status_reason": None}
+            steps.append((Action.SCHEDULE, when, {"scheduledFor": revision.schedule.isoformat()}))
+        elif revision.unschedule:
+            steps.append((Action.UNSCHEDULE, {}, None))
+        for action, values, detail in steps:
+            changed = await campaigns.transition(
+                connection, campaign_id, action, organization_id=principal.scope, **values
+            )
+            if changed is None:
+                raise await _refuse(connection, principal, campaign_id, action)
+            if action is Action.ADD_RECIPIENTS:
+                assert revision.recipient_list is not None
+                report = await _insert_recipients(connection, campaign_id, revision.recipient_list)
+                detail = {
+                    "added": report.added,
+                    "duplicates": report.duplicates,
+                    "invalid": len(report.invalid),
+                }
+            name = "recipients.add" if action is Action.ADD_RECIPIENTS else action.value
+            await _audit(connection, principal, name, campaign_id, organization_id, detail=detail)
+        view = await _view(connection, campaign_id)
+    if revision.schedule is not None:
+        await services.wakeups.notify("scheduler")
+    return view, report
+
+
 async def delete_campaign(services: Services, principal: Principal, campaign_id: int) -> None:
     principal.require_change()
     async with services.database.transaction() as connection:

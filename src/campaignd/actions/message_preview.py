@@ -1,8 +1,12 @@
 """One recipient's copy of a campaign's message: subject and bodies as delivery renders them.
 
 The templates are the campaign's, compiled by the same builder the delivery worker uses,
-rendered with the recipient's variables, ``email`` and their own ``unsubscribe_url``; a
-body that does not place the link gets the same footer a sent message gets.
+rendered with the recipient's variables and ``email``; a body that does not place the
+unsubscribe link gets the same footer a sent message gets.
+
+The unsubscribe link of a preview is inert: ``{PUBLIC_URL}/u/preview`` shows what the page
+looks like and unsubscribes nobody. A preview never carries a recipient's real link, so
+whoever may look at a campaign (a viewer too) cannot unsubscribe its recipients with it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ from campaignd.domain.templates import TemplateProblem
 from campaignd.store import campaigns, recipients
 from campaignd.store.rows import Row
 from campaignd.store.secrets import instance_secret
+
+PREVIEW_UNSUBSCRIBE_PATH = "/u/preview"
+"""Where a preview's unsubscribe link points: a page that says so and changes nothing."""
+
+
+def preview_unsubscribe_url(public_url: str) -> str:
+    return public_url.rstrip("/") + PREVIEW_UNSUBSCRIBE_PATH
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,8 @@ def _as_written(content: CampaignContent, problem: str | None = None) -> Message
     )
 
 
-def _rendered(builder: MessageBuilder, delivery: Row) -> MessagePreview:
+def _rendered(builder: MessageBuilder, delivery: Row, url: str) -> MessagePreview:
     email = str(delivery["email"])
-    url = builder.unsubscribe_url(email)
     base = replace(_as_written(builder.content), recipient_id=int(delivery["id"]), recipient=email)
     try:
         subject, html, text = builder.render(email, delivery["variables"], url)
@@ -107,4 +117,4 @@ async def preview_message(
         )
     except (TemplateProblem, ValueError) as error:
         return _as_written(content, f"The message cannot be built: {error}.")
-    return _rendered(builder, delivery)
+    return _rendered(builder, delivery, preview_unsubscribe_url(services.settings.public_url))

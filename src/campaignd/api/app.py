@@ -11,6 +11,7 @@ from campaignd import web
 from campaignd.actions.services import Services
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit
+from campaignd.api.proxies import TrustedProxies, parse_networks
 from campaignd.api.routes import admin_api_router, health
 
 DESCRIPTION = """
@@ -47,6 +48,9 @@ def create_app(services: Services) -> FastAPI:
     app.state.database = services.database
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=services.settings.max_body_bytes)
+    proxies = parse_networks(services.settings.trusted_proxies)
+    if proxies:
+        app.add_middleware(TrustedProxies, networks=proxies)
     app.include_router(health.router)
     app.include_router(admin_api_router())
     _include_unsubscribe(app)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import typer
 
+from campaignd.actions.bootstrap import RECOVERY, first_start
 from campaignd.cli.common import (
     console,
     ensure_schema,
@@ -13,22 +15,11 @@ from campaignd.cli.common import (
     run_with_database,
     settings_or_exit,
 )
-from campaignd.logs import configure_logging
+from campaignd.logs import configure_logging, log_event
 from campaignd.settings import Role
-from campaignd.store.database import Database
 from campaignd.store.sending_lock import AlreadySending, sending_process
-from campaignd.store.tokens import count_live_tokens, create_token
 
-
-async def _first_admin_token(database: Database) -> str | None:
-    """A platform admin token when none exists yet (first start), else None."""
-    async with database.transaction() as connection:
-        if await count_live_tokens(connection) > 0:
-            return None
-        _, token = await create_token(
-            connection, role="platform_admin", organization_id=None, name="first admin"
-        )
-        return token
+logger = logging.getLogger("campaignd.serve")
 
 
 def serve(
@@ -43,21 +34,28 @@ def serve(
 ) -> None:
     """Run the API, admin UI, scheduler and delivery workers (or one --role of them).
 
-    On an empty SQLite database the schema is created; on first start a platform admin
-    token is printed once. SIGTERM drains: no new claims, in-flight messages finish.
+    On an empty SQLite database the schema is created; on the very first start of an empty
+    database a platform admin token is printed, once ever (later: `campaignd token
+    create`). SIGTERM drains: no new claims, in-flight messages finish.
     """
     if role not in ("all", "api", "scheduler", "worker"):
         raise typer.BadParameter("must be all, api, scheduler or worker", param_hint="--role")
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
     ensure_schema(settings)
-    token = run_with_database(settings, _first_admin_token)
-    if token is not None:
+    started = run_with_database(settings, first_start)
+    if started.token is not None:
         admin_url = f"http://{host}:{port}/admin/login"
         console.print(
             "\n[bold]First start.[/bold] Your platform admin token (shown only this once):\n"
-            f"\n  {token}\n\nSign in at {admin_url}\n",
+            f"\n  {started.token}\n\nSign in at {admin_url}\n",
             highlight=False,
+        )
+    elif started.live_platform_admins == 0:
+        log_event(
+            logger,
+            f"no live platform admin token: create one from a shell with `{RECOVERY}`",
+            level=logging.WARNING,
         )
     from campaignd import runtime
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -14,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from campaignd.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+PRIVATE_FILE_MODE = 0o600
+
+logger = logging.getLogger("campaignd.store")
 
 
 def async_url(url: str) -> str:
@@ -34,6 +41,45 @@ def sync_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database (or not SQLite)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (0600, whatever the
+    umask) before SQLite opens it: it holds the instance secrets and everyone's addresses.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it makes beside it the same mode. An
+    existing file is left as it is, with a warning when others may read it.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            logger.warning(
+                "database file readable by others",
+                extra={"path": str(path), "mode": oct(mode), "fix": f"chmod 600 {path}*"},
+            )
+        return
+    except OSError:
+        return  # no such folder, say: SQLite reports it when it opens the file
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    finally:
+        os.close(descriptor)
 
 
 def configure_sqlite(dbapi_connection: Any) -> None:
@@ -97,6 +143,7 @@ class Database:
             }
         self.engine: AsyncEngine = create_async_engine(async_url(url), **options)
         if self.is_sqlite:
+            create_private_sqlite_file(url)
             self._install_sqlite_hooks()
 
     @property

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, pool
 
-from campaignd.store.database import sync_url
+from campaignd.store.database import create_private_sqlite_file, sync_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -22,6 +22,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database to ``revision`` (the newest by default)."""
+    create_private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -199,3 +199,20 @@ instance_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", Identifier, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("flashes", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_admin_sessions_token", "token_id"),
+    Index("ix_admin_sessions_expires", "expires_at"),
+)
+"""Admin UI sessions: the cookie holds a random id, the table its SHA-256 hash.
+
+Signing out deletes the row; a session whose token is revoked or that is past
+``expires_at`` no longer counts, and is deleted when someone next signs in.
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets as random
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.store.database import Database
 from campaignd.store.dialect import insert_ignoring_conflicts
@@ -32,3 +33,11 @@ async def instance_secret(database: Database, name: str) -> str:
         )
     assert value is not None
     return str(value)
+
+
+async def record_once(connection: AsyncConnection, name: str, value: str) -> bool:
+    """Store ``name`` unless it is there already; True when this call stored it."""
+    statement = insert_ignoring_conflicts(
+        connection.dialect.name, instance_secrets, ["name"]
+    ).values(name=name, value=value)
+    return (await connection.execute(statement)).rowcount == 1

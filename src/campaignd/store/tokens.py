@@ -78,3 +78,15 @@ async def count_live_tokens(connection: AsyncConnection) -> int:
         select(func.count()).select_from(api_tokens).where(api_tokens.c.revoked_at.is_(None))
     )
     return int((await connection.execute(statement)).scalar_one())
+
+
+async def count_tokens(
+    connection: AsyncConnection, *, live: bool = False, role: str | None = None
+) -> int:
+    """How many tokens were ever made (``live``: not revoked), of ``role`` if given."""
+    statement = select(func.count()).select_from(api_tokens)
+    if live:
+        statement = statement.where(api_tokens.c.revoked_at.is_(None))
+    if role is not None:
+        statement = statement.where(api_tokens.c.role == role)
+    return int((await connection.execute(statement)).scalar_one())

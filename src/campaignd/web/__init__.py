@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -16,3 +20,17 @@ def install(app: FastAPI) -> None:
     """
     app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.include_router(admin_router())
+    outer_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with outer_lifespan(application) as state:
+            try:
+                yield state
+            finally:
+                throttle = getattr(app.state, "login_throttle", None)
+                if throttle is not None:
+                    app.state.login_throttle = None
+                    await throttle.close()
+
+    app.router.lifespan_context = lifespan

@@ -1,4 +1,4 @@
-"""Who is looking at the page: the session's token, checked against the database each time."""
+"""Who is looking at the page: the stored session and its token, checked on every request."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 
 from campaignd.actions.principal import Principal, Role, principal_for_token
-from campaignd.store.sessions import live_token_by_id
-from campaignd.web.session import Session, load_session, services_of
+from campaignd.web.session import Session, load_session
 
 LOGIN_PATH = "/admin/login"
 
 
 class SignInRequired(Exception):
-    """No session, or its token was revoked: the page asks to sign in."""
+    """No live session (signed out, expired, or its token revoked): the page asks to sign in."""
 
     def __init__(self, next_url: str) -> None:
         super().__init__(next_url)
@@ -53,13 +52,9 @@ def safe_next(value: str | None) -> str:
 
 async def current_viewer(request: Request) -> Viewer:
     session = await load_session(request)
-    if session.token_id is not None:
-        async with services_of(request).database.connection() as connection:
-            row = await live_token_by_id(connection, session.token_id)
-        if row is not None:
-            return Viewer(principal_for_token(row), str(row["name"]), session)
-        session.sign_out()
-        session.flash("info", "Your session ended because its token was revoked. Sign in again.")
+    if session.signed_in:
+        assert session.token is not None
+        return Viewer(principal_for_token(session.token), str(session.token["name"]), session)
     path = request.url.path
     if request.url.query:
         path += "?" + request.url.query

@@ -9,7 +9,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from campaignd.actions.campaigns import CONTENT_FIELDS, CampaignContent
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
-from campaignd.web.timezones import BadTime, to_utc
+from campaignd.web.timezones import BadTime, to_utc, zone_named
 
 
 class FormProblem(ValueError):
@@ -37,17 +37,40 @@ def _optional(value: str) -> str | None:
     return value or None
 
 
-def schedule_of(form: FormData) -> datetime | None:
-    """The chosen moment, or None when no date is given (the campaign stays a draft)."""
+@dataclass(frozen=True)
+class ChosenTime:
+    moment: datetime
+    """Aware, in UTC."""
+    zone: str
+    """The time zone it was chosen in, checked (``UTC`` when none was given)."""
+
+    def local_text(self) -> str:
+        """``Thursday 10 December 2026, 09:00 (Europe/Berlin)``."""
+        local = self.moment.astimezone(zone_named(self.zone))
+        return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({self.zone})"
+
+
+def chosen_time(form: FormData) -> ChosenTime | None:
+    """The chosen moment and zone, or None when no date is given (the campaign stays a draft).
+
+    Date, time and zone are all checked here, before anything is written.
+    """
     day, clock = text_of(form, "date").strip(), text_of(form, "time").strip()
     if not day and not clock:
         return None
     if not day:
         raise FormProblem("date: choose a date, or clear the time to keep a draft")
+    zone = text_of(form, "timezone") or "UTC"
     try:
-        return to_utc(day, clock or "00:00", text_of(form, "timezone") or "UTC")
+        return ChosenTime(to_utc(day, clock or "00:00", zone), zone)
     except BadTime as problem:
         raise FormProblem(str(problem)) from None
+
+
+def schedule_of(form: FormData) -> datetime | None:
+    """The chosen moment, or None when no date is given (the campaign stays a draft)."""
+    chosen = chosen_time(form)
+    return None if chosen is None else chosen.moment
 
 
 async def csv_of(form: FormData, field: str = "recipients") -> tuple[str | None, str | None]:

@@ -23,10 +23,13 @@ def zone_names() -> tuple[str, ...]:
 
 
 def zone_named(name: str) -> ZoneInfo:
+    """The zone of an IANA name exactly as the picker offers it (no spaces around it)."""
+    if not name or name != name.strip() or len(name) > 64:
+        raise BadTime(f"time zone: unknown zone '{name[:64]}'; pick one from the list")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadTime(f"time zone: unknown zone '{name}'") from None
+        raise BadTime(f"time zone: unknown zone '{name}'; pick one from the list") from None
 
 
 def to_utc(day: str, clock: str, zone_name: str) -> datetime:
@@ -43,7 +46,7 @@ def to_utc(day: str, clock: str, zone_name: str) -> datetime:
         local_time = time.fromisoformat(clock.strip())
     except ValueError:
         raise BadTime("time: use the form HH:MM") from None
-    zone = zone_named(zone_name.strip() or "UTC")
+    zone = zone_named(zone_name or "UTC")
     local = datetime.combine(local_day, local_time.replace(tzinfo=None), tzinfo=zone)
     moment = local.astimezone(UTC)
     if moment.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):

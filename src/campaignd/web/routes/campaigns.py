@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport
+from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
-from campaignd.store.columns import utcnow
 from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
@@ -196,25 +195,21 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: int) -
         parsed = await campaign_form(form)
         recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
         moved = _moved(parsed.scheduled_for, campaign["scheduled_for"])
-        if moved and parsed.scheduled_for is not None:
-            actions.check_schedule_time(parsed.scheduled_for, utcnow())
-        changes = {
-            name: getattr(parsed.content, name)
-            for name in CONTENT_FIELDS
-            if getattr(parsed.content, name) != campaign[name]
-        }
-        if changes:
-            campaign = await actions.edit_campaign(services, viewer.principal, campaign_id, changes)
-        if recipient_list is not None:
-            report = await actions.add_recipients(
-                services, viewer.principal, campaign_id, recipient_list
-            )
-        if moved and parsed.scheduled_for is not None:
-            campaign = await actions.schedule(
-                services, viewer.principal, campaign_id, parsed.scheduled_for
-            )
-        elif parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED:
-            campaign = await actions.unschedule(services, viewer.principal, campaign_id)
+        revision = Revision(
+            changes={
+                name: getattr(parsed.content, name)
+                for name in CONTENT_FIELDS
+                if getattr(parsed.content, name) != campaign[name]
+            },
+            recipient_list=recipient_list,
+            schedule=parsed.scheduled_for if moved else None,
+            unschedule=(
+                parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED
+            ),
+        )
+        campaign, report = await actions.revise_campaign(
+            services, viewer.principal, campaign_id, revision
+        )
     except NotFound:
         raise
     except (FormProblem, ActionError) as problem:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import ActionError, Invalid, NotFound
 from campaignd.actions.message_preview import MessagePreview, preview_message
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
 from campaignd.store.charts import sent_per_hour
+from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
 from campaignd.store.runs import runs_of_campaign
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.charts import hourly_chart
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
-from campaignd.web.forms import FormProblem, csv_of, recipients_of, schedule_of, text_of
+from campaignd.web.forms import FormProblem, chosen_time, csv_of, recipients_of, text_of
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import LIST_URL, READ_ONLY, detail_url
 from campaignd.web.session import services_of
@@ -63,6 +63,23 @@ async def campaign_page(
     after: int | None = None,
     sample: int | None = None,
 ) -> Response:
+    return await _campaign_page(
+        request, viewer, campaign_id, recipients=recipients, after=after, sample=sample
+    )
+
+
+async def _campaign_page(
+    request: Request,
+    viewer: Viewer,
+    campaign_id: int,
+    *,
+    recipients: str | None = None,
+    after: int | None = None,
+    sample: int | None = None,
+    schedule_error: str | None = None,
+    schedule_values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     services = services_of(request)
     campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
     delivery_statuses = [item.value for item in DeliveryStatus]
@@ -99,8 +116,12 @@ async def campaign_page(
         "message": message,
         "sample_note": sample_note,
         "sample_choices": _sample_choices(deliveries, message),
+        "schedule_error": schedule_error,
+        "schedule_values": schedule_values,
     }
-    return await render(request, "campaigns/detail.html", context, viewer=viewer)
+    return await render(
+        request, "campaigns/detail.html", context, viewer=viewer, status_code=status_code
+    )
 
 
 @router.get("/progress")
@@ -148,6 +169,37 @@ async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: in
     return await render(request, "campaigns/imported.html", context, viewer=viewer)
 
 
+async def _schedule(request: Request, viewer: Viewer, campaign_id: int, form: FormData) -> Response:
+    """Every field is read and checked before anything is written; a problem re-renders the
+    page with the message (422) and changes nothing."""
+    services, principal = services_of(request), viewer.principal
+    try:
+        chosen = chosen_time(form)
+        if chosen is None:
+            raise FormProblem("date: choose when to send it")
+        actions.check_schedule_time(chosen.moment, utcnow())
+    except (FormProblem, Invalid) as problem:
+        if not viewer.can_change:
+            return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
+        text = problem.detail if isinstance(problem, Invalid) else str(problem)
+        typed = {name: text_of(form, name) for name in ("date", "time", "timezone")}
+        return await _campaign_page(
+            request,
+            viewer,
+            campaign_id,
+            schedule_error=_sentence(text),
+            schedule_values=typed,
+            status_code=422,
+        )
+    campaign = await actions.schedule(services, principal, campaign_id, chosen.moment)
+    return await flash_and_redirect(
+        request,
+        detail_url(campaign_id),
+        "success",
+        f"“{campaign['name']}” is scheduled for {chosen.local_text()}.",
+    )
+
+
 @router.post("/{action}")
 async def campaign_action(
     request: Request, viewer: ViewerDep, campaign_id: int, action: str
@@ -157,14 +209,8 @@ async def campaign_action(
     services, principal = services_of(request), viewer.principal
     try:
         if action == "schedule":
-            when = schedule_of(form)
-            if when is None:
-                raise FormProblem("date: choose when to send it")
-            campaign = await actions.schedule(services, principal, campaign_id, when)
-            zone = text_of(form, "timezone") or "UTC"
-            local = when.astimezone(ZoneInfo(zone))
-            message = f"“{campaign['name']}” is scheduled for {local:%A %-d %B %Y, %H:%M} ({zone})."
-        elif action == "execute":
+            return await _schedule(request, viewer, campaign_id, form)
+        if action == "execute":
             run = await actions.execute(services, principal, campaign_id)
             campaign = await actions.get_campaign(services, principal, campaign_id)
             message = f"“{campaign['name']}” is sending now (run {run['id']})."
