@@ -51,7 +51,7 @@ async def fan_out_one_by_one(
             await connection.execute(
                 text(
                     "SELECT id, email FROM deliveries "
-                    "WHERE campaign_id = :campaign_id AND status = 'pending' ORDER BY id"
+                    "WHERE campaign_id = :campaign_id AND status = 'queued' ORDER BY id"
                 ),
                 {"campaign_id": campaign_id},
             )

@@ -218,7 +218,7 @@ async def insert_recipients(
     *,
     first: int,
     last: int,
-    status: str = "pending",
+    status: str = "queued",
 ) -> None:
     """Recipients ``person{first..last}@example.org`` with personal variables, one statement."""
     dialect = connection.dialect.name
@@ -288,7 +288,7 @@ async def seed_audience(
     scheduled_for: datetime | None = None,
     organization_id: int | None = None,
 ) -> Audience:
-    """A campaign of ``recipients`` pending recipients; a fifth of them are in cooldown.
+    """A campaign of ``recipients`` recipients not yet fanned out; a fifth of them are in cooldown.
 
     The fifth in cooldown were mailed 15 days ago by a sent campaign ("Winter Event");
     another fifth were mailed 200 days ago, so their ledger entries are taken over.

@@ -1,6 +1,6 @@
 """Fan-out throughput: recipients per second on SQLite and PostgreSQL.
 
-Each size gets a fresh database with one campaign of N pending recipients, a fifth of
+Each size gets a fresh database with one campaign of N recipients, a fifth of
 whom received 'Winter Event' 15 days ago (contact ledger rows), and times the scheduler's
 pass that fans it out (start, suppression, reservation, cooldown reasons, counts).
 
@@ -54,7 +54,7 @@ def address(number):  # type: ignore[no-untyped-def]
 
 
 async def seed(database: Database, size: int) -> int:
-    """One campaign with ``size`` pending recipients, a fifth of them in cooldown."""
+    """One campaign with ``size`` recipients, a fifth of them in cooldown."""
     now = utcnow()
     async with database.transaction() as connection:
         organization = await organizations.create_organization(
@@ -89,7 +89,7 @@ async def seed(database: Database, size: int) -> int:
                 select(
                     literal(campaign_id, Integer),
                     address(series.c.i),
-                    literal("pending", String),
+                    literal("queued", String),
                     literal(0, Integer),
                 ),
             )

@@ -36,7 +36,7 @@ from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.runs import finish_if_done, refresh_run_counts, start_campaign
 from campaignd.store.schema import campaigns, deliveries
-from campaignd.store.waiting import WAITING
+from campaignd.store.waiting import QUEUED
 from campaignd.wakeups import LocalWakeups
 
 PLATFORM_ADMIN = Principal(actor="token:ops", role=Role.PLATFORM_ADMIN)
@@ -203,7 +203,7 @@ class Seeder:
                         select(deliveries.c.id)
                         .where(
                             deliveries.c.campaign_id == campaign_id,
-                            deliveries.c.status == WAITING,
+                            deliveries.c.status == QUEUED,
                         )
                         .order_by(deliveries.c.id)
                     )

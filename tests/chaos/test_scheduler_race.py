@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, deliveries, runs
-from campaignd.store.waiting import WAITING
+from campaignd.store.waiting import QUEUED
 from tests.integration.scheduling_helpers import make_campaign, make_organization
 from tests.support import assert_overlapped, racing_window
 
@@ -98,7 +98,7 @@ async def test_racing_schedulers_start_each_campaign_once(postgres_url: str) -> 
             queued = Counter(
                 (
                     await connection.execute(
-                        select(deliveries.c.email).where(deliveries.c.status == WAITING)
+                        select(deliveries.c.email).where(deliveries.c.status == QUEUED)
                     )
                 ).scalars()
             )

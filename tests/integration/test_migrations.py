@@ -29,7 +29,8 @@ def test_migrations_match_the_declared_schema(database_url: str) -> None:
 
 
 def test_deliveries_queued_before_the_upgrade_are_still_claimed(database_url: str) -> None:
-    """Rows an earlier version stored ``queued`` become ``pending``: shown queued, claimable."""
+    """Rows the first version stored ``queued`` (0002 renamed them ``pending``, 0004 back to
+    ``queued``) are shown queued and claimed after the upgrade."""
     command.downgrade(alembic_config(database_url), "0001")
     engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
     with engine.begin() as connection:
@@ -56,7 +57,7 @@ def test_deliveries_queued_before_the_upgrade_are_still_claimed(database_url: st
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT status FROM deliveries")).scalar_one()
     engine.dispose()
-    assert stored == "pending"
+    assert stored == "queued"
 
     async def claim() -> tuple[dict[str, int], int]:
         database = Database(database_url)

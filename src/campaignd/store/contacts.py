@@ -19,7 +19,7 @@ def scope_of(cooldown_scope: str, organization_id: int) -> int:
     return organization_id if cooldown_scope == "organization" else GLOBAL_SCOPE
 
 
-async def reserve_pending(
+async def reserve_queued(
     connection: AsyncConnection,
     *,
     campaign_id: int,
@@ -28,7 +28,7 @@ async def reserve_pending(
     now: datetime,
     cutoff: datetime,
 ) -> None:
-    """Reserve every pending address of the campaign that is outside its cooldown.
+    """Reserve every queued address of the campaign that is outside its cooldown.
 
     One conditional upsert: an address whose ledger entry is newer than ``cutoff`` keeps
     that entry (someone else has it); any other is taken by this campaign. Rows are taken
@@ -44,7 +44,7 @@ async def reserve_pending(
         )
         .where(
             deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.status == DeliveryStatus.QUEUED.value,
         )
         .order_by(deliveries.c.email)
     )

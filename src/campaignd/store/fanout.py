@@ -1,4 +1,5 @@
-"""Fan-out: a campaign's pending recipients become queued or skipped, in a few set-based statements.
+"""Fan-out: a campaign's recipients are checked once, in a few set-based statements: those
+in cooldown, suppressed, duplicated or invalid are skipped, the others stay queued.
 
 And the read-only preview that applies the same rules.
 """
@@ -14,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, suppressed_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
-from campaignd.store.contacts import reserve_pending, scope_of
+from campaignd.store.contacts import reserve_queued, scope_of
 from campaignd.store.dialect import allow_memory_for_joins
 from campaignd.store.recipients import count_recipients
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
 from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
 
-PENDING = DeliveryStatus.PENDING.value
+QUEUED = DeliveryStatus.QUEUED.value
 JOIN_MEMORY_MEGABYTES = 64  # per hash table; a 1M audience's join fits in one batch
 FINISHED_CAMPAIGNS = (
     CampaignStatus.SENT.value,
@@ -44,7 +45,7 @@ async def fan_out(
 ) -> dict[str, int] | None:
     """Fan out a started campaign once; None when it is already fanned out (or not sending).
 
-    Only the skipped recipients are written: the others stay ``pending`` and become the
+    Only the skipped recipients are written: the others stay ``queued`` and become the
     queue through the campaign's ``fanned_out_at`` (see ``store.waiting``).
 
     Must run inside a writer transaction: the first statement claims the fan-out, so a
@@ -69,7 +70,7 @@ async def fan_out(
     await _skip_suppressed(connection, campaign_id, organization_id)
     if rules.days > 0:
         scope = scope_of(rules.scope, organization_id)
-        await reserve_pending(
+        await reserve_queued(
             connection,
             campaign_id=campaign_id,
             campaign_name=name,
@@ -90,7 +91,7 @@ async def _skip_suppressed(
         update(deliveries)
         .where(
             deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == PENDING,
+            deliveries.c.status == QUEUED,
             suppressions.c.organization_id == organization_id,
             suppressions.c.email == deliveries.c.email,
         )
@@ -120,7 +121,7 @@ async def _skip_in_cooldown(
         contacts.c.scope == scope,
         contacts.c.email == deliveries.c.email,
         deliveries.c.campaign_id == campaign_id,
-        deliveries.c.status == PENDING,
+        deliveries.c.status == QUEUED,
         contacts.c.campaign_id.is_distinct_from(campaign_id),
     )
     holders = (

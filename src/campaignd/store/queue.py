@@ -23,7 +23,7 @@ from campaignd.store.contacts import give_back_in_any_scope, give_back_reservati
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
-from campaignd.store.waiting import WAITING
+from campaignd.store.waiting import QUEUED
 
 SENDING = DeliveryStatus.SENDING.value
 LAST_ERROR_CHARACTERS = 300
@@ -85,7 +85,7 @@ async def claim_batch(
         select(deliveries.c.id)
         .where(
             deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == WAITING,
+            deliveries.c.status == QUEUED,
             (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
             still_sending,
         )
@@ -216,7 +216,7 @@ async def record_outcomes(
         {
             "delivery_id": outcome.delivery_id,
             "owner": owner,
-            "new_status": _stored(outcome.status),
+            "new_status": outcome.status.value,
             "reply": outcome.reply,
             "error": outcome.error,
             "next_attempt_at": outcome.next_attempt_at,
@@ -248,11 +248,6 @@ async def _still_held(
     )
     held = {int(value) for value in (await connection.execute(statement)).scalars()}
     return [outcome for outcome in outcomes if outcome.delivery_id in held]
-
-
-def _stored(status: DeliveryStatus) -> str:
-    """A retry waits in the queue again (``store.waiting``)."""
-    return WAITING if status is DeliveryStatus.QUEUED else status.value
 
 
 async def _give_back_failed(
@@ -363,7 +358,7 @@ def _returned_status() -> ColumnElement[str]:
     )
     return case(
         (campaign_status == CampaignStatus.CANCELLED.value, DeliveryStatus.CANCELLED.value),
-        else_=WAITING,
+        else_=QUEUED,
     )
 
 
@@ -447,7 +442,7 @@ async def next_retry_at(connection: AsyncConnection) -> datetime | None:
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
             campaigns.c.fanned_out_at.is_not(None),
-            deliveries.c.status == WAITING,
+            deliveries.c.status == QUEUED,
             deliveries.c.next_attempt_at.is_not(None),
         )
     )
@@ -494,7 +489,7 @@ async def queue_depth(connection: AsyncConnection) -> int:
         .where(
             campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
             campaigns.c.fanned_out_at.is_not(None),
-            deliveries.c.status == WAITING,
+            deliveries.c.status == QUEUED,
         )
     )
     return int((await connection.execute(statement)).scalar_one())

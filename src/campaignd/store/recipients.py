@@ -28,7 +28,7 @@ async def add_recipients(
     campaign_id: int,
     recipients: Iterable[tuple[str, dict[str, Any] | None]],
 ) -> int:
-    """Insert normalised ``(email, variables)`` pairs as pending deliveries.
+    """Insert normalised ``(email, variables)`` pairs as queued deliveries (``store.waiting``).
 
     Addresses the campaign already holds are left alone. Returns how many were added.
     """
@@ -43,7 +43,7 @@ async def add_recipients(
                 "campaign_id": campaign_id,
                 "email": email,
                 "variables": variables or None,
-                "status": DeliveryStatus.PENDING.value,
+                "status": DeliveryStatus.QUEUED.value,
                 "attempts": 0,
             }
         )

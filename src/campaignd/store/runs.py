@@ -12,9 +12,9 @@ from campaignd.store.campaigns import delivery_counts, transition
 from campaignd.store.contacts import give_back_reservations
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
-from campaignd.store.waiting import WAITING
+from campaignd.store.waiting import QUEUED
 
-UNFINISHED = (WAITING, DeliveryStatus.SENDING.value)  # stored statuses (store.waiting)
+UNFINISHED = (QUEUED, DeliveryStatus.SENDING.value)
 
 
 async def start_campaign(
@@ -242,7 +242,7 @@ async def cancel_campaign(
     mine = deliveries.c.campaign_id == campaign_id
     await connection.execute(
         update(deliveries)
-        .where(mine, deliveries.c.status == WAITING)
+        .where(mine, deliveries.c.status == QUEUED)
         .values(status=DeliveryStatus.CANCELLED.value, lease_owner=None)
     )
     await give_back_reservations(

@@ -1,31 +1,34 @@
-"""How a delivery waiting to be sent is stored, and how it is shown.
+"""How a delivery waiting to be sent is stored, named and shown: ``queued``.
 
-Fan-out writes only the recipients it skips. Every other delivery keeps its stored
-``pending`` status, and the campaign's ``fanned_out_at`` turns all of them into the queue
-at once: a stored ``pending`` delivery of a fanned-out campaign is shown and counted as
-``queued``. Retries and deliveries handed back unsent are stored ``pending`` again.
-This spares fan-out a new row version and its index entries per eligible recipient.
+A recipient is stored ``queued`` from the moment it is added to a campaign, and fan-out
+writes only the recipients it skips: the campaign's ``fanned_out_at`` makes every other
+delivery part of the queue at once, without a new row version per recipient. Retries and
+deliveries handed back unsent are ``queued`` again.
+
+Until its campaign is fanned out (the audience not yet checked against the cooldown and
+the suppression list), a waiting delivery is *shown* ``pending``: that word names the
+campaign's state, not another state of the delivery.
 """
 
 from __future__ import annotations
 
 from campaignd.domain.lifecycle import DeliveryStatus
 
-WAITING = DeliveryStatus.PENDING.value
 QUEUED = DeliveryStatus.QUEUED.value
+PENDING = DeliveryStatus.PENDING.value
 
 
 def shown_status(stored: str, *, fanned_out: bool) -> str:
     """The status a user sees for a delivery stored as ``stored``."""
-    return QUEUED if fanned_out and stored == WAITING else stored
+    return PENDING if not fanned_out and stored == QUEUED else stored
 
 
 def stored_status(shown: str, *, fanned_out: bool) -> str | None:
     """The stored status of deliveries shown as ``shown``; None when none can be."""
+    if shown == PENDING:
+        return None if fanned_out else QUEUED
     if shown == QUEUED:
-        return WAITING if fanned_out else None
-    if shown == WAITING:
-        return None if fanned_out else WAITING
+        return QUEUED if fanned_out else None
     return shown
 
 
