@@ -3,7 +3,8 @@
 Each round re-reads which campaigns are sending, shares the free room among them (turn by
 turn, so a big campaign cannot starve a small one), skips what was suppressed since the
 fan-out, and finishes campaigns with nothing left. It claims again when the queue drops
-below half full, when woken, or after a second.
+below half full, when woken, or after a second (a round every second at the least, so the
+sending set is fresh even when no halt reached this process).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class Feeder:
         while not stop.is_set():
             claimed = await self._round_safely()
             if self.hands.half_full():
-                await first_of(stop.wait(), self.hands.wait_for_room())
+                # a round at least every second re-reads the sending campaigns: a pause from
+                # a process that cannot announce it (the CLI without Redis) takes hold too
+                await first_of(stop.wait(), self.hands.wait_for_room(), asyncio.sleep(IDLE_SECONDS))
             elif claimed == 0:
                 await first_of(stop.wait(), self.wakeups.wait("workers", IDLE_SECONDS))
 
