@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
-from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.domain.addresses import InvalidAddress, parse_mailbox
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientList
 from campaignd.domain.templates import TemplateProblem, compile_campaign
@@ -68,20 +68,13 @@ def _check_content(content: dict[str, Any]) -> None:
         value = content.get(name)
         if value:
             try:
-                normalise(_bare_address(value))
+                parse_mailbox(value)
             except InvalidAddress as error:
                 raise Invalid(f"{_api_name(name)}: {error}") from None
     try:
         compile_campaign(content["subject"], content.get("html_body"), content.get("text_body"))
     except TemplateProblem as problem:
         raise Invalid(str(problem)) from None
-
-
-def _bare_address(value: str) -> str:
-    """``Name <a@x.org>`` -> ``a@x.org``."""
-    if "<" in value and value.rstrip().endswith(">"):
-        return value[value.rindex("<") + 1 : value.rstrip().rindex(">")]
-    return value
 
 
 def _api_name(field: str) -> str:
