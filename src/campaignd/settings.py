@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["all", "api", "scheduler", "worker"]
 
+MIN_JWT_SECRET_BYTES = 32
+
 
 class SettingsError(ValueError):
     """A configuration value is wrong; the message names the variable."""
@@ -65,6 +67,19 @@ class Settings(BaseSettings):
             raise ValueError("must be file://DIR, smtp://, smtp+starttls:// or smtps://")
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # set but empty: JWTs stay off
+        if len(value.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_BYTES} bytes long (HS256 needs a secret as "
+                f"long as its hash); this one has {len(value.encode('utf-8'))}. "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
@@ -81,5 +96,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for item in error.errors():
             field = str(item["loc"][0]) if item["loc"] else "?"
-            problems.append(f"CAMPAIGND_{field.upper()}: {item['msg']}")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"CAMPAIGND_{field.upper()}: {message}")
         raise SettingsError("; ".join(problems)) from None

@@ -92,7 +92,22 @@ def decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
         raise Unauthorized(f"the JWT's issuer is not '{settings.jwt_issuer}'") from None
     except jwt.PyJWTError as error:
         raise Unauthorized(f"the JWT was refused: {error}") from None
+    _require_numeric_dates(claims)
     return claims
+
+
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _require_numeric_dates(claims: dict[str, Any]) -> None:
+    """``exp``, ``nbf`` and ``iat`` are NumericDates (RFC 7519): a JSON number, never a string
+    such as ``"9999999999"`` (PyJWT would read it as a number)."""
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthorized(f"the JWT's '{name}' claim must be a number (seconds since 1970)")
 
 
 async def principal_for_claims(services: Services, claims: dict[str, Any]) -> Principal:
