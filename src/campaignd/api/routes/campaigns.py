@@ -19,6 +19,7 @@ from campaignd.api.models import (
     ImportReport,
     RecipientItem,
 )
+from campaignd.api.params import CampaignId, Cursor
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientList, from_json
 from campaignd.store.rows import Row
@@ -76,7 +77,7 @@ async def list_campaigns(
     principal: PrincipalDep,
     status: CampaignStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> CampaignPage:
     """Campaigns, newest first, one page at a time."""
     rows, next_cursor = await actions.list_campaigns(
@@ -91,7 +92,7 @@ async def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}")
 async def get_campaign(
-    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Campaign:
     """One campaign with its status, recipient count and deliveries counted per status."""
     return campaign(await actions.get_campaign(services, principal, campaign_id))
@@ -99,7 +100,7 @@ async def get_campaign(
 
 @router.patch("/campaigns/{campaign_id}")
 async def edit_campaign(
-    campaign_id: int,
+    campaign_id: CampaignId,
     body: Annotated[CampaignEdit, Body()],
     services: ServicesDep,
     principal: PrincipalDep,
@@ -113,7 +114,7 @@ async def edit_campaign(
 
 @router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_campaign(
-    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
     """Delete a draft."""
     await actions.delete_campaign(services, principal, campaign_id)

@@ -14,6 +14,7 @@ from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.content import is_json, media_type, read_json
 from campaignd.api.errors import ProblemError, describe_errors
 from campaignd.api.models import Delivery, DeliveryPage, ImportReport, RecipientsRequest
+from campaignd.api.params import CampaignId, Cursor
 from campaignd.api.routes.campaigns import import_report, recipient_list
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
@@ -71,7 +72,7 @@ async def read_recipient_list(request: Request) -> RecipientList:
 
 @router.post("/campaigns/{campaign_id}/recipients", openapi_extra=BODIES)
 async def add_recipients(
-    campaign_id: int, request: Request, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> ImportReport:
     """Add recipients to a draft or scheduled campaign. Invalid addresses are reported with
     their row and reason; addresses the campaign already holds count as duplicates."""
@@ -86,12 +87,12 @@ def delivery(row: Row) -> Delivery:
 
 @router.get("/campaigns/{campaign_id}/recipients")
 async def list_recipients(
-    campaign_id: int,
+    campaign_id: CampaignId,
     services: ServicesDep,
     principal: PrincipalDep,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> DeliveryPage:
     """Each recipient's delivery: status, skip code and reason, attempts, time sent, last error."""
     rows, next_cursor = await actions.list_recipients(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport
 from campaignd.actions.errors import ActionError, NotFound
+from campaignd.api.params import CampaignId, Cursor
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
 from campaignd.store.organizations import list_organizations
@@ -37,7 +38,7 @@ async def campaign_list(
     request: Request,
     viewer: ViewerDep,
     status: str | None = None,
-    cursor: int | None = None,
+    cursor: Cursor = None,
 ) -> Response:
     status = status or None
     error = None
@@ -176,7 +177,7 @@ def _moved(chosen: datetime | None, current: datetime | None) -> bool:
 
 
 @router.get("/{campaign_id:int}/edit")
-async def edit_page(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def edit_page(request: Request, viewer: ViewerDep, campaign_id: CampaignId) -> Response:
     campaign = await _editable(request, viewer, campaign_id)
     if isinstance(campaign, Response):
         return campaign
@@ -184,7 +185,7 @@ async def edit_page(request: Request, viewer: ViewerDep, campaign_id: int) -> Re
 
 
 @router.post("/{campaign_id:int}/edit")
-async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: CampaignId) -> Response:
     form = await checked_form(request)
     campaign = await _editable(request, viewer, campaign_id)
     if isinstance(campaign, Response):

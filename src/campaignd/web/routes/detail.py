@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import ActionError, Invalid, NotFound
 from campaignd.actions.message_preview import MessagePreview, preview_message
+from campaignd.api.params import CampaignId, Cursor, RecipientId
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
 from campaignd.store.charts import sent_per_hour
 from campaignd.store.rows import Row
@@ -58,10 +59,10 @@ def _sample_choices(deliveries: list[Row], message: MessagePreview) -> list[tupl
 async def campaign_page(
     request: Request,
     viewer: ViewerDep,
-    campaign_id: int,
+    campaign_id: CampaignId,
     recipients: str | None = None,
-    after: int | None = None,
-    sample: int | None = None,
+    after: Cursor = None,
+    sample: RecipientId = None,
 ) -> Response:
     services = services_of(request)
     campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
@@ -105,7 +106,7 @@ async def campaign_page(
 
 @router.get("/progress")
 async def progress_fragment(
-    request: Request, viewer: ViewerDep, campaign_id: int, shown: str | None = None
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId, shown: str | None = None
 ) -> Response:
     """The progress card; when the status moved on, the page reloads to offer the right buttons."""
     campaign = await actions.get_campaign(services_of(request), viewer.principal, campaign_id)
@@ -124,7 +125,9 @@ def _back(form_value: str, campaign_id: int) -> str:
 
 
 @router.post("/recipients")
-async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def upload_recipients(
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId
+) -> Response:
     form = await checked_form(request)
     if not viewer.can_change:
         return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
@@ -150,7 +153,7 @@ async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: in
 
 @router.post("/{action}")
 async def campaign_action(
-    request: Request, viewer: ViewerDep, campaign_id: int, action: str
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId, action: str
 ) -> Response:
     form = await checked_form(request)
     back = _back(text_of(form, "return_to"), campaign_id)
