@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     session_secret: str | None = None
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # limits on what a request may hold (bad input answers 422 naming the limit)
+    max_json_depth: int = Field(32, ge=4, le=256)
     batch_size: int = Field(200, ge=1, le=10_000)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

@@ -6,17 +6,27 @@ leaves the service answering.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from campaignd.settings import Settings
 from campaignd.store.database import Database
-from tests.integration.api_client import Api, open_api
+from tests.integration.api_client import Api, campaign_body, open_api
 from tests.integration.test_web_pages import sign_in
 
 HUGE = "99999999999999999999"
 BEYOND_64_BITS = "888935839905576467610730496"
+
+
+def nested(depth: int) -> str:
+    """A JSON object nested ``depth`` levels deep, written without recursion."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def recipients_body(vars_json: str) -> bytes:
+    return f'{{"recipients": [{{"email": "deep@example.com", "vars": {vars_json}}}]}}'.encode()
 
 
 @pytest.fixture
@@ -102,3 +112,74 @@ async def test_a_huge_id_in_a_form_post_is_a_404_page(api: Api) -> None:
     response = await api.client.post(f"/admin/marketing/campaigns/{HUGE}/pause", data={})
     assert response.status_code in {403, 404}, response.text
     assert "Traceback" not in response.text
+
+
+# nesting and size of JSON and variables
+
+
+@pytest.mark.parametrize("depth", [700, 3000, 100_000])
+async def test_deeply_nested_vars_are_refused_and_nothing_is_stored(api: Api, depth: int) -> None:
+    campaign_id = await api.campaign_in("draft")
+    before = await api.snapshot()
+    response = await api.call(
+        "acme_admin",
+        "POST",
+        f"/campaigns/{campaign_id}/recipients",
+        content=recipients_body(nested(depth)),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "nested more than 32 levels" in response.json()["detail"]
+    assert await api.snapshot() == before
+    listed = await api.call("acme_admin", "GET", f"/campaigns/{campaign_id}/recipients")
+    assert listed.status_code == 200, listed.text
+
+
+async def test_every_json_body_has_the_nesting_limit(api: Api) -> None:
+    before = await api.snapshot()
+    body = json.dumps(campaign_body())[:-1] + f', "extra": {nested(40)}}}'
+    for path in ("/campaigns", "/suppressions"):
+        response = await api.call(
+            "platform",
+            "POST",
+            path,
+            content=body.encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert "nested more than 32 levels deep" in response.json()["detail"]
+    huge_number = b'{"name": ' + b"9" * 5000 + b"}"
+    response = await api.call(
+        "platform",
+        "POST",
+        "/campaigns",
+        content=huge_number,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert await api.snapshot() == before
+
+
+async def test_the_nesting_limit_is_a_setting(database: Database, settings: Settings) -> None:
+    async with open_api(database, settings, max_json_depth=8) as api:
+        campaign_id = await api.campaign_in("draft")
+        response = await api.call(
+            "acme_admin",
+            "POST",
+            f"/campaigns/{campaign_id}/recipients",
+            content=recipients_body(nested(6)),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422
+        assert "nested more than 8 levels deep" in response.json()["detail"]
+
+
+async def test_json_routes_authenticate_before_reading_the_body(api: Api) -> None:
+    response = await api.call(
+        None,
+        "POST",
+        "/campaigns",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 401, response.text

@@ -20,11 +20,12 @@ from campaignd.api.models import (
     RecipientItem,
 )
 from campaignd.api.params import CampaignId, Cursor
+from campaignd.api.routing import ApiRoute
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientList, from_json
 from campaignd.store.rows import Row
 
-router = APIRouter(tags=["campaigns"])
+router = APIRouter(tags=["campaigns"], route_class=ApiRoute)
 
 
 def import_report(report: actions.ImportReport) -> ImportReport:

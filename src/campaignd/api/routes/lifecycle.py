@@ -11,8 +11,9 @@ from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import CONFLICT_RESPONSES, Campaign, Executed, Preview, ScheduleRequest
 from campaignd.api.params import CampaignId
 from campaignd.api.routes.campaigns import campaign
+from campaignd.api.routing import ApiRoute
 
-router = APIRouter(tags=["lifecycle"])
+router = APIRouter(tags=["lifecycle"], route_class=ApiRoute)
 
 
 @router.post("/campaigns/{campaign_id}/schedule", responses=CONFLICT_RESPONSES)

@@ -11,16 +11,17 @@ from pydantic import ValidationError
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
-from campaignd.api.content import is_json, media_type, read_json
+from campaignd.api.content import is_json, media_type, nesting_depth_exceeds, read_json
 from campaignd.api.errors import ProblemError, describe_errors
 from campaignd.api.models import Delivery, DeliveryPage, ImportReport, RecipientsRequest
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.api.routes.campaigns import import_report, recipient_list
+from campaignd.api.routing import ApiRoute
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
 from campaignd.store.rows import Row
 
-router = APIRouter(tags=["recipients"])
+router = APIRouter(tags=["recipients"], route_class=ApiRoute)
 
 CSV_TYPES = {"text/csv", "application/csv"}
 
@@ -81,8 +82,16 @@ async def add_recipients(
     return import_report(report)
 
 
+STORED_VARS_SHOWN_DEPTH = 64
+"""Variables stored before the nesting limits existed may be deeper than a response can
+carry; they are shown as null rather than failing the whole page."""
+
+
 def delivery(row: Row) -> Delivery:
-    return Delivery.model_validate({**row, "vars": row.get("variables")})
+    variables = row.get("variables")
+    if variables is not None and nesting_depth_exceeds(variables, STORED_VARS_SHOWN_DEPTH):
+        variables = None
+    return Delivery.model_validate({**row, "vars": variables})
 
 
 @router.get("/campaigns/{campaign_id}/recipients")

@@ -16,8 +16,9 @@ from campaignd.api.models import (
     SuppressionsRemove,
     SuppressionsRemoved,
 )
+from campaignd.api.routing import ApiRoute
 
-router = APIRouter(tags=["suppressions"])
+router = APIRouter(tags=["suppressions"], route_class=ApiRoute)
 
 Organization = Annotated[
     str | None, Query(description="organization slug; required for platform admins")
