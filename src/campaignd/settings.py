@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     # limits on what a request may hold (bad input answers 422 naming the limit)
     max_json_depth: int = Field(32, ge=4, le=256)
+    max_vars_depth: int = Field(10, ge=1, le=64)
+    max_vars_keys: int = Field(100, ge=1, le=10_000)
+    max_vars_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    max_csv_columns: int = Field(100, ge=2, le=10_000)
+    max_csv_field_chars: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     batch_size: int = Field(200, ge=1, le=10_000)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

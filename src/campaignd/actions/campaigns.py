@@ -12,9 +12,10 @@ from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.addresses import InvalidAddress, parse_mailbox
-from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, refusal
-from campaignd.domain.recipients import InvalidRow, RecipientList
+from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
+from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
 from campaignd.domain.templates import TemplateProblem, compile_campaign
+from campaignd.settings import Settings
 from campaignd.store import audit, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.contacts import scope_of
@@ -287,6 +288,33 @@ async def _insert_recipients(
         duplicates=recipient_list.duplicates + offered - added,
         invalid=recipient_list.invalid,
     )
+
+
+def recipient_limits(settings: Settings) -> RecipientLimits:
+    """The limits on recipient lists (variables, CSV) from ``CAMPAIGND_MAX_*``."""
+    return RecipientLimits(
+        vars_depth=settings.max_vars_depth,
+        vars_keys=settings.max_vars_keys,
+        vars_bytes=settings.max_vars_bytes,
+        csv_columns=settings.max_csv_columns,
+        csv_field_chars=settings.max_csv_field_chars,
+    )
+
+
+async def check_recipients_welcome(
+    services: Services, principal: Principal, campaign_id: int
+) -> None:
+    """Before a list is read at all: may this principal add recipients to this campaign now?
+
+    403 for a viewer, 404 for a campaign out of scope, 409 unless draft or scheduled, so a
+    large upload that would be refused costs nothing to parse. ``add_recipients`` checks
+    again, atomically, when the list is stored.
+    """
+    principal.require_change()
+    async with services.database.connection() as connection:
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
+    if not is_allowed(Action.ADD_RECIPIENTS, CampaignStatus(campaign["status"])):
+        raise Conflict(refusal(Action.ADD_RECIPIENTS, campaign["status"]))
 
 
 async def add_recipients(

@@ -22,7 +22,8 @@ from campaignd.api.models import (
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.api.routing import ApiRoute
 from campaignd.domain.lifecycle import CampaignStatus
-from campaignd.domain.recipients import RecipientList, from_json
+from campaignd.domain.recipients import RecipientList, RecipientListError, from_json
+from campaignd.settings import Settings
 from campaignd.store.rows import Row
 
 router = APIRouter(tags=["campaigns"], route_class=ApiRoute)
@@ -38,9 +39,13 @@ def import_report(report: actions.ImportReport) -> ImportReport:
     )
 
 
-async def recipient_list(items: list[RecipientItem]) -> RecipientList:
+async def recipient_list(items: list[RecipientItem], settings: Settings) -> RecipientList:
+    """The list, with its variables held to the ``CAMPAIGND_MAX_VARS_*`` limits (422)."""
     raw = [item if isinstance(item, str) else item.model_dump() for item in items]
-    return await asyncio.to_thread(from_json, raw)
+    try:
+        return await asyncio.to_thread(from_json, raw, actions.recipient_limits(settings))
+    except RecipientListError as error:
+        raise Invalid(str(error)) from None
 
 
 def campaign(row: Row) -> Campaign:
@@ -57,7 +62,11 @@ async def create_campaign(
             include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
         )
     )
-    recipients = await recipient_list(body.recipients) if body.recipients is not None else None
+    recipients = (
+        await recipient_list(body.recipients, services.settings)
+        if body.recipients is not None
+        else None
+    )
     row, report = await actions.create_campaign(
         services,
         principal,

@@ -119,7 +119,11 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
     parsed: CampaignForm | None = None
     try:
         parsed = await campaign_form(form)
-        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        recipient_list = (
+            await recipients_of(parsed.csv_text, services_of(request).settings)
+            if parsed.csv_text
+            else None
+        )
         campaign, report = await actions.create_campaign(
             services_of(request),
             viewer.principal,
@@ -195,7 +199,11 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
     report = None
     try:
         parsed = await campaign_form(form)
-        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        recipient_list = (
+            await recipients_of(parsed.csv_text, services_of(request).settings)
+            if parsed.csv_text
+            else None
+        )
         moved = _moved(parsed.scheduled_for, campaign["scheduled_for"])
         if moved and parsed.scheduled_for is not None:
             actions.check_schedule_time(parsed.scheduled_for, utcnow())

@@ -133,12 +133,12 @@ async def upload_recipients(
         return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
     services = services_of(request)
     try:
+        await actions.check_recipients_welcome(services, viewer.principal, campaign_id)
         file_name, text = await csv_of(form)
         if text is None:
             raise FormProblem("recipients: choose a CSV file with an 'email' column")
-        report = await actions.add_recipients(
-            services, viewer.principal, campaign_id, recipients_of(text)
-        )
+        recipients = await recipients_of(text, services.settings)
+        report = await actions.add_recipients(services, viewer.principal, campaign_id, recipients)
     except NotFound:
         raise
     except (FormProblem, ActionError) as problem:
