@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI
 
 import campaignd
 from campaignd import web
 from campaignd.actions.services import Services
+from campaignd.api import unsubscribe
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit
 from campaignd.api.routes import admin_api_router, health
@@ -20,17 +19,6 @@ Every route under `/api/admin/marketing` needs `Authorization: Bearer <token>`: 
 token from `campaignd token create` (starts with `cmp_`) or a JWT with `sub`, `role` and
 `org` claims. Errors are `{"detail": "..."}`. Times are ISO 8601 with an offset.
 """
-
-
-def _include_unsubscribe(app: FastAPI) -> None:
-    """The public unsubscribe pages, when the delivery package provides them."""
-    try:
-        module = importlib.import_module("campaignd.api.unsubscribe")
-    except ModuleNotFoundError as error:
-        if error.name != "campaignd.api.unsubscribe":
-            raise
-        return
-    app.include_router(module.router)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -49,6 +37,6 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=services.settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(admin_api_router())
-    _include_unsubscribe(app)
+    app.include_router(unsubscribe.router)
     web.install(app)
     return app
