@@ -11,6 +11,7 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import (
+    CONFLICT_RESPONSES,
     Campaign,
     CampaignCreate,
     CampaignEdit,
@@ -108,7 +109,7 @@ async def get_campaign(
     return campaign(await actions.get_campaign(services, principal, campaign_id))
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", responses=CONFLICT_RESPONSES)
 async def edit_campaign(
     campaign_id: CampaignId,
     body: Annotated[CampaignEdit, Body()],
@@ -122,7 +123,11 @@ async def edit_campaign(
     return campaign(await actions.edit_campaign(services, principal, campaign_id, changes))
 
 
-@router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/campaigns/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=CONFLICT_RESPONSES,
+)
 async def delete_campaign(
     campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

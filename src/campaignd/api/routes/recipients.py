@@ -13,7 +13,13 @@ from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.content import is_json, media_type, nesting_depth_exceeds, read_json
 from campaignd.api.errors import ProblemError, describe_errors
-from campaignd.api.models import Delivery, DeliveryPage, ImportReport, RecipientsRequest
+from campaignd.api.models import (
+    CONFLICT_RESPONSES,
+    Delivery,
+    DeliveryPage,
+    ImportReport,
+    RecipientsRequest,
+)
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.api.routes.campaigns import import_report, recipient_list
 from campaignd.api.routing import ApiRoute
@@ -78,7 +84,9 @@ async def read_recipient_list(request: Request, settings: Settings) -> Recipient
     raise ProblemError(415, f"send recipients as application/json or text/csv, not {kind}")
 
 
-@router.post("/campaigns/{campaign_id}/recipients", openapi_extra=BODIES)
+@router.post(
+    "/campaigns/{campaign_id}/recipients", openapi_extra=BODIES, responses=CONFLICT_RESPONSES
+)
 async def add_recipients(
     campaign_id: CampaignId, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> ImportReport:
