@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from campaignd.domain.addresses import InvalidAddress, normalise
 
@@ -121,29 +122,15 @@ def from_json(items: Iterable[object], limits: RecipientLimits = DEFAULT_LIMITS)
     return result
 
 
-@dataclass(frozen=True)
-class CsvRow:
+class CsvRow(NamedTuple):
     number: int  # the physical line the row ends on; the header is line 1 of a plain file
     email: str
     variables: dict[str, str]
 
 
-class _Lines:
-    """The lines of a CSV text, noticing when the reader asks past the last one."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self.exhausted = False
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        try:
-            return next(self._lines)
-        except StopIteration:
-            self.exhausted = True
-            raise
+END_OF_INPUT = "\U0010fffd campaignd: end of input \U0010fffd"
+"""A last line added after the input: read as its own record, the file ended cleanly; read
+as the end of a field, a quote was still open when the input ended."""
 
 
 def _unterminated(line: int) -> RecipientListError:
@@ -167,29 +154,27 @@ def _too_long(line: int, limits: RecipientLimits) -> RecipientListError:
 
 
 def _records(lines: Iterable[str], limits: RecipientLimits) -> Iterator[tuple[int, list[str]]]:
-    """(line the record starts on, cells) for each record, with the CSV limits enforced."""
-    source = _Lines(lines)
-    reader = csv.reader(source)
+    """(line the record ends on, cells) for each record, with the CSV limits enforced."""
+    reader = csv.reader(itertools.chain(lines, (END_OF_INPUT,)))
     if csv.field_size_limit() < limits.csv_field_chars:
         csv.field_size_limit(limits.csv_field_chars)  # ours is checked below, per field
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            if "field larger than field limit" in str(error):
-                raise _too_long(start, limits) from None
-            raise RecipientListError(f"line {start}: {error}") from None
-        if source.exhausted:
-            # the reader only asks past the last line inside a quoted field
-            raise _unterminated(start)
-        if len(cells) > limits.csv_columns:
-            raise _too_wide(start, len(cells), limits)
-        if cells and max(map(len, cells)) > limits.csv_field_chars:
-            raise _too_long(start, limits)
-        yield reader.line_num, cells
+    start = 1  # the line the next record starts on
+    try:
+        for cells in reader:
+            if cells and cells[-1].endswith(END_OF_INPUT):
+                if cells != [END_OF_INPUT]:
+                    raise _unterminated(start)
+                return
+            if len(cells) > limits.csv_columns:
+                raise _too_wide(start, len(cells), limits)
+            if cells and max(map(len, cells)) > limits.csv_field_chars:
+                raise _too_long(start, limits)
+            yield reader.line_num, cells
+            start = reader.line_num + 1
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise _too_long(start, limits) from None
+        raise RecipientListError(f"line {start}: {error}") from None
 
 
 def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> Iterator[CsvRow]:
@@ -203,7 +188,7 @@ def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> 
     records = _records(lines, limits)
     header: list[str] | None = None
     for _, cells in records:
-        if any(cell.strip() for cell in cells):
+        if "".join(cells).strip():
             header = [cell.strip().lower() for cell in cells]
             break
     if header is None:
@@ -217,12 +202,15 @@ def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> 
             f"the header has {len(names)} variable columns, more than the limit of "
             f"{limits.vars_keys} variables per recipient"
         )
+    width = len(header)
     overhead = sum(len(name) + 6 for _, name in names) + 2
     for number, cells in records:
-        if not any(cell.strip() for cell in cells):
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        email = cells[email_index]
+        if not email.strip() and not "".join(cells).strip():
             continue
-        email = cells[email_index] if email_index < len(cells) else ""
-        variables = {name: cells[index] if index < len(cells) else "" for index, name in names}
+        variables = {name: cells[index] for index, name in names}
         # a character takes at most 6 bytes in JSON: measure exactly only when it could matter
         if (sum(map(len, cells)) + overhead) * 6 > limits.vars_bytes:
             problem = vars_problem(variables, limits)
