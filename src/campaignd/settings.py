@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaignd.domain.addresses import InvalidAddress, parse_mailbox
+
 Role = Literal["all", "api", "scheduler", "worker"]
 
 MIN_JWT_SECRET_BYTES = 32
@@ -85,6 +87,17 @@ class Settings(BaseSettings):
                 f"long as its hash); this one has {len(value.encode('utf-8'))}. "
                 "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _one_mailbox(cls, value: str) -> str:
+        """The default sender is parsed as every sender is (a special-use domain such as
+        ``localhost`` is allowed here), so a bad one stops the start instead of every send."""
+        try:
+            parse_mailbox(value, special_use_domain=True)
+        except InvalidAddress as error:
+            raise ValueError(str(error)) from None
         return value
 
     @field_validator("public_url")

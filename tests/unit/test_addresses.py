@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from campaignd.delivery.encoding import mailbox
 from campaignd.domain.addresses import InvalidAddress, Mailbox, is_plain, normalise, parse_mailbox
+from campaignd.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -217,3 +218,23 @@ def test_the_header_carries_exactly_the_parsed_name_and_address(raw: str) -> Non
 def test_the_header_builder_refuses_what_the_parser_refuses(raw: str) -> None:
     with pytest.raises(ValueError):
         mailbox(raw)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("news@acme.example\r\nBcc: victim@x.example", "line break"),
+        ("a@x.org, b@y.org", "exactly one address"),
+        ("not an address", ""),
+    ],
+)
+def test_a_bad_default_sender_stops_the_start(value: str, words: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_env_file=None, from_address=value)
+    assert str(error.value).startswith("CAMPAIGND_FROM_ADDRESS: ")
+    assert words in str(error.value)
+
+
+def test_the_default_sender_is_accepted() -> None:
+    assert load_settings(_env_file=None).from_address == "campaigns@localhost"
+    assert load_settings(_env_file=None, from_address="News <news@acme.example>").from_address
