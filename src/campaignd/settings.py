@@ -9,7 +9,11 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaignd.domain.addresses import InvalidAddress, parse_mailbox
+
 Role = Literal["all", "api", "scheduler", "worker"]
+
+MIN_JWT_SECRET_BYTES = 32
 
 
 class SettingsError(ValueError):
@@ -52,6 +56,13 @@ class Settings(BaseSettings):
     login_failure_window: float = Field(60.0, gt=0)  # seconds
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # limits on what a request may hold (bad input answers 422 naming the limit)
+    max_json_depth: int = Field(32, ge=4, le=256)
+    max_vars_depth: int = Field(10, ge=1, le=64)
+    max_vars_keys: int = Field(100, ge=1, le=10_000)
+    max_vars_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    max_csv_columns: int = Field(100, ge=2, le=10_000)
+    max_csv_field_chars: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     batch_size: int = Field(200, ge=1, le=10_000)
     redis_prefix: str | None = Field(None, min_length=1, max_length=100)
     redis_connect_timeout: float = Field(5.0, gt=0)
@@ -91,6 +102,30 @@ class Settings(BaseSettings):
             raise ValueError("must be file://DIR, smtp://, smtp+starttls:// or smtps://")
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # set but empty: JWTs stay off
+        if len(value.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_BYTES} bytes long (HS256 needs a secret as "
+                f"long as its hash); this one has {len(value.encode('utf-8'))}. "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _one_mailbox(cls, value: str) -> str:
+        """The default sender is parsed as every sender is (a special-use domain such as
+        ``localhost`` is allowed here), so a bad one stops the start instead of every send."""
+        try:
+            parse_mailbox(value, special_use_domain=True)
+        except InvalidAddress as error:
+            raise ValueError(str(error)) from None
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
@@ -123,5 +158,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for item in error.errors():
             field = str(item["loc"][0]) if item["loc"] else "?"
-            problems.append(f"CAMPAIGND_{field.upper()}: {item['msg']}")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"CAMPAIGND_{field.upper()}: {message}")
         raise SettingsError("; ".join(problems)) from None

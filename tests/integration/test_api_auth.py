@@ -128,6 +128,7 @@ async def test_platform_admin_jwt_needs_no_organization(api: Api) -> None:
     [
         (lambda: hs256(exp=time.time() - 5), "expired"),
         (lambda: hs256(exp=None), "exp"),
+        (lambda: hs256(exp=str(int(time.time()) + 600)), "'exp' claim must be a number"),
         (lambda: hs256(sub=None), "sub"),
         (lambda: hs256(role="owner"), "role"),
         (lambda: hs256(org=None), "org"),
@@ -140,6 +141,7 @@ async def test_platform_admin_jwt_needs_no_organization(api: Api) -> None:
     ids=[
         "expired",
         "no-exp",
+        "exp-as-string",
         "no-sub",
         "unknown-role",
         "no-org",

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from campaignd.actions.principal import Role
 from campaignd.api.auth import Unauthorized, accepted_keys, decode_jwt, principal_for_token
 from campaignd.api.errors import describe_errors, field_name
-from campaignd.settings import Settings
+from campaignd.settings import Settings, SettingsError, load_settings
 
 SECRET = "unit-test-secret-with-enough-bytes-000"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -54,6 +54,40 @@ def test_hs256_round_trip_and_expiry() -> None:
     expired = jwt.encode(claims(exp=time.time() - 1), SECRET, "HS256")
     with pytest.raises(Unauthorized, match="expired"):
         decode_jwt(expired, config)
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["9999999999", "0", True, None, [1], {"at": 1}])
+def test_time_claims_must_be_numbers(name: str, value: Any) -> None:
+    """PyJWT reads ``"exp": "9999999999"`` as a number; a NumericDate must be a JSON number."""
+    token = jwt.encode(claims(**{name: value}), SECRET, "HS256")
+    with pytest.raises(Unauthorized):
+        decode_jwt(token, settings(jwt_secret=SECRET))
+
+
+def test_an_expiry_given_as_a_string_is_refused_in_words() -> None:
+    token = jwt.encode(claims(exp=str(int(time.time()) + 3600)), SECRET, "HS256")
+    with pytest.raises(Unauthorized, match="'exp' claim must be a number"):
+        decode_jwt(token, settings(jwt_secret=SECRET))
+
+
+def test_numeric_time_claims_are_accepted() -> None:
+    now = time.time()
+    token = jwt.encode(claims(iat=int(now), nbf=now - 5, exp=int(now) + 60), SECRET, "HS256")
+    assert decode_jwt(token, settings(jwt_secret=SECRET))["sub"] == "ada"
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 31, "é" * 15])
+def test_a_jwt_secret_shorter_than_32_bytes_stops_the_start(secret: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_env_file=None, jwt_secret=secret)
+    assert str(error.value).startswith("CAMPAIGND_JWT_SECRET: must be at least 32 bytes")
+
+
+def test_a_jwt_secret_of_32_bytes_or_none_is_fine() -> None:
+    assert load_settings(_env_file=None, jwt_secret="é" * 16).jwt_secret == "é" * 16
+    assert load_settings(_env_file=None, jwt_secret="").jwt_secret is None
+    assert load_settings(_env_file=None).jwt_secret is None
 
 
 def test_unaccepted_algorithms_are_named() -> None:

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
-from campaignd.domain.addresses import InvalidAddress, normalise
-from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, refusal
-from campaignd.domain.recipients import InvalidRow, RecipientList
+from campaignd.domain.addresses import InvalidAddress, parse_mailbox
+from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
+from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
 from campaignd.domain.templates import TemplateProblem, compile_campaign
+from campaignd.settings import Settings
 from campaignd.store import audit, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.contacts import scope_of
@@ -68,20 +69,13 @@ def _check_content(content: dict[str, Any]) -> None:
         value = content.get(name)
         if value:
             try:
-                normalise(_bare_address(value))
+                parse_mailbox(value)
             except InvalidAddress as error:
                 raise Invalid(f"{_api_name(name)}: {error}") from None
     try:
         compile_campaign(content["subject"], content.get("html_body"), content.get("text_body"))
     except TemplateProblem as problem:
         raise Invalid(str(problem)) from None
-
-
-def _bare_address(value: str) -> str:
-    """``Name <a@x.org>`` -> ``a@x.org``."""
-    if "<" in value and value.rstrip().endswith(">"):
-        return value[value.rindex("<") + 1 : value.rstrip().rindex(">")]
-    return value
 
 
 def _api_name(field: str) -> str:
@@ -354,6 +348,33 @@ async def _insert_recipients(
         duplicates=recipient_list.duplicates + offered - added,
         invalid=recipient_list.invalid,
     )
+
+
+def recipient_limits(settings: Settings) -> RecipientLimits:
+    """The limits on recipient lists (variables, CSV) from ``CAMPAIGND_MAX_*``."""
+    return RecipientLimits(
+        vars_depth=settings.max_vars_depth,
+        vars_keys=settings.max_vars_keys,
+        vars_bytes=settings.max_vars_bytes,
+        csv_columns=settings.max_csv_columns,
+        csv_field_chars=settings.max_csv_field_chars,
+    )
+
+
+async def check_recipients_welcome(
+    services: Services, principal: Principal, campaign_id: int
+) -> None:
+    """Before a list is read at all: may this principal add recipients to this campaign now?
+
+    403 for a viewer, 404 for a campaign out of scope, 409 unless draft or scheduled, so a
+    large upload that would be refused costs nothing to parse. ``add_recipients`` checks
+    again, atomically, when the list is stored.
+    """
+    principal.require_change()
+    async with services.database.connection() as connection:
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
+    if not is_allowed(Action.ADD_RECIPIENTS, CampaignStatus(campaign["status"])):
+        raise Conflict(refusal(Action.ADD_RECIPIENTS, campaign["status"]))
 
 
 async def add_recipients(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 import campaignd
 from campaignd import web
 from campaignd.actions.services import Services
+from campaignd.api import unsubscribe
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit
+from campaignd.api.models import RecipientsRequest
 from campaignd.api.proxies import TrustedProxies, parse_networks
 from campaignd.api.routes import admin_api_router, health
 
@@ -23,15 +27,28 @@ token from `campaignd token create` (starts with `cmp_`) or a JWT with `sub`, `r
 """
 
 
-def _include_unsubscribe(app: FastAPI) -> None:
-    """The public unsubscribe pages, when the delivery package provides them."""
-    try:
-        module = importlib.import_module("campaignd.api.unsubscribe")
-    except ModuleNotFoundError as error:
-        if error.name != "campaignd.api.unsubscribe":
-            raise
-        return
-    app.include_router(module.router)
+EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (RecipientsRequest,)
+"""Models a route documents by hand (``openapi_extra``) rather than as a parameter."""
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The generated schema, plus ``EXTRA_SCHEMAS`` under ``components/schemas``, so every
+    ``$ref`` in it resolves."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            _, extra = models_json_schema(
+                [(model, "validation") for model in EXTRA_SCHEMAS],
+                ref_template="#/components/schemas/{model}",
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in extra.get("$defs", {}).items():
+                components.setdefault(name, definition)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(services: Services) -> FastAPI:
@@ -53,6 +70,7 @@ def create_app(services: Services) -> FastAPI:
         app.add_middleware(TrustedProxies, networks=proxies)
     app.include_router(health.router)
     app.include_router(admin_api_router())
-    _include_unsubscribe(app)
+    app.include_router(unsubscribe.router)
     web.install(app)
+    _install_openapi(app)
     return app

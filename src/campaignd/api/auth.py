@@ -92,7 +92,22 @@ def decode_jwt(token: str, settings: Settings) -> dict[str, Any]:
         raise Unauthorized(f"the JWT's issuer is not '{settings.jwt_issuer}'") from None
     except jwt.PyJWTError as error:
         raise Unauthorized(f"the JWT was refused: {error}") from None
+    _require_numeric_dates(claims)
     return claims
+
+
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _require_numeric_dates(claims: dict[str, Any]) -> None:
+    """``exp``, ``nbf`` and ``iat`` are NumericDates (RFC 7519): a JSON number, never a string
+    such as ``"9999999999"`` (PyJWT would read it as a number)."""
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthorized(f"the JWT's '{name}' claim must be a number (seconds since 1970)")
 
 
 async def principal_for_claims(services: Services, claims: dict[str, Any]) -> Principal:
@@ -116,9 +131,8 @@ async def principal_for_claims(services: Services, claims: dict[str, Any]) -> Pr
     )
 
 
-async def current_principal(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+async def principal_for_credentials(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send an API token or a JWT as 'Authorization: Bearer <token>'")
@@ -131,6 +145,25 @@ async def current_principal(
         return principal_for_token(row)
     claims = decode_jwt(token, services.settings)
     return await principal_for_claims(services, claims)
+
+
+async def current_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller; worked out once per request (``authenticate`` may have done it already)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    principal = await principal_for_credentials(services, credentials)
+    request.state.principal = principal
+    return principal
+
+
+async def authenticate(request: Request) -> Principal:
+    """``current_principal`` before FastAPI reads the body (see ``api.routing.ApiRoute``)."""
+    return await current_principal(request, get_services(request), await bearer(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

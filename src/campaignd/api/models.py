@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 SuppressionReason = Literal["manual", "unsubscribed", "bounced", "complained"]
+EmailText = Annotated[str, Field(max_length=320)]
+"""An address as sent: longer than any mailable address (254) answers 422 at once."""
 
 
 class RequestModel(BaseModel):
@@ -59,13 +61,13 @@ class RecipientsRequest(RequestModel):
 
 
 class SuppressionsAdd(RequestModel):
-    emails: list[str] = Field(min_length=1, max_length=100_000)
+    emails: list[EmailText] = Field(min_length=1, max_length=100_000)
     reason: SuppressionReason = "manual"
     organization: str | None = Field(None, max_length=63)
 
 
 class SuppressionsRemove(RequestModel):
-    emails: list[str] = Field(min_length=1, max_length=100_000)
+    emails: list[EmailText] = Field(min_length=1, max_length=100_000)
     organization: str | None = Field(None, max_length=63)
 
 

@@ -12,7 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from campaignd.actions.campaigns import CampaignContent
-from campaignd.domain.recipients import RecipientList, from_json
+from campaignd.domain.recipients import (
+    DEFAULT_LIMITS,
+    RecipientLimits,
+    RecipientList,
+    RecipientListError,
+    from_json,
+)
 
 FIELDS = {
     "name": "name",
@@ -140,7 +146,9 @@ def _body(fields: dict[str, Any], inline: str, file_field: str, path: Path) -> s
         ) from None
 
 
-def _recipients(fields: dict[str, Any], path: Path) -> tuple[RecipientList | None, Path | None]:
+def _recipients(
+    fields: dict[str, Any], path: Path, limits: RecipientLimits
+) -> tuple[RecipientList | None, Path | None]:
     value = fields.get("recipients")
     if value is None:
         return None, None
@@ -150,13 +158,16 @@ def _recipients(fields: dict[str, Any], path: Path) -> tuple[RecipientList | Non
             raise CampaignFileError(f"{path}: recipients: no file {csv_path}")
         return None, csv_path
     if isinstance(value, list):
-        return from_json(value), None
+        try:
+            return from_json(value, limits), None
+        except RecipientListError as error:
+            raise CampaignFileError(f"{path}: {error}") from None
     raise CampaignFileError(f"{path}: recipients must be a list of addresses or a CSV file path")
 
 
-def load_campaign_file(path: Path) -> CampaignFile:
+def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CampaignFile:
     fields = _read(path)
-    recipients, recipients_csv = _recipients(fields, path)
+    recipients, recipients_csv = _recipients(fields, path, limits)
     scheduled_for = None
     if fields.get("scheduledFor") is not None:
         try:

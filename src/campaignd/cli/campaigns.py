@@ -19,11 +19,12 @@ from campaignd.cli.campaign_files import (
     load_campaign_file,
     parse_time,
 )
-from campaignd.cli.common import console, fail
+from campaignd.cli.common import console, fail, settings_or_exit
 from campaignd.cli.progress import bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientListError
+from campaignd.settings import Settings
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
 
@@ -68,7 +69,12 @@ async def import_csv(
     totals = ImportTotals()
     with bytes_progress() as progress:
         task = progress.add_task(f"importing {path.name}", total=path.stat().st_size)
-        chunks = csv_chunks(path, rows=rows, on_read=lambda size: progress.advance(task, size))
+        chunks = csv_chunks(
+            path,
+            rows=rows,
+            on_read=lambda size: progress.advance(task, size),
+            limits=actions.recipient_limits(services.settings),
+        )
         try:
             for chunk in chunks:
                 totals.include(
@@ -81,11 +87,11 @@ async def import_csv(
     return totals
 
 
-def _checked_csv(path: Path) -> Path:
+def _checked_csv(path: Path, settings: Settings) -> Path:
     if not path.is_file():
         raise fail(f"no file {path}")
     try:
-        check_header(path)
+        check_header(path, actions.recipient_limits(settings))
     except RecipientListError as error:
         raise fail(f"{path}: {error}") from None
     return path
@@ -107,12 +113,13 @@ def create(
 
     Example: campaignd campaign create --from winter.yaml
     """
+    configured = settings_or_exit()
     try:
-        definition = load_campaign_file(source)
+        definition = load_campaign_file(source, actions.recipient_limits(configured))
     except CampaignFileError as error:
         raise fail(str(error)) from None
     if definition.recipients_csv is not None:
-        _checked_csv(definition.recipients_csv)
+        _checked_csv(definition.recipients_csv, configured)
     if definition.scheduled_for is not None:
         try:
             actions.check_schedule_time(definition.scheduled_for, utcnow())
@@ -162,8 +169,8 @@ def import_(
 
     Example: campaignd campaign import 12 recipients.csv
     """
-    _checked_csv(csv_file)
     settings = prepared_settings()
+    _checked_csv(csv_file, settings)
 
     async def work(services: Services, principal: Principal) -> ImportTotals:
         await actions.get_campaign(services, principal, campaign_id)

@@ -7,7 +7,6 @@ holds, so duplicates across chunks are counted as duplicates too.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +14,14 @@ from pathlib import Path
 from typing import IO
 
 from campaignd.actions.campaigns import ImportReport
-from campaignd.domain.recipients import InvalidRow, RecipientList, RecipientListError
+from campaignd.domain.recipients import (
+    DEFAULT_LIMITS,
+    InvalidRow,
+    RecipientLimits,
+    RecipientList,
+    RecipientListError,
+    csv_rows,
+)
 
 CHUNK_ROWS = 50_000
 INVALID_SHOWN = 20
@@ -43,45 +49,35 @@ def _text(raw: IO[bytes], on_read: Callable[[int], None]) -> io.TextIOWrapper:
     return io.TextIOWrapper(counting, encoding="utf-8-sig", newline="")
 
 
-def _header(reader: Iterator[list[str]]) -> tuple[list[str], int]:
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            header = [cell.strip().lower() for cell in row]
-            if "email" not in header:
-                raise RecipientListError("the CSV has no 'email' column in its header row")
-            return header, header.index("email")
-    raise RecipientListError("the CSV is empty: it needs a header row with an 'email' column")
-
-
-def check_header(path: Path) -> None:
+def check_header(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> None:
     """Raise ``RecipientListError`` unless the file starts with a header naming ``email``."""
     with path.open("rb") as raw, _text(raw, lambda _: None) as text:
         try:
-            _header(csv.reader(text))
+            next(csv_rows(text, limits), None)
         except UnicodeDecodeError:
             raise RecipientListError("the file is not UTF-8 text") from None
 
 
 def csv_chunks(
-    path: Path, *, rows: int = CHUNK_ROWS, on_read: Callable[[int], None] = lambda _: None
+    path: Path,
+    *,
+    rows: int = CHUNK_ROWS,
+    on_read: Callable[[int], None] = lambda _: None,
+    limits: RecipientLimits = DEFAULT_LIMITS,
 ) -> Iterator[RecipientList]:
-    """Recipient lists of up to ``rows`` rows each; ``on_read`` gets the bytes read."""
+    """Recipient lists of up to ``rows`` rows each; ``on_read`` gets the bytes read.
+
+    The rows come from ``domain.recipients.csv_rows``, the reader the API and the admin UI
+    use, so a file means the same everywhere (and breaks the same limits).
+    """
     with path.open("rb") as raw, _text(raw, on_read) as text:
-        reader = csv.reader(text)
+        chunk = RecipientList()
+        size = 0
+        last = 1
         try:
-            header, email_index = _header(reader)
-            chunk = RecipientList()
-            size = 0
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                cells = row + [""] * (len(header) - len(row))
-                variables = {
-                    name: value
-                    for name, value in zip(header, cells, strict=False)
-                    if name and name != "email"
-                }
-                chunk.add(reader.line_num, cells[email_index], variables)
+            for row in csv_rows(text, limits):
+                chunk.add(row.number, row.email, row.variables)
+                last = row.number
                 size += 1
                 if size >= rows:
                     yield chunk
@@ -89,11 +85,7 @@ def csv_chunks(
             if size:
                 yield chunk
         except UnicodeDecodeError:
-            raise RecipientListError(
-                f"the file is not UTF-8 text (near line {reader.line_num + 1})"
-            ) from None
-        except csv.Error as error:
-            raise RecipientListError(f"line {reader.line_num}: {error}") from None
+            raise RecipientListError(f"the file is not UTF-8 text (after line {last})") from None
 
 
 @dataclass

@@ -7,7 +7,9 @@ use the C-implemented ``binascii`` codecs.
 from __future__ import annotations
 
 import binascii
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
+
+from campaignd.domain.addresses import InvalidAddress, parse_mailbox
 
 ENCODED_WORD_BYTES = 45  # 45 bytes -> 60 base64 characters; with =?utf-8?b?...?= 72 < 75
 FOLD_AT = 76
@@ -74,11 +76,17 @@ def unstructured(name: str, value: str) -> str:
 def mailbox(value: str) -> tuple[str, str]:
     """``'Name <a@x.org>'`` or ``'a@x.org'`` -> (header form, bare address).
 
-    The header form encodes a non-ASCII display name; a non-ASCII domain becomes IDNA.
+    Parsed by ``domain.addresses.parse_mailbox``, the parser that validated the campaign's
+    address, so the header carries exactly the display name and address that were checked
+    (a special-use domain such as ``localhost`` is allowed here for the configured default
+    sender). The header form encodes a non-ASCII display name; a non-ASCII domain becomes
+    IDNA. Raises ValueError for anything that is not one valid mailbox.
     """
-    name, address = parseaddr(value)
-    if not address or "@" not in address:
-        raise ValueError(f"not an address: {value!r}")
+    try:
+        parsed = parse_mailbox(value, special_use_domain=True)
+    except InvalidAddress as error:
+        raise ValueError(f"not an address: {value!r} ({error})") from None
+    name, address = parsed.display_name, parsed.address
     local, domain = address.rsplit("@", 1)
     if not domain.isascii():
         address = f"{local}@{domain.encode('idna').decode('ascii')}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -236,8 +237,33 @@ class SmtpTransport:
         await asyncio.gather(*(connection.close() for connection in self._all))
 
 
+SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,150}")
+UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def file_name_of(message_id: str) -> str:
+    """A file name for a Message-ID that can never leave the outbox directory.
+
+    An ordinary id (``{campaign}.{delivery}@{domain}``) is used as it is. Anything else (a
+    ``/``, ``..`` leading, a control character, a very long id) is replaced by a safe slug
+    plus a hash of the whole id, so two different ids never share a file.
+    """
+    if SAFE_FILE_NAME.fullmatch(message_id) and ".." not in message_id:
+        return message_id
+    slug = UNSAFE_IN_FILE_NAME.sub("_", message_id).replace("..", "_").lstrip("._")[:100]
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{slug or 'message'}-{digest}"
+
+
 class FileTransport:
-    """Writes each message to ``DIR/<Message-ID>.eml`` atomically (temporary file + rename)."""
+    """Writes each message to ``DIR/<Message-ID>.eml`` atomically (temporary file + rename).
+
+    The name comes from ``file_name_of`` (never a path from user input); the directory is
+    created with mode 0700 and each file with 0600: messages hold personal data.
+    """
+
+    DIRECTORY_MODE = 0o700
+    FILE_MODE = 0o600
 
     def __init__(self, directory: Path, *, connections: int = 8) -> None:
         self.directory = directory
@@ -246,7 +272,7 @@ class FileTransport:
         self._suffix = f"{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
     def path_of(self, message: Message) -> Path:
-        return self.directory / f"{message.message_id}.eml"
+        return self.directory / f"{file_name_of(message.message_id)}.eml"
 
     async def send(self, message: Message, ready: Ready | None = None) -> Reply:
         if ready is not None:
@@ -260,11 +286,12 @@ class FileTransport:
 
     def _write(self, message: Message) -> Path:
         if not self._ready:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=self.DIRECTORY_MODE, parents=True, exist_ok=True)
             self._ready = True
         path = self.path_of(message)
-        temporary = self.directory / f".{message.message_id}.{self._suffix}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        temporary = self.directory / f".{path.stem}.{self._suffix}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        descriptor = os.open(temporary, flags, self.FILE_MODE)
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(message.data)

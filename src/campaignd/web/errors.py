@@ -9,9 +9,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from campaignd.actions.errors import NotFound
+from campaignd.api.errors import describe_errors
 from campaignd.web.auth import SignInRequired, current_viewer, login_url
 from campaignd.web.csrf import CsrfRefused
 from campaignd.web.rendering import redirect, render
@@ -52,6 +54,23 @@ async def _not_found(request: Request, problem: NotFound) -> Response:
     return await render(request, "error.html", context, viewer=viewer, status_code=404)
 
 
+async def _bad_parameters(request: Request, problem: RequestValidationError) -> Response:
+    """An id out of range is a page that does not exist; a bad query parameter says which."""
+    errors = list(problem.errors())
+    if any(tuple(error.get("loc", ()))[:1] == ("path",) for error in errors):
+        name = request.path_params.get("campaign_id", "")
+        return await _not_found(request, NotFound(f"campaign {name} not found"))
+    try:
+        viewer = await current_viewer(request)
+    except SignInRequired as sign_in:
+        return await _sign_in(request, sign_in)
+    context = {
+        "title": "This address cannot be shown",
+        "message": f"The link is not valid ({describe_errors(errors)}). Nothing was changed.",
+    }
+    return await render(request, "error.html", context, viewer=viewer, status_code=422)
+
+
 class AdminRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -65,5 +84,7 @@ class AdminRoute(APIRoute):
                 return await _csrf_refused(request)
             except NotFound as problem:
                 return await _not_found(request, problem)
+            except RequestValidationError as problem:
+                return await _bad_parameters(request, problem)
 
         return handle

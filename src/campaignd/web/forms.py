@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
 from starlette.datastructures import FormData, UploadFile
 
-from campaignd.actions.campaigns import CONTENT_FIELDS, CampaignContent
+from campaignd.actions.campaigns import CONTENT_FIELDS, CampaignContent, recipient_limits
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
+from campaignd.settings import Settings
 from campaignd.web.timezones import BadTime, to_utc, zone_named
 
 
@@ -90,9 +92,11 @@ async def csv_of(form: FormData, field: str = "recipients") -> tuple[str | None,
             raise FormProblem("recipients: the file is not text (save it as CSV, UTF-8)") from None
 
 
-def recipients_of(csv_text: str) -> RecipientList:
+async def recipients_of(csv_text: str, settings: Settings) -> RecipientList:
+    """The uploaded CSV as a recipient list, parsed off the event loop with the limits of
+    ``settings`` (the same reader and limits as the API and the CLI)."""
     try:
-        return from_csv(csv_text)
+        return await asyncio.to_thread(from_csv, csv_text, recipient_limits(settings))
     except RecipientListError as problem:
         raise FormProblem(f"recipients: {problem}") from None
 

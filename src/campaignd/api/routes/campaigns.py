@@ -11,6 +11,7 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import (
+    CONFLICT_RESPONSES,
     Campaign,
     CampaignCreate,
     CampaignEdit,
@@ -19,11 +20,14 @@ from campaignd.api.models import (
     ImportReport,
     RecipientItem,
 )
+from campaignd.api.params import CampaignId, Cursor
+from campaignd.api.routing import ApiRoute
 from campaignd.domain.lifecycle import CampaignStatus
-from campaignd.domain.recipients import RecipientList, from_json
+from campaignd.domain.recipients import RecipientList, RecipientListError, from_json
+from campaignd.settings import Settings
 from campaignd.store.rows import Row
 
-router = APIRouter(tags=["campaigns"])
+router = APIRouter(tags=["campaigns"], route_class=ApiRoute)
 
 
 def import_report(report: actions.ImportReport) -> ImportReport:
@@ -36,9 +40,13 @@ def import_report(report: actions.ImportReport) -> ImportReport:
     )
 
 
-async def recipient_list(items: list[RecipientItem]) -> RecipientList:
+async def recipient_list(items: list[RecipientItem], settings: Settings) -> RecipientList:
+    """The list, with its variables held to the ``CAMPAIGND_MAX_VARS_*`` limits (422)."""
     raw = [item if isinstance(item, str) else item.model_dump() for item in items]
-    return await asyncio.to_thread(from_json, raw)
+    try:
+        return await asyncio.to_thread(from_json, raw, actions.recipient_limits(settings))
+    except RecipientListError as error:
+        raise Invalid(str(error)) from None
 
 
 def campaign(row: Row) -> Campaign:
@@ -55,7 +63,11 @@ async def create_campaign(
             include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
         )
     )
-    recipients = await recipient_list(body.recipients) if body.recipients is not None else None
+    recipients = (
+        await recipient_list(body.recipients, services.settings)
+        if body.recipients is not None
+        else None
+    )
     row, report = await actions.create_campaign(
         services,
         principal,
@@ -76,7 +88,7 @@ async def list_campaigns(
     principal: PrincipalDep,
     status: CampaignStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> CampaignPage:
     """Campaigns, newest first, one page at a time."""
     rows, next_cursor = await actions.list_campaigns(
@@ -91,15 +103,15 @@ async def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}")
 async def get_campaign(
-    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Campaign:
     """One campaign with its status, recipient count and deliveries counted per status."""
     return campaign(await actions.get_campaign(services, principal, campaign_id))
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", responses=CONFLICT_RESPONSES)
 async def edit_campaign(
-    campaign_id: int,
+    campaign_id: CampaignId,
     body: Annotated[CampaignEdit, Body()],
     services: ServicesDep,
     principal: PrincipalDep,
@@ -111,9 +123,13 @@ async def edit_campaign(
     return campaign(await actions.edit_campaign(services, principal, campaign_id, changes))
 
 
-@router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/campaigns/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=CONFLICT_RESPONSES,
+)
 async def delete_campaign(
-    campaign_id: int, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
     """Delete a draft."""
     await actions.delete_campaign(services, principal, campaign_id)

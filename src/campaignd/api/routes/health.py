@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -72,7 +72,21 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": report})
 
 
-@router.get("/metrics")
+METRICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The Prometheus text exposition format",
+        "content": {
+            "text/plain": {
+                "schema": {"type": "string"},
+                "example": "# TYPE campaignd_deliveries_total counter\n"
+                'campaignd_deliveries_total{outcome="sent"} 42.0\n',
+            }
+        },
+    }
+}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_RESPONSE)
 async def metrics() -> Response:
-    """Prometheus metrics of this instance."""
+    """Prometheus metrics of this instance (text, not JSON)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

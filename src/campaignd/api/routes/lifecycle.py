@@ -9,14 +9,16 @@ from fastapi import APIRouter, Body, Query, status
 from campaignd.actions import campaigns as actions
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import CONFLICT_RESPONSES, Campaign, Executed, Preview, ScheduleRequest
+from campaignd.api.params import CampaignId
 from campaignd.api.routes.campaigns import campaign
+from campaignd.api.routing import ApiRoute
 
-router = APIRouter(tags=["lifecycle"])
+router = APIRouter(tags=["lifecycle"], route_class=ApiRoute)
 
 
 @router.post("/campaigns/{campaign_id}/schedule", responses=CONFLICT_RESPONSES)
 async def schedule(
-    campaign_id: int,
+    campaign_id: CampaignId,
     body: Annotated[ScheduleRequest, Body()],
     services: ServicesDep,
     principal: PrincipalDep,
@@ -26,7 +28,9 @@ async def schedule(
 
 
 @router.post("/campaigns/{campaign_id}/unschedule", responses=CONFLICT_RESPONSES)
-async def unschedule(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+async def unschedule(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
     """Back to draft."""
     return campaign(await actions.unschedule(services, principal, campaign_id))
 
@@ -36,7 +40,9 @@ async def unschedule(campaign_id: int, services: ServicesDep, principal: Princip
     status_code=status.HTTP_202_ACCEPTED,
     responses=CONFLICT_RESPONSES,
 )
-async def execute(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Executed:
+async def execute(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Executed:
     """Start sending now (from draft, scheduled or missed); the run is logged with its actor."""
     run = await actions.execute(services, principal, campaign_id)
     run_id = int(run["id"])
@@ -48,26 +54,32 @@ async def execute(campaign_id: int, services: ServicesDep, principal: PrincipalD
 
 
 @router.post("/campaigns/{campaign_id}/pause", responses=CONFLICT_RESPONSES)
-async def pause(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+async def pause(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
     """Stop handing out messages; those in flight finish."""
     return campaign(await actions.pause(services, principal, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/resume", responses=CONFLICT_RESPONSES)
-async def resume(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+async def resume(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
     """Carry on where the campaign stopped."""
     return campaign(await actions.resume(services, principal, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/cancel", responses=CONFLICT_RESPONSES)
-async def cancel(campaign_id: int, services: ServicesDep, principal: PrincipalDep) -> Campaign:
+async def cancel(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
     """Cancel a scheduled, sending or paused campaign; queued deliveries become cancelled."""
     return campaign(await actions.cancel(services, principal, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/preview")
 async def preview(
-    campaign_id: int,
+    campaign_id: CampaignId,
     services: ServicesDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=0, le=10_000, description="most reasons listed")] = 1000,

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from campaignd.actions import campaigns as actions
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import Execution, ExecutionLog, Upcoming, UpcomingCampaign
+from campaignd.api.routing import ApiRoute
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], route_class=ApiRoute)
 
 
 @router.get("/campaigns/scheduled")

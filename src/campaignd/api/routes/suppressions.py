@@ -16,8 +16,9 @@ from campaignd.api.models import (
     SuppressionsRemove,
     SuppressionsRemoved,
 )
+from campaignd.api.routing import ApiRoute
 
-router = APIRouter(tags=["suppressions"])
+router = APIRouter(tags=["suppressions"], route_class=ApiRoute)
 
 Organization = Annotated[
     str | None, Query(description="organization slug; required for platform admins")
@@ -31,7 +32,9 @@ async def list_suppressions(
     organization: Organization = None,
     reason: Literal["manual", "unsubscribed", "bounced", "complained"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=320, description="nextCursor of the previous page")
+    ] = None,
 ) -> SuppressionPage:
     """Suppressed addresses in address order, one page at a time."""
     slug, rows, next_cursor = await actions.list_suppressions(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
+from campaignd.api.params import CampaignId, Cursor
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
@@ -36,7 +37,7 @@ async def campaign_list(
     request: Request,
     viewer: ViewerDep,
     status: str | None = None,
-    cursor: int | None = None,
+    cursor: Cursor = None,
 ) -> Response:
     status = status or None
     error = None
@@ -117,7 +118,11 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
     parsed: CampaignForm | None = None
     try:
         parsed = await campaign_form(form)
-        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        recipient_list = (
+            await recipients_of(parsed.csv_text, services_of(request).settings)
+            if parsed.csv_text
+            else None
+        )
         campaign, report = await actions.create_campaign(
             services_of(request),
             viewer.principal,
@@ -175,7 +180,7 @@ def _moved(chosen: datetime | None, current: datetime | None) -> bool:
 
 
 @router.get("/{campaign_id:int}/edit")
-async def edit_page(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def edit_page(request: Request, viewer: ViewerDep, campaign_id: CampaignId) -> Response:
     campaign = await _editable(request, viewer, campaign_id)
     if isinstance(campaign, Response):
         return campaign
@@ -183,7 +188,7 @@ async def edit_page(request: Request, viewer: ViewerDep, campaign_id: int) -> Re
 
 
 @router.post("/{campaign_id:int}/edit")
-async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: CampaignId) -> Response:
     form = await checked_form(request)
     campaign = await _editable(request, viewer, campaign_id)
     if isinstance(campaign, Response):
@@ -193,7 +198,11 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: int) -
     report = None
     try:
         parsed = await campaign_form(form)
-        recipient_list = recipients_of(parsed.csv_text) if parsed.csv_text else None
+        recipient_list = (
+            await recipients_of(parsed.csv_text, services_of(request).settings)
+            if parsed.csv_text
+            else None
+        )
         moved = _moved(parsed.scheduled_for, campaign["scheduled_for"])
         revision = Revision(
             changes={

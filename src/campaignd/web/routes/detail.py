@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import ActionError, Invalid, NotFound
 from campaignd.actions.message_preview import MessagePreview, preview_message
+from campaignd.api.params import CampaignId, Cursor, RecipientId
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
 from campaignd.store.charts import sent_per_hour
 from campaignd.store.columns import utcnow
@@ -58,10 +59,10 @@ def _sample_choices(deliveries: list[Row], message: MessagePreview) -> list[tupl
 async def campaign_page(
     request: Request,
     viewer: ViewerDep,
-    campaign_id: int,
+    campaign_id: CampaignId,
     recipients: str | None = None,
-    after: int | None = None,
-    sample: int | None = None,
+    after: Cursor = None,
+    sample: RecipientId = None,
 ) -> Response:
     return await _campaign_page(
         request, viewer, campaign_id, recipients=recipients, after=after, sample=sample
@@ -126,7 +127,7 @@ async def _campaign_page(
 
 @router.get("/progress")
 async def progress_fragment(
-    request: Request, viewer: ViewerDep, campaign_id: int, shown: str | None = None
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId, shown: str | None = None
 ) -> Response:
     """The progress card; when the status moved on, the page reloads to offer the right buttons."""
     campaign = await actions.get_campaign(services_of(request), viewer.principal, campaign_id)
@@ -145,18 +146,20 @@ def _back(form_value: str, campaign_id: int) -> str:
 
 
 @router.post("/recipients")
-async def upload_recipients(request: Request, viewer: ViewerDep, campaign_id: int) -> Response:
+async def upload_recipients(
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId
+) -> Response:
     form = await checked_form(request)
     if not viewer.can_change:
         return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
     services = services_of(request)
     try:
+        await actions.check_recipients_welcome(services, viewer.principal, campaign_id)
         file_name, text = await csv_of(form)
         if text is None:
             raise FormProblem("recipients: choose a CSV file with an 'email' column")
-        report = await actions.add_recipients(
-            services, viewer.principal, campaign_id, recipients_of(text)
-        )
+        recipients = await recipients_of(text, services.settings)
+        report = await actions.add_recipients(services, viewer.principal, campaign_id, recipients)
     except NotFound:
         raise
     except (FormProblem, ActionError) as problem:
@@ -202,7 +205,7 @@ async def _schedule(request: Request, viewer: Viewer, campaign_id: int, form: Fo
 
 @router.post("/{action}")
 async def campaign_action(
-    request: Request, viewer: ViewerDep, campaign_id: int, action: str
+    request: Request, viewer: ViewerDep, campaign_id: CampaignId, action: str
 ) -> Response:
     form = await checked_form(request)
     back = _back(text_of(form, "return_to"), campaign_id)
