@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     session_secret: str | None = None
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     batch_size: int = Field(200, ge=1, le=10_000)
+    template_timeout: float = Field(1.0, gt=0, le=60)  # seconds per render of one message
+    template_max_output: int = Field(1_000_000, ge=1024)  # bytes of subject and bodies
+    template_max_iterations: int = Field(100_000, ge=1)  # loop iterations per render
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
