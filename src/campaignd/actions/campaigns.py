@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
+from campaignd.delivery.messages import render_limits, template_thread
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientList
@@ -22,6 +23,7 @@ from campaignd.store.fanout import CooldownRules, preview
 from campaignd.store.rows import Row
 
 CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+EDIT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,12 @@ def cooldown_rules(services: Services) -> CooldownRules:
     )
 
 
-def _check_content(content: dict[str, Any]) -> None:
-    """Names the field that is wrong: empty name or subject, no body, bad template or address."""
+async def _check_content(services: Services, content: dict[str, Any]) -> None:
+    """Names the field that is wrong: empty name or subject, no body, bad template or address.
+
+    The templates are compiled and tried in a template thread, within the render limits:
+    a template that goes over them is refused with the limit it went over.
+    """
     for name in ("name", "subject"):
         if not (content.get(name) or "").strip():
             raise Invalid(f"{_api_name(name)}: must not be empty")
@@ -72,9 +78,23 @@ def _check_content(content: dict[str, Any]) -> None:
             except InvalidAddress as error:
                 raise Invalid(f"{_api_name(name)}: {error}") from None
     try:
-        compile_campaign(content["subject"], content.get("html_body"), content.get("text_body"))
+        await template_thread(
+            compile_campaign,
+            content["subject"],
+            content.get("html_body"),
+            content.get("text_body"),
+            limits=render_limits(services.settings),
+        )
     except TemplateProblem as problem:
         raise Invalid(str(problem)) from None
+
+
+async def _check_saved_content(services: Services, principal: Principal, campaign_id: int) -> None:
+    """The campaign's templates still compile and render within today's limits (they may
+    have been saved under other limits, or before a rule of the sandbox was added)."""
+    async with services.database.connection() as connection:
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
+    await _check_content(services, {name: campaign[name] for name in CONTENT_FIELDS})
 
 
 def _bare_address(value: str) -> str:
@@ -206,7 +226,7 @@ async def create_campaign(
 ) -> tuple[Row, ImportReport | None]:
     principal.require_change()
     values = asdict(content)
-    _check_content(values)
+    await _check_content(services, values)
     now = utcnow()
     if scheduled_for is not None:
         check_schedule_time(scheduled_for, now)
@@ -239,29 +259,39 @@ async def create_campaign(
 async def edit_campaign(
     services: Services, principal: Principal, campaign_id: int, changes: dict[str, Any]
 ) -> Row:
-    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled."""
+    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled.
+
+    The merged content is checked (its templates tried) before the writer transaction, so
+    a slow template never holds the database's write lock; the transaction then makes sure
+    the fields that were not changed are still the ones checked.
+    """
     principal.require_change()
     unknown = set(changes) - set(CONTENT_FIELDS)
     if unknown:
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
-    async with services.database.transaction() as connection:
-        current = await _campaign_in_scope(connection, principal, campaign_id)
-        merged = {name: current[name] for name in CONTENT_FIELDS} | changes
-        _check_content(merged)
-        updated = await campaigns.transition(
-            connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
-        )
-        if updated is None:
-            raise await _refuse(connection, principal, campaign_id, Action.EDIT)
-        await _audit(
-            connection,
-            principal,
-            "edit",
-            campaign_id,
-            current["organization_id"],
-            detail={"fields": sorted(changes)},
-        )
-        return await _view(connection, campaign_id)
+    for _attempt in range(EDIT_ATTEMPTS):
+        async with services.database.connection() as connection:
+            checked = await _campaign_in_scope(connection, principal, campaign_id)
+        await _check_content(services, {name: checked[name] for name in CONTENT_FIELDS} | changes)
+        async with services.database.transaction() as connection:
+            current = await _campaign_in_scope(connection, principal, campaign_id)
+            if any(current[name] != checked[name] for name in CONTENT_FIELDS):
+                continue  # edited meanwhile: check the new combination
+            updated = await campaigns.transition(
+                connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
+            )
+            if updated is None:
+                raise await _refuse(connection, principal, campaign_id, Action.EDIT)
+            await _audit(
+                connection,
+                principal,
+                "edit",
+                campaign_id,
+                current["organization_id"],
+                detail={"fields": sorted(changes)},
+            )
+            return await _view(connection, campaign_id)
+    raise Conflict("the campaign was being edited by someone else at the same time; try again")
 
 
 async def delete_campaign(services: Services, principal: Principal, campaign_id: int) -> None:
@@ -354,6 +384,8 @@ async def schedule(
     services: Services, principal: Principal, campaign_id: int, scheduled_for: datetime
 ) -> Row:
     check_schedule_time(scheduled_for, utcnow())
+    principal.require_change()
+    await _check_saved_content(services, principal, campaign_id)
     view = await _transition(
         services,
         principal,
@@ -403,6 +435,7 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
 async def execute(services: Services, principal: Principal, campaign_id: int) -> Row:
     """Start now (from draft, scheduled or missed); returns the new run."""
     principal.require_change()
+    await _check_saved_content(services, principal, campaign_id)
     async with services.database.transaction() as connection:
         run = await runs.start_campaign(
             connection,
