@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     database_connect_timeout: int = Field(10, ge=1)
     database_statement_timeout: float = Field(300.0, ge=0)  # 0: no limit
     database_keepalive_idle: int = Field(30, ge=1)
+    template_timeout: float = Field(1.0, gt=0, le=60)  # seconds per render of one message
+    template_max_output: int = Field(1_000_000, ge=1024)  # bytes of subject and bodies
+    template_max_iterations: int = Field(100_000, ge=1)  # loop iterations per render
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

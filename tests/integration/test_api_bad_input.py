@@ -22,6 +22,8 @@ async def api(database: Database, settings: Settings) -> AsyncIterator[Api]:
 
 
 PAST = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+NESTED_LOOPS = "{% for i in range(9000) %}{% for j in range(9000) %}x{% endfor %}{% endfor %}"
+FORMAT_GADGET = "{{ ('{0.__globals__[os].environ[CAMPAIGND_JWT_SECRET]}'|attr('format'))(lipsum) }}"
 
 JSON_CASES: dict[str, tuple[str, str, Any, int, str]] = {
     "unknown-field": ("POST", "/campaigns", campaign_body(colour="red"), 422, "colour: unknown"),
@@ -76,6 +78,34 @@ JSON_CASES: dict[str, tuple[str, str, Any, int, str]] = {
         campaign_body(textBody="{{ email.__class__ }}"),
         422,
         "textBody: unsafe",
+    ),
+    "template-nested-loops": (
+        "POST",
+        "/campaigns",
+        campaign_body(textBody=NESTED_LOOPS),
+        422,
+        "textBody: goes over the limit of 100000 loop iterations",
+    ),
+    "template-huge-text": (
+        "POST",
+        "/campaigns",
+        campaign_body(htmlBody='<p>{{ "x" * 100000000 }}</p>'),
+        422,
+        "htmlBody: a repeated text would be 100000000 characters, over the limit of 1000000",
+    ),
+    "template-format-gadget": (
+        "POST",
+        "/campaigns",
+        campaign_body(textBody=FORMAT_GADGET),
+        422,
+        "textBody: there is no filter 'attr'",
+    ),
+    "edit-template-nested-loops": (
+        "PATCH",
+        "/campaigns/{id}",
+        {"subject": NESTED_LOOPS},
+        422,
+        "subject: goes over the limit of 100000 loop iterations",
     ),
     "bad-from": (
         "POST",

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from campaignd.actions.campaigns import cooldown_rules
 from campaignd.domain.lifecycle import TRANSITIONS, Action, CampaignStatus
 from campaignd.settings import Settings
+from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.fanout import fan_out
 from campaignd.store.schema import campaigns, runs
 from tests.integration.api_client import Api, future, open_api
 
@@ -148,3 +151,38 @@ async def test_preview_reports_suppressed_addresses_and_changes_nothing(api: Api
     assert body["reasons"][0]["code"] == "suppressed"
     assert body["reasons"][0]["reason"]
     assert await api.snapshot() == before
+
+
+async def fan_out_now(api: Api, campaign_id: int) -> None:
+    """What the scheduler does to a started campaign (no scheduler runs in these tests)."""
+    async with api.database.transaction() as connection:
+        await fan_out(connection, campaign_id, rules=cooldown_rules(api.services), now=utcnow())
+
+
+async def test_reasons_never_name_another_organizations_campaign(api: Api) -> None:
+    """Global cooldown (the default): Globex mailing an address keeps Acme from mailing it,
+    and Acme reads why without learning what Globex sent."""
+    secret = "Globex confidential: merger with Initech"
+    theirs = await api.create("globex_admin", name=secret, recipients=["shared@example.com"])
+    assert (await send(api, Action.EXECUTE, theirs["id"], "globex_admin")).status_code == 202
+    await fan_out_now(api, theirs["id"])
+    ours = await api.create(
+        "acme_admin", name="Acme spring", recipients=["shared@example.com", "own@example.com"]
+    )
+    expected = "reserved for another campaign today; eligible again on "
+
+    preview = await api.call("acme_admin", "POST", f"/campaigns/{ours['id']}/preview")
+    assert (await send(api, Action.EXECUTE, ours["id"])).status_code == 202
+    await fan_out_now(api, ours["id"])
+    listed = await api.call("acme_admin", "GET", f"/campaigns/{ours['id']}/recipients")
+
+    assert preview.status_code == 200, preview.text
+    [reason] = preview.json()["reasons"]
+    assert reason["email"] == "shared@example.com" and reason["code"] == "cooldown"
+    assert reason["reason"].startswith(expected)
+    assert listed.status_code == 200, listed.text
+    skipped = [row for row in listed.json()["recipients"] if row["status"] == "skipped"]
+    assert [row["email"] for row in skipped] == ["shared@example.com"]
+    assert skipped[0]["reason"].startswith(expected)
+    for answer in (preview, listed):
+        assert "Globex" not in answer.text and "merger" not in answer.text

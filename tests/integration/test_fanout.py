@@ -147,16 +147,24 @@ async def test_a_recent_entry_of_a_deleted_campaign_still_holds_the_address(
     assert counts is not None and counts["queued"] == 1 and counts["skipped"] == 1
     row = (await delivery_states(database, spring))["kept@x.org"]
     assert row["status"] == "skipped" and row["code"] == "cooldown"
-    assert row["reason"].startswith("received 'Deleted sale' 10 days ago")
+    # whose campaign it was is not known any more: it could be another organization's
+    assert row["reason"] == "received another campaign 10 days ago; eligible again on 2027-01-17"
 
 
 async def test_each_holding_campaign_gives_its_own_reason(database: Database) -> None:
     organization = await make_organization(database)
     for name, email, days in (("Autumn", "a@x.org", 20), ("Winter", "w@x.org", 5)):
+        holder = await make_campaign(database, organization, name=name, emails=[email])
+        async with database.transaction() as connection:
+            await connection.execute(
+                campaigns.campaigns.update()
+                .where(campaigns.campaigns.c.id == holder)
+                .values(status=CampaignStatus.SENT.value)
+            )
         await seed_ledger(
             database,
             [email],
-            campaign_id=None,
+            campaign_id=holder,
             campaign_name=name,
             contacted_at=NOW - timedelta(days=days),
         )
@@ -181,6 +189,50 @@ async def test_global_scope_spans_organizations(database: Database) -> None:
     await fan_out_at(database, second)
 
     assert await statuses(database, second) == {"a@x.org": "skipped"}
+
+
+async def test_another_organizations_campaign_is_never_named(database: Database) -> None:
+    """The global cooldown holds across organizations, but a reason (preview or fan-out)
+    names only the organization's own campaigns: never another's name or id."""
+    acme, globex = (
+        await make_organization(database, "acme"),
+        await make_organization(database, "globex"),
+    )
+    secret = "Globex confidential: merger with Initech"
+    sent = await winter_event(database, globex, ["sent@x.org"])
+    async with database.transaction() as connection:
+        await connection.execute(
+            campaigns.campaigns.update().where(campaigns.campaigns.c.id == sent).values(name=secret)
+        )
+        await connection.execute(
+            contacts.update().where(contacts.c.campaign_id == sent).values(campaign_name=secret)
+        )
+    in_flight = await make_campaign(database, globex, name=secret, emails=["busy@x.org"])
+    await fan_out_at(database, in_flight, now=NOW - timedelta(hours=1))
+    await winter_event(database, acme, ["own@x.org"])
+    spring = await make_campaign(
+        database, acme, emails=["sent@x.org", "busy@x.org", "own@x.org", "free@x.org"]
+    )
+
+    async with database.connection() as connection:
+        _, ineligible, reasons = await preview(
+            connection, await campaign(database, spring), rules=GLOBAL, now=NOW
+        )
+    await fan_out_at(database, spring)
+
+    expected = {
+        "sent@x.org": "received another campaign 15 days ago; eligible again on 2027-01-12",
+        "busy@x.org": "reserved for another campaign today; eligible again on 2027-01-27",
+        "own@x.org": "received 'Winter Event' 15 days ago; eligible again on 2027-01-12",
+    }
+    assert ineligible == 3
+    assert {reason["email"]: reason["reason"] for reason in reasons} == expected
+    states = await delivery_states(database, spring)
+    assert {
+        email: row["reason"] for email, row in states.items() if row["status"] == "skipped"
+    } == expected
+    assert states["free@x.org"]["status"] == "queued"
+    assert not any("Globex" in reason for reason in expected.values())
 
 
 async def test_organization_scope_keeps_organizations_apart(database: Database) -> None:

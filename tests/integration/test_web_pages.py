@@ -670,3 +670,18 @@ async def test_sessions_are_signed(client: httpx.AsyncClient, world: World) -> N
     client.cookies.set("campaignd_session", "eyJ0IjogMX0.forged.signature", path="/admin")
     assert (await client.get(LIST)).status_code == 303
     assert token_ids
+
+
+async def test_a_template_over_the_limits_is_a_form_error(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    nested = "{% for i in range(9000) %}{% for j in range(9000) %}x{% endfor %}{% endfor %}"
+    answer = await client.post(
+        f"{LIST}/new",
+        data={"csrf_token": csrf, "name": "Loops", "subject": "S", "text_body": nested},
+    )
+    assert answer.status_code == 422
+    assert "textBody: goes over the limit of 100000 loop iterations" in answer.text
+    async with world.services.database.connection() as connection:
+        assert await connection.scalar(select(campaigns.c.id)) is None

@@ -241,3 +241,33 @@ async def test_a_recipient_the_template_cannot_render_for_is_named(
         "The message cannot be rendered for zero@example.org (ZeroDivisionError: integer "
         "division or modulo by zero); sending to this recipient would fail too." in card
     )
+
+
+async def test_a_recipient_whose_render_goes_over_the_limits_is_named(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Saved fine (the sample recipient has no ``size``); one recipient's values would loop
+    81 million times: the preview names the limit instead of rendering (or stalling)."""
+    people: list[object] = [
+        {"email": "small@example.org", "vars": {"size": 2}},
+        {"email": "huge@example.org", "vars": {"size": 9000}},
+    ]
+    nested = (
+        "<p>{% for i in range(size|default(0)) %}{% for j in range(size) %}x"
+        "{% endfor %}{% endfor %}</p>"
+    )
+    campaign_id = await create(world, people, html_body=nested)
+    ids = await delivery_ids(world, campaign_id)
+    await sign_in(client, world.acme_admin)
+
+    small = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+    huge = message_card(
+        (await client.get(f"{LIST}/{campaign_id}?sample={ids['huge@example.org']}")).text
+    )
+
+    assert "<p>xxxx</p>" in shown_html(small)
+    assert (
+        "The message cannot be rendered for huge@example.org (RenderLimitExceeded: htmlBody: "
+        "goes over the limit of 100000 loop iterations (macro calls included)); sending to "
+        "this recipient would fail too." in html.unescape(huge)
+    )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
+from campaignd.delivery.messages import render_limits, template_thread
 from campaignd.domain.addresses import InvalidAddress, parse_mailbox
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
@@ -23,6 +24,7 @@ from campaignd.store.fanout import CooldownRules, preview
 from campaignd.store.rows import Row
 
 CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+EDIT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,12 @@ def cooldown_rules(services: Services) -> CooldownRules:
     )
 
 
-def _check_content(content: dict[str, Any]) -> None:
-    """Names the field that is wrong: empty name or subject, no body, bad template or address."""
+async def _check_content(services: Services, content: dict[str, Any]) -> None:
+    """Names the field that is wrong: empty name or subject, no body, bad template or address.
+
+    The templates are compiled and tried in a template thread, within the render limits:
+    a template that goes over them is refused with the limit it went over.
+    """
     for name in ("name", "subject"):
         if not (content.get(name) or "").strip():
             raise Invalid(f"{_api_name(name)}: must not be empty")
@@ -73,9 +79,23 @@ def _check_content(content: dict[str, Any]) -> None:
             except InvalidAddress as error:
                 raise Invalid(f"{_api_name(name)}: {error}") from None
     try:
-        compile_campaign(content["subject"], content.get("html_body"), content.get("text_body"))
+        await template_thread(
+            compile_campaign,
+            content["subject"],
+            content.get("html_body"),
+            content.get("text_body"),
+            limits=render_limits(services.settings),
+        )
     except TemplateProblem as problem:
         raise Invalid(str(problem)) from None
+
+
+async def _check_saved_content(services: Services, principal: Principal, campaign_id: int) -> None:
+    """The campaign's templates still compile and render within today's limits (they may
+    have been saved under other limits, or before a rule of the sandbox was added)."""
+    async with services.database.connection() as connection:
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
+    await _check_content(services, {name: campaign[name] for name in CONTENT_FIELDS})
 
 
 def _api_name(field: str) -> str:
@@ -200,7 +220,7 @@ async def create_campaign(
 ) -> tuple[Row, ImportReport | None]:
     principal.require_change()
     values = asdict(content)
-    _check_content(values)
+    await _check_content(services, values)
     now = utcnow()
     if scheduled_for is not None:
         check_schedule_time(scheduled_for, now)
@@ -233,29 +253,39 @@ async def create_campaign(
 async def edit_campaign(
     services: Services, principal: Principal, campaign_id: int, changes: dict[str, Any]
 ) -> Row:
-    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled."""
+    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled.
+
+    The merged content is checked (its templates tried) before the writer transaction, so
+    a slow template never holds the database's write lock; the transaction then makes sure
+    the fields that were not changed are still the ones checked.
+    """
     principal.require_change()
     unknown = set(changes) - set(CONTENT_FIELDS)
     if unknown:
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
-    async with services.database.transaction() as connection:
-        current = await _campaign_in_scope(connection, principal, campaign_id)
-        merged = {name: current[name] for name in CONTENT_FIELDS} | changes
-        _check_content(merged)
-        updated = await campaigns.transition(
-            connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
-        )
-        if updated is None:
-            raise await _refuse(connection, principal, campaign_id, Action.EDIT)
-        await _audit(
-            connection,
-            principal,
-            "edit",
-            campaign_id,
-            current["organization_id"],
-            detail={"fields": sorted(changes)},
-        )
-        return await _view(connection, campaign_id)
+    for _attempt in range(EDIT_ATTEMPTS):
+        async with services.database.connection() as connection:
+            checked = await _campaign_in_scope(connection, principal, campaign_id)
+        await _check_content(services, {name: checked[name] for name in CONTENT_FIELDS} | changes)
+        async with services.database.transaction() as connection:
+            current = await _campaign_in_scope(connection, principal, campaign_id)
+            if any(current[name] != checked[name] for name in CONTENT_FIELDS):
+                continue  # edited meanwhile: check the new combination
+            updated = await campaigns.transition(
+                connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
+            )
+            if updated is None:
+                raise await _refuse(connection, principal, campaign_id, Action.EDIT)
+            await _audit(
+                connection,
+                principal,
+                "edit",
+                campaign_id,
+                current["organization_id"],
+                detail={"fields": sorted(changes)},
+            )
+            return await _view(connection, campaign_id)
+    raise Conflict("the campaign was being edited by someone else at the same time; try again")
 
 
 @dataclass(frozen=True)
@@ -281,13 +311,18 @@ async def revise_campaign(
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
     if revision.schedule is not None:
         check_schedule_time(revision.schedule, utcnow())
+    if revision.changes:  # templates are tried before the write transaction, in a thread
+        async with services.database.connection() as connection:
+            saved = await _campaign_in_scope(connection, principal, campaign_id)
+        await _check_content(
+            services, {name: saved[name] for name in CONTENT_FIELDS} | revision.changes
+        )
     report = None
     async with services.database.transaction() as connection:
         current = await _campaign_in_scope(connection, principal, campaign_id)
         organization_id = int(current["organization_id"])
         steps: list[tuple[Action, dict[str, Any], dict[str, Any] | None]] = []
         if revision.changes:
-            _check_content({name: current[name] for name in CONTENT_FIELDS} | revision.changes)
             steps.append((Action.EDIT, revision.changes, {"fields": sorted(revision.changes)}))
         if revision.recipient_list is not None:
             steps.append((Action.ADD_RECIPIENTS, {}, None))
@@ -435,6 +470,8 @@ async def schedule(
     services: Services, principal: Principal, campaign_id: int, scheduled_for: datetime
 ) -> Row:
     check_schedule_time(scheduled_for, utcnow())
+    principal.require_change()
+    await _check_saved_content(services, principal, campaign_id)
     view = await _transition(
         services,
         principal,
@@ -491,6 +528,7 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
 async def execute(services: Services, principal: Principal, campaign_id: int) -> Row:
     """Start now (from draft, scheduled or missed); returns the new run."""
     principal.require_change()
+    await _check_saved_content(services, principal, campaign_id)
     async with services.database.transaction() as connection:
         run = await runs.start_campaign(
             connection,

@@ -1,8 +1,9 @@
 """One recipient's copy of a campaign's message: subject and bodies as delivery renders them.
 
 The templates are the campaign's, compiled by the same builder the delivery worker uses,
-rendered with the recipient's variables and ``email``; a body that does not place the
-unsubscribe link gets the same footer a sent message gets.
+rendered with the recipient's variables and ``email``, within the same limits, in a
+template thread; a body that does not place the unsubscribe link gets the same footer a
+sent message gets.
 
 The unsubscribe link of a preview is inert: ``{PUBLIC_URL}/u/preview`` shows what the page
 looks like and unsubscribes nobody. A preview never carries a recipient's real link, so
@@ -21,9 +22,11 @@ from campaignd.actions.services import Services
 from campaignd.delivery.messages import (
     CampaignContent,
     MessageBuilder,
+    render_limits,
+    template_thread,
 )
 from campaignd.delivery.unsubscribe import SECRET_NAME
-from campaignd.domain.templates import TemplateProblem
+from campaignd.domain.templates import RenderLimits, TemplateProblem
 from campaignd.store import campaigns, recipients
 from campaignd.store.rows import Row
 from campaignd.store.secrets import instance_secret
@@ -111,10 +114,24 @@ async def preview_message(
     if delivery is None:
         return _as_written(content)
     secret = await instance_secret(services.database, SECRET_NAME)
+    return await template_thread(
+        _build_and_render,
+        content,
+        delivery,
+        public_url=services.settings.public_url,
+        secret=secret,
+        limits=render_limits(services.settings),
+    )
+
+
+def _build_and_render(
+    content: CampaignContent, delivery: Row, *, public_url: str, secret: str, limits: RenderLimits
+) -> MessagePreview:
+    """Compile, try and render: user templates, so run in a template thread."""
     try:
         builder = MessageBuilder(
-            content, public_url=services.settings.public_url, unsubscribe_secret=secret
+            content, public_url=public_url, unsubscribe_secret=secret, limits=limits
         )
     except (TemplateProblem, ValueError) as error:
         return _as_written(content, f"The message cannot be built: {error}.")
-    return _rendered(builder, delivery, preview_unsubscribe_url(services.settings.public_url))
+    return _rendered(builder, delivery, preview_unsubscribe_url(public_url))

@@ -3,22 +3,37 @@
 Per recipient only the personal parts are rendered; the rest of the message is laid out
 once per campaign and the bytes are joined directly (quoted-printable bodies, RFC 2047
 headers, CRLF line ends), which is several times faster than ``email.message`` objects.
+
+Templates are users' code: compiling them (``MessageBuilder(...)``, which also tries them)
+and rendering them (``build``, ``render``) run within ``RenderLimits`` and can take up to
+``limits.timeout`` each, so callers on the event loop run them in ``template_thread``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import partial
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
-from campaignd.domain.templates import compile_campaign, recipient_context
+from campaignd.domain.templates import (
+    DEFAULT_LIMITS,
+    RenderLimits,
+    compile_campaign,
+    recipient_context,
+)
+
+if TYPE_CHECKING:
+    from campaignd.settings import Settings
 
 FOOTER_HTML = (
     '<p style="margin-top:24px;font-size:12px;color:#6b7280">'
@@ -32,6 +47,38 @@ TEXT_PART = (
 HTML_PART = (
     b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
 )
+
+
+TEMPLATE_THREADS = 2
+"""Threads that compile, try and preview templates for the API, admin UI and CLI: a few
+slow templates queue behind each other instead of taking the process's default executor
+(which also resolves host names) or the event loop."""
+
+_template_threads = ThreadPoolExecutor(TEMPLATE_THREADS, thread_name_prefix="campaignd-template")
+
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
+
+
+async def template_thread(
+    function: Callable[Parameters, Result], *args: Parameters.args, **kwargs: Parameters.kwargs
+) -> Result:
+    """``function(*args, **kwargs)`` in a template thread, off the event loop.
+
+    For work on user templates (``MessageBuilder(...)``, ``compile_campaign``, ``render``):
+    bounded by ``RenderLimits``, so a thread is never held longer than about the timeout.
+    """
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_template_threads, partial(function, *args, **kwargs))
+
+
+def render_limits(settings: Settings) -> RenderLimits:
+    """The ``CAMPAIGND_TEMPLATE_*`` settings as the limits of one render."""
+    return RenderLimits(
+        timeout=settings.template_timeout,
+        max_output=settings.template_max_output,
+        max_iterations=settings.template_max_iterations,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +142,25 @@ class _Clock:
 
 
 class MessageBuilder:
-    """Builds the messages of one campaign; construct once, call ``build`` per recipient."""
+    """Builds the messages of one campaign; construct once, call ``build`` per recipient.
 
-    def __init__(self, content: CampaignContent, *, public_url: str, unsubscribe_secret: str):
+    Constructing compiles and tries the templates (TemplateProblem if they are refused);
+    ``build`` and ``render`` raise RenderLimitExceeded when one recipient's render goes
+    over ``limits``. Both are synchronous and CPU-bound: call them off the event loop.
+    """
+
+    def __init__(
+        self,
+        content: CampaignContent,
+        *,
+        public_url: str,
+        unsubscribe_secret: str,
+        limits: RenderLimits = DEFAULT_LIMITS,
+    ):
         self.content = content
-        self.templates = compile_campaign(content.subject, content.html_body, content.text_body)
+        self.templates = compile_campaign(
+            content.subject, content.html_body, content.text_body, limits=limits
+        )
         self._signer = TokenSigner(unsubscribe_secret)
         self._unsubscribe_base = public_url.rstrip("/") + "/u/"
         sender_header, self.sender = mailbox(content.from_address)
@@ -126,8 +187,11 @@ class MessageBuilder:
     def render(
         self, email: str, variables: Mapping[str, Any] | None, url: str
     ) -> tuple[str, str | None, str | None]:
-        """Subject, HTML and text as ``email`` gets them, unsubscribe footers included
-        (raises whatever the templates raise)."""
+        """Subject, HTML and text as ``email`` gets them, unsubscribe footers included.
+
+        Raises RenderLimitExceeded (a TemplateProblem naming the field and the limit) when
+        the render goes over its limits, and whatever else the templates raise.
+        """
         subject, html, text = self.templates.render(recipient_context(email, variables, url))
         if html is not None and not self.templates.html_has_unsubscribe:
             html = with_html_footer(html, url)
@@ -138,7 +202,7 @@ class MessageBuilder:
         return subject, html, text
 
     def build(self, delivery_id: int, email: str, variables: Mapping[str, Any] | None) -> Message:
-        """The message for one recipient (raises whatever the templates raise)."""
+        """The message for one recipient; raises as ``render`` does."""
         url = self.unsubscribe_url(email)
         subject, html, text = self.render(email, variables, url)
         message_id = f"{self.content.campaign_id}.{delivery_id}@{self.domain}"

@@ -10,15 +10,35 @@ def eligible_again(contacted_at: datetime, cooldown_days: int) -> datetime:
 
 
 def cooldown_reason(
-    *, campaign_name: str, contacted_at: datetime, cooldown_days: int, now: datetime, sent: bool
+    *,
+    campaign_name: str | None,
+    contacted_at: datetime,
+    cooldown_days: int,
+    now: datetime,
+    sent: bool,
 ) -> str:
-    """``received 'Winter Event' 15 days ago; eligible again on 2027-01-12``."""
+    """``received 'Winter Event' 15 days ago; eligible again on 2027-01-12``.
+
+    Without a name (``None``: the campaign of another organization, or one nobody can tell
+    the organization of any more) it says ``received another campaign 15 days ago; ...``.
+    """
     again = eligible_again(contacted_at, cooldown_days).date().isoformat()
     days = max(0, (now - contacted_at).days)
     when = "today" if days == 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+    holder = "another campaign" if campaign_name is None else f"'{campaign_name}'"
     if sent:
-        return f"received '{campaign_name}' {when}; eligible again on {again}"
-    return f"reserved for '{campaign_name}' {when}; eligible again on {again}"
+        return f"received {holder} {when}; eligible again on {again}"
+    return f"reserved for {holder} {when}; eligible again on {again}"
+
+
+def shown_name(
+    campaign_name: str | None, *, holder_organization_id: int | None, organization_id: int
+) -> str | None:
+    """The holding campaign's name as ``organization_id`` may see it: only its own campaigns
+    are named; another organization's (or one whose organization is unknown) is not."""
+    if holder_organization_id is None or holder_organization_id != organization_id:
+        return None
+    return campaign_name
 
 
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")

@@ -1,4 +1,9 @@
-"""Sandboxed Jinja2 templates of subject and bodies: compiled and tried when saved."""
+"""Sandboxed Jinja2 templates of subject and bodies: compiled and tried when saved, rendered
+within limits of time, size and loop iterations (the sandbox and its budget: ``sandbox``).
+
+Compiling and rendering are CPU-bound and can take up to the limits' timeout: callers on
+an event loop run them in a thread (``delivery.messages.template_thread``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateError
 
-_text = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
-_html = SandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
+from campaignd.domain.sandbox import (
+    DEFAULT_LIMITS,
+    Budget,
+    OverLimit,
+    RenderLimits,
+    bounded,
+    html_environment,
+    refusal,
+    text_environment,
+)
 
 SAMPLE_CONTEXT: dict[str, Any] = {
     "email": "someone@example.com",
@@ -26,6 +38,45 @@ class TemplateProblem(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
+
+
+class RenderLimitExceeded(TemplateProblem):
+    """A render went over one of its ``RenderLimits``; the message says which one."""
+
+
+def _compile(field: str, source: str, *, html: bool) -> Template:
+    environment = html_environment if html else text_environment
+    try:
+        tree = environment.parse(source)
+        refused = refusal(tree, environment)
+        if refused is not None:
+            raise TemplateProblem(field, refused)
+        return environment.from_string(bounded(tree, environment))
+    except TemplateProblem:
+        raise
+    except TemplateError as error:
+        raise TemplateProblem(field, f"{type(error).__name__}: {error}") from None
+    except Exception as error:
+        raise TemplateProblem(field, f"{type(error).__name__}: {error}") from None
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _render(template: Template, field: str, context: dict[str, Any], budget: Budget) -> str:
+    """One template. Its output is measured once it is joined: by then it cannot be much
+    larger than the limit, since every value and every loop's text was counted on the way
+    (``Budget.produce``), and measuring each piece as it comes would cost a tenth of a
+    typical render."""
+    try:
+        text = "".join(template.root_render_func(template.new_context(context)))
+        budget.write(text)
+        if budget.problem is not None:
+            raise OverLimit(budget.problem)
+    except OverLimit as over:
+        raise RenderLimitExceeded(field, str(over)) from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -35,13 +86,39 @@ class CompiledCampaign:
     text: Template | None
     html_has_unsubscribe: bool
     text_has_unsubscribe: bool
+    limits: RenderLimits = DEFAULT_LIMITS
 
     def render(self, context: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
-        """Subject, HTML and text for one recipient."""
-        subject = " ".join(self.subject.render(context).split())
-        html = self.html.render(context) if self.html is not None else None
-        text = self.text.render(context) if self.text is not None else None
+        """Subject, HTML and text for one recipient, within ``limits`` together.
+
+        Raises RenderLimitExceeded (naming the field and the limit) when the render goes
+        over a limit; other errors of a template (an undefined filter argument, a division
+        by zero...) are raised as they are.
+        """
+        variables = context if isinstance(context, dict) else dict(context)
+        with Budget(self.limits) as budget:
+            subject = " ".join(_render(self.subject, "subject", variables, budget).split())
+            html = text = None
+            if self.html is not None:
+                html = _render(self.html, "htmlBody", variables, budget)
+            if self.text is not None:
+                text = _render(self.text, "textBody", variables, budget)
         return subject, html, text
+
+    def try_render(self, context: Mapping[str, Any]) -> None:
+        """Render once and raise TemplateProblem, naming the field, if that fails."""
+        variables = dict(context)
+        parts = (("subject", self.subject), ("htmlBody", self.html), ("textBody", self.text))
+        with Budget(self.limits) as budget:
+            for field, template in parts:
+                if template is None:
+                    continue
+                try:
+                    _render(template, field, variables, budget)
+                except TemplateProblem:
+                    raise
+                except Exception as error:  # a template that cannot render for anyone
+                    raise TemplateProblem(field, f"{type(error).__name__}: {error}") from None
 
 
 def recipient_context(
@@ -52,42 +129,39 @@ def recipient_context(
     return {**(variables or {}), "email": email, "unsubscribe_url": unsubscribe_url}
 
 
-def _unsafe_names(tree: nodes.Template) -> list[str]:
-    """Attribute and item names a sandboxed template must not reach for (``__class__``...)."""
-    names = [node.attr for node in tree.find_all(nodes.Getattr)]
-    names += [
-        node.arg.value
-        for node in tree.find_all(nodes.Getitem)
-        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str)
-    ]
-    return [name for name in names if name.startswith("_")]
-
-
-def _compile(field: str, source: str, *, html: bool) -> Template:
-    environment = _html if html else _text
-    try:
-        unsafe = _unsafe_names(environment.parse(source))
-        if unsafe:
-            raise TemplateProblem(field, f"unsafe attribute '{unsafe[0]}' is not allowed")
-        template = environment.from_string(source)
-        template.render(SAMPLE_CONTEXT)
-    except TemplateProblem:
-        raise
-    except TemplateError as error:
-        raise TemplateProblem(field, f"{type(error).__name__}: {error}") from None
-    except Exception as error:  # a template that cannot render for anyone is refused
-        raise TemplateProblem(field, f"{type(error).__name__}: {error}") from None
-    return template
-
-
 def compile_campaign(
-    subject: str, html_body: str | None, text_body: str | None
+    subject: str,
+    html_body: str | None,
+    text_body: str | None,
+    *,
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> CompiledCampaign:
-    """Compile and try each template; raises TemplateProblem naming the API field."""
-    return CompiledCampaign(
+    """Compile and try each template (one render for a sample recipient, within ``limits``);
+    raises TemplateProblem (RenderLimitExceeded for a limit) naming the API field.
+
+    Compiling and the trial render can take up to ``limits.timeout``: call it off the
+    event loop.
+    """
+    compiled = CompiledCampaign(
         subject=_compile("subject", subject, html=False),
         html=_compile("htmlBody", html_body, html=True) if html_body else None,
         text=_compile("textBody", text_body, html=False) if text_body else None,
         html_has_unsubscribe="unsubscribe_url" in (html_body or ""),
         text_has_unsubscribe="unsubscribe_url" in (text_body or ""),
+        limits=limits,
     )
+    compiled.try_render(SAMPLE_CONTEXT)
+    return compiled
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FIELD_NAMES",
+    "SAMPLE_CONTEXT",
+    "CompiledCampaign",
+    "RenderLimitExceeded",
+    "RenderLimits",
+    "TemplateProblem",
+    "compile_campaign",
+    "recipient_context",
+]

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.domain.cooldown import cooldown_reason, suppressed_reason
+from campaignd.domain.cooldown import cooldown_reason, shown_name, suppressed_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
-from campaignd.store.contacts import reserve_queued, scope_of
+from campaignd.store.contacts import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.dialect import allow_memory_for_joins
 from campaignd.store.recipients import count_recipients
 from campaignd.store.rows import Row
@@ -78,7 +78,9 @@ async def fan_out(
             now=now,
             cutoff=rules.cutoff(now),
         )
-        await _skip_in_cooldown(connection, campaign_id, scope, rules=rules, now=now)
+        await _skip_in_cooldown(
+            connection, campaign_id, scope, organization_id, rules=rules, now=now
+        )
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )
@@ -108,14 +110,16 @@ async def _skip_in_cooldown(
     connection: AsyncConnection,
     campaign_id: int,
     scope: int,
+    organization_id: int,
     *,
     rules: CooldownRules,
     now: datetime,
 ) -> None:
     """Pending addresses whose ledger entry another campaign holds: skip them with its reason.
 
-    The reason names that campaign and date: the distinct holders (a handful) are read
-    first, then one statement skips every held address with its holder's reason.
+    The reason gives the date and names the holding campaign when it is the organization's
+    own (``holder_name``): the distinct holders (a handful) are read first, then one
+    statement skips every held address with its holder's reason.
     """
     in_ledger = and_(
         contacts.c.scope == scope,
@@ -130,6 +134,7 @@ async def _skip_in_cooldown(
             contacts.c.campaign_name,
             contacts.c.contacted_at,
             campaigns.c.status,
+            campaigns.c.organization_id,
         )
         .select_from(
             contacts.join(deliveries, in_ledger).outerjoin(
@@ -146,7 +151,9 @@ async def _skip_in_cooldown(
             ),
             literal(
                 cooldown_reason(
-                    campaign_name=str(holder_name or "another campaign"),
+                    campaign_name=holder_name(
+                        name, holder_organization_id, scope=scope, organization_id=organization_id
+                    ),
                     contacted_at=contacted_at,
                     cooldown_days=rules.days,
                     now=now,
@@ -154,7 +161,7 @@ async def _skip_in_cooldown(
                 )
             ),
         )
-        for holder_id, holder_name, contacted_at, holder_status in (
+        for holder_id, name, contacted_at, holder_status, holder_organization_id in (
             await connection.execute(holders)
         ).all()
     ]
@@ -168,6 +175,22 @@ async def _skip_in_cooldown(
             code=SkipCode.COOLDOWN.value,
             reason=case(*reasons, else_=literal("in the cooldown of another campaign")),
         )
+    )
+
+
+def holder_name(
+    name: str | None, holder_organization_id: int | None, *, scope: int, organization_id: int
+) -> str | None:
+    """The name a reason may give for the campaign holding an address, or None.
+
+    In an organization's own scope every entry is that organization's; in the global scope
+    an entry may be another organization's campaign (or one deleted since, whose
+    organization nobody knows), and its name is never shown to this organization.
+    """
+    if scope != GLOBAL_SCOPE:
+        holder_organization_id = scope
+    return shown_name(
+        name, holder_organization_id=holder_organization_id, organization_id=organization_id
     )
 
 
@@ -202,6 +225,7 @@ async def preview(
             contacts.c.campaign_name,
             contacts.c.contacted_at,
             holder.c.status.label("holder_status"),
+            holder.c.organization_id.label("holder_organization_id"),
         )
         .select_from(
             deliveries.outerjoin(
@@ -241,7 +265,12 @@ async def preview(
                     "email": row.email,
                     "code": SkipCode.COOLDOWN.value,
                     "reason": cooldown_reason(
-                        campaign_name=str(row.campaign_name),
+                        campaign_name=holder_name(
+                            row.campaign_name,
+                            row.holder_organization_id,
+                            scope=scope,
+                            organization_id=organization_id,
+                        ),
                         contacted_at=row.contacted_at,
                         cooldown_days=rules.days,
                         now=now,
