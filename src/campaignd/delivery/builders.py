@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from campaignd.delivery.messages import CampaignContent, MessageBuilder
+from campaignd.delivery.messages import CampaignContent, MessageBuilder, render_limits
+from campaignd.delivery.rendering import RenderThread
 from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.templates import TemplateProblem
 from campaignd.logs import log_event
@@ -19,9 +20,10 @@ Built = MessageBuilder | TemplateProblem
 
 
 class Builders:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, *, thread: RenderThread) -> None:
         self.database = database
         self.settings = settings
+        self.thread = thread
         self._secret: str | None = None
         self._built: dict[int, Built] = {}
 
@@ -30,8 +32,8 @@ class Builders:
         return self._built.get(campaign_id)
 
     async def load(self, campaign_id: int) -> Built | None:
-        """The campaign's builder (templates compiled once), or why it cannot build; None
-        when the campaign is gone."""
+        """The campaign's builder (templates compiled and tried once, in the render thread),
+        or why it cannot build; None when the campaign is gone."""
         if campaign_id in self._built:
             return self._built[campaign_id]
         if self._secret is None:
@@ -43,8 +45,12 @@ class Builders:
         content = CampaignContent.from_row(row, default_from=self.settings.from_address)
         built: Built
         try:
-            built = MessageBuilder(
-                content, public_url=self.settings.public_url, unsubscribe_secret=self._secret
+            built = await self.thread.run(
+                MessageBuilder,
+                content,
+                public_url=self.settings.public_url,
+                unsubscribe_secret=self._secret,
+                limits=render_limits(self.settings),
             )
         except (TemplateProblem, ValueError) as error:
             built = (

@@ -2,7 +2,8 @@
 
 Each round re-reads which campaigns are sending, shares the free room among them (turn by
 turn, so a big campaign cannot starve a small one), skips what was suppressed since the
-fan-out, and finishes campaigns with nothing left. It claims again when the queue drops
+fan-out, renders the batch in the render thread (``rendering``), and finishes campaigns
+with nothing left. It claims again when the queue drops
 below half full, when woken, or after a second (a round every second at the least, so the
 sending set is fresh even when no halt reached this process).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 from campaignd import metrics
@@ -19,6 +21,8 @@ from campaignd.delivery.builders import Builders
 from campaignd.delivery.finishing import finish_if_done
 from campaignd.delivery.hands import Hands
 from campaignd.delivery.jobs import Job
+from campaignd.delivery.messages import MessageBuilder
+from campaignd.delivery.rendering import RenderThread
 from campaignd.logs import log_event
 from campaignd.settings import Settings
 from campaignd.store import queue
@@ -35,13 +39,20 @@ BURST_RETRY_HORIZON = 10.0  # a burst waits for retries due within this many sec
 
 class Feeder:
     def __init__(
-        self, hands: Hands, settings: Settings, *, builders: Builders, wakeups: Wakeups
+        self,
+        hands: Hands,
+        settings: Settings,
+        *,
+        builders: Builders,
+        wakeups: Wakeups,
+        thread: RenderThread,
     ) -> None:
         self.hands = hands
         self.database = hands.database
         self.settings = settings
         self.builders = builders
         self.wakeups = wakeups
+        self.thread = thread
         self._turn = 0
 
     async def run_until(self, stop: asyncio.Event) -> None:
@@ -157,13 +168,22 @@ class Feeder:
             if int(row["id"]) not in skipped
         ]
         if builder is None:  # the campaign is gone: nothing to send
+            await self._hand_back(jobs)
+            return 0
+        if isinstance(builder, MessageBuilder):
+            jobs, unreached = await self.thread.render(builder, jobs)
+            await self._hand_back(unreached)  # its render budget for this round is spent
+        else:
+            jobs = [replace(job, problem=str(builder)) for job in jobs]
+        self.hands.take(jobs, since)
+        return len(jobs)
+
+    async def _hand_back(self, jobs: list[Job]) -> None:
+        if jobs:
             async with self.database.transaction() as connection:
                 await queue.hand_back(
                     connection, [job.delivery_id for job in jobs], owner=self.hands.owner
                 )
-            return 0
-        self.hands.take(jobs, since)
-        return len(rows)
 
 
 async def first_of(*waits: Awaitable[Any]) -> None:

@@ -1,6 +1,7 @@
 """A sender: one transport connection sending one message after another.
 
-Before a transaction starts, and again right before the message's content goes out, the
+Messages come rendered (the feeder renders each batch off the event loop). Before a
+transaction starts, and again right before the message's content goes out, the
 sender checks that the delivery may still be sent (``Hands.sendable``: the worker is not
 stopping, the campaign was not halted, the lease is held with time to spare). These are
 local checks; a delivery that fails one is set aside and handed back unsent.
@@ -19,10 +20,8 @@ import time
 from functools import partial
 
 from campaignd import metrics
-from campaignd.delivery.builders import Builders
 from campaignd.delivery.hands import Hands
 from campaignd.delivery.jobs import Job
-from campaignd.delivery.messages import MessageBuilder
 from campaignd.delivery.outcomes import failed, outcome_of
 from campaignd.delivery.rate import RateLimiter
 from campaignd.delivery.recorder import Recorder, RecordingFailed
@@ -89,7 +88,6 @@ class Sender:
         *,
         transport: Transport,
         recorder: Recorder,
-        builders: Builders,
         in_flight: InFlight,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
@@ -97,7 +95,6 @@ class Sender:
         self.settings = settings
         self.transport = transport
         self.recorder = recorder
-        self.builders = builders
         self.in_flight = in_flight
         self.rate_limiter = rate_limiter
 
@@ -161,14 +158,10 @@ class Sender:
         self.hands.done_with(job)
 
     async def _deliver(self, job: Job, ready: Ready) -> queue.Outcome:
-        builder = self.builders.get(job.campaign_id)
-        if not isinstance(builder, MessageBuilder):
-            return failed(job.delivery_id, job.campaign_id, job.email, str(builder))
-        try:
-            message = builder.build(job.delivery_id, job.email, job.variables)
-        except Exception as error:
-            error_text = f"template: {type(error).__name__}: {error}"
-            return failed(job.delivery_id, job.campaign_id, job.email, error_text)
+        message = job.message
+        if message is None:  # rendered by the feeder, or why it could not be
+            problem = job.problem or "the message was not rendered"
+            return failed(job.delivery_id, job.campaign_id, job.email, problem)
         if self.rate_limiter is not None:
             await self.rate_limiter.acquire()
         if not self.hands.sendable(job):

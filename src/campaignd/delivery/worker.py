@@ -2,8 +2,9 @@
 
 It is put together from small parts that share what the worker holds (``Hands``):
 
-- the feeder claims batches of the sending campaigns into a small local queue;
-- one sender per transport connection renders, checks and sends;
+- the feeder claims batches of the sending campaigns and renders them in the render thread
+  (never on the event loop) into a small local queue;
+- one sender per transport connection checks and sends;
 - the recorder commits results in groups (``OutcomeWriter`` says what a group writes);
 - the lease keeper extends the leases held, hands back what was set aside and takes back
   expired leases of silent workers.
@@ -31,6 +32,7 @@ from campaignd.delivery.leases import LeaseBook
 from campaignd.delivery.outcome_writer import OutcomeWriter
 from campaignd.delivery.rate import RateLimiter
 from campaignd.delivery.recorder import Recorder
+from campaignd.delivery.rendering import RenderThread
 from campaignd.delivery.sender import InFlight, Sender
 from campaignd.delivery.transports import Transport
 from campaignd.logs import log_event
@@ -67,8 +69,11 @@ class Worker:
         )
         capacity = max(settings.batch_size, 2 * transport.connections)
         self.hands = Hands(database, owner=self.owner, leases=leases, capacity=capacity)
-        self.builders = Builders(database, settings)
-        self.feeder = Feeder(self.hands, settings, builders=self.builders, wakeups=wakeups)
+        self.thread = RenderThread()
+        self.builders = Builders(database, settings, thread=self.thread)
+        self.feeder = Feeder(
+            self.hands, settings, builders=self.builders, wakeups=wakeups, thread=self.thread
+        )
         self.keeper = LeaseKeeper(self.hands, settings, feeder=self.feeder)
         self.writer = OutcomeWriter(self.hands, settings, builders=self.builders, wakeups=wakeups)
         wakeups.on_halt(self.hands.campaigns.halt)
@@ -94,7 +99,6 @@ class Worker:
                     self.settings,
                     transport=self.transport,
                     recorder=recorder,
-                    builders=self.builders,
                     in_flight=in_flight,
                     rate_limiter=self.rate_limiter,
                 ).run(),
@@ -124,6 +128,7 @@ class Worker:
                 await keeper
             handed_back = await self.hands.hand_back_everything()
             await self.transport.close()
+            self.thread.close()
             if self.rate_limiter is not None:
                 await self.rate_limiter.close()
             log_event(logger, "worker stopped", owner=self.owner, handed_back=handed_back)
