@@ -71,6 +71,44 @@ def racing_window(output: str) -> tuple[float, float]:
     return float(started), float(finished)
 
 
+READY = "ready"
+WAIT_FOR_GO = f"import sys\nprint({READY!r}, flush=True)\nsys.stdin.readline()\n"
+"""Put in a racing process's script where it is set up and about to race: it says so and
+waits for the word to go (``race``)."""
+
+
+def race(commands: list[list[str]], *, cwd: str, timeout: float = 180) -> list[str]:
+    """Start every command, wait until each says it is ready, then let them all go at once;
+    returns what each printed after ``ready``. Fails on a non-zero exit."""
+    import subprocess
+
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line == READY, f"a racer did not get ready: {line!r} {process.stderr}"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outputs = []
+    for process in processes:
+        output, errors = process.communicate(timeout=timeout)
+        assert process.returncode == 0, errors
+        outputs.append(output)
+    return outputs
+
+
 def assert_overlapped(windows: list[tuple[float, float]]) -> None:
     """The racers really raced: every one started before any of them finished."""
     latest_start = max(started for started, _ in windows)

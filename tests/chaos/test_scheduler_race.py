@@ -7,9 +7,8 @@ and every recipient is queued once.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
+import textwrap
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, deliveries, runs
 from campaignd.store.waiting import QUEUED
 from tests.integration.scheduling_helpers import make_campaign, make_organization
-from tests.support import assert_overlapped, racing_window
+from tests.support import WAIT_FOR_GO, assert_overlapped, race, racing_window
 
 pytestmark = pytest.mark.chaos
 
@@ -30,18 +29,21 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 CAMPAIGNS = 60
 SCHEDULERS = 3
 
-SCHEDULER_PROCESS = """
+SCHEDULER_PROCESS = (
+    """
 import asyncio, sys, time
 from campaignd.scheduling import LocalLock, Scheduler
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 from campaignd.wakeups import LocalWakeups
 
-async def main(url, start_at):
+async def main(url):
     database = Database(url)
     settings = Settings(_env_file=None, database_url=url)
     scheduler = Scheduler(database, settings, lock=LocalLock(), wakeups=LocalWakeups())
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    async with database.connection():
+        pass  # connected: the race is only the scheduling
+    await asyncio.to_thread(wait_for_go)
     try:
         started = time.time()
         await scheduler.run_burst()
@@ -49,8 +51,14 @@ async def main(url, start_at):
     finally:
         await database.dispose()
 
-asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+def wait_for_go():
 """
+    + textwrap.indent(WAIT_FOR_GO, "    ")
+    + """
+
+asyncio.run(main(sys.argv[1]))
+"""
+)
 
 
 async def test_racing_schedulers_start_each_campaign_once(postgres_url: str) -> None:
@@ -63,22 +71,11 @@ async def test_racing_schedulers_start_each_campaign_once(postgres_url: str) -> 
             await make_campaign(
                 database, organization, name=f"Campaign {number}", emails=emails, scheduled_for=due
             )
-        start_at = time.time() + 3.0
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-c", SCHEDULER_PROCESS, postgres_url, str(start_at)],
-                cwd=REPOSITORY,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(SCHEDULERS)
-        ]
-        windows = []
-        for process in processes:
-            output, errors = process.communicate(timeout=180)
-            assert process.returncode == 0, errors
-            windows.append(racing_window(output))
+        outputs = race(
+            [[sys.executable, "-c", SCHEDULER_PROCESS, postgres_url]] * SCHEDULERS,
+            cwd=str(REPOSITORY),
+        )
+        windows = [racing_window(output) for output in outputs]
         assert_overlapped(windows)
 
         async with database.connection() as connection:

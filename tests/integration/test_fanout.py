@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
-import time
+import textwrap
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.integration.scheduling_helpers import (
     seed_ledger,
     soon,
 )
-from tests.support import assert_overlapped, racing_window
+from tests.support import WAIT_FOR_GO, assert_overlapped, race, racing_window
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 10, 29, 12, 0, tzinfo=UTC)
@@ -381,17 +380,20 @@ async def test_second_fan_out_of_a_campaign_does_nothing(database: Database) -> 
         assert await fan_out(connection, spring, rules=GLOBAL, now=soon(0)) is None
 
 
-RACING_FAN_OUT = """
+RACING_FAN_OUT = (
+    """
 import asyncio, sys, time
 from campaignd.scheduling.retry import in_transaction
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
 
-async def main(url, campaign_id, start_at):
+async def main(url, campaign_id):
     database = Database(url)
     rules = CooldownRules(days=90, scope="global")
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    async with database.connection():
+        pass  # connected: the race is only the fan-out
+    await asyncio.to_thread(wait_for_go)
     async def work(connection):
         return await fan_out(connection, campaign_id, rules=rules, now=utcnow())
     try:
@@ -402,8 +404,14 @@ async def main(url, campaign_id, start_at):
     finally:
         await database.dispose()
 
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))
+def wait_for_go():
 """
+    + textwrap.indent(WAIT_FOR_GO, "    ")
+    + """
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+)
 
 
 async def test_concurrent_fan_outs_never_share_an_address(postgres_url: str) -> None:
@@ -420,30 +428,18 @@ async def test_concurrent_fan_outs_never_share_an_address(postgres_url: str) -> 
         for name, emails in audiences.items():
             ids[name] = await make_campaign(database, organization, name=name, emails=emails)
             await execute_now(database, ids[name])
-        start_at = time.time() + 3.0
-        processes = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    RACING_FAN_OUT,
-                    postgres_url,
-                    str(campaign_id),
-                    str(start_at),
-                ],
-                cwd=REPOSITORY,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for campaign_id in ids.values()
-        ]
+        outputs = race(
+            [
+                [sys.executable, "-c", RACING_FAN_OUT, postgres_url, str(campaign_id)]
+                for campaign_id in ids.values()
+            ],
+            cwd=str(REPOSITORY),
+            timeout=120,
+        )
         windows = []
-        for process in processes:
-            out, err = process.communicate(timeout=120)
-            assert process.returncode == 0, err
-            assert out.strip().splitlines()[-1] != "None", "every fan-out claimed its campaign"
-            windows.append(racing_window(out))
+        for output in outputs:
+            assert output.strip().splitlines()[-1] != "None", "every fan-out claimed its campaign"
+            windows.append(racing_window(output))
         assert_overlapped(windows)
 
         async with database.connection() as connection:
