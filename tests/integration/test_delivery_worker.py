@@ -254,3 +254,29 @@ async def test_a_stopped_worker_wakes_and_sends_new_work(
     await eventually(sent, what="the campaign to be sent")
     stop.set()
     await asyncio.wait_for(running, timeout=10)
+
+
+async def test_a_recipient_whose_render_goes_over_the_limits_fails_alone(
+    database: Database, settings: Settings
+) -> None:
+    """Rendering is bounded at send time: the recipient whose own values make the loop too
+    long fails with the limit named; the others are sent."""
+    limited = settings.model_copy(update={"template_max_iterations": 1000})
+    organization_id = await organization(database)
+    campaign_id = await sending_campaign(
+        database,
+        limited,
+        [
+            ("few@example.org", {"items": list(range(3))}),
+            ("many@example.org", {"items": list(range(5000))}),
+        ],
+        organization_id=organization_id,
+        html_body=None,
+        text_body="{% for item in items %}{{ item }} {% endfor %}",
+    )
+    await worker(database, limited).run_burst()
+    rows = await deliveries_of(database, campaign_id)
+    assert rows["few@example.org"]["status"] == "sent"
+    assert rows["many@example.org"]["status"] == "failed"
+    assert "1000" in str(rows["many@example.org"]["last_error"])
+    assert len(list(outbox_of(settings).iterdir())) == 1
