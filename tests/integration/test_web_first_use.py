@@ -1,5 +1,5 @@
 """What a new user tripped over: reloading after a form, the zone a campaign was scheduled
-in, form problems in the form's words, and the import report."""
+in, form problems in the form's words, the import report, and raw templates in the list."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions.campaigns import CampaignContent
 from campaignd.actions.suppressions import add_suppressions
 from campaignd.api.models import Campaign
+from campaignd.domain.recipients import from_json
 from campaignd.store.columns import utcnow
 from campaignd.store.schema import campaigns, deliveries, import_reports
 from campaignd.web import routes
-from tests.integration.test_web_pages import LIST, World, csrf_of, flashes_of, sign_in
+from tests.integration.test_web_pages import HOSTILE, LIST, World, csrf_of, flashes_of, sign_in
 
 pytest_plugins = ("tests.integration.test_web_pages",)  # its fixtures: world, app, client
 
@@ -309,3 +311,36 @@ async def test_content_problems_sit_next_to_their_field(
     )
     assert 'aria-describedby="from_address-error"' in sender.text
     assert 'value="not an address"' in sender.text
+
+
+async def test_the_list_shows_a_sample_of_the_subject_not_the_template(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    async def create(subject: str, people: list[Any]) -> None:
+        await actions.create_campaign(
+            world.services,
+            world.system,
+            CampaignContent(name=f"Campaign {subject[:10]}", subject=subject, text_body="Hi"),
+            organization="acme",
+            recipient_list=from_json(people) if people else None,
+        )
+
+    await create("Hello {{ first_name }}", [{"email": "ann@x.org", "vars": {"first_name": "Ann"}}])
+    await create("Hello {{ first_name | title }}, news", [])
+    await create("Hi {{ name }}", [{"email": "eve@x.org", "vars": {"name": HOSTILE}}])
+    await create(
+        "{{ 10 // (share | default(1)) }} offers", [{"email": "zed@x.org", "vars": {"share": 0}}]
+    )
+    await sign_in(client, world.acme_admin)
+    page = (await client.get(LIST)).text
+    placeholder_or_text = r'(?:[^<]|<span class="placeholder">[^<]*</span>)*'
+    samples = re.findall(rf"data-subject-sample[^>]*>({placeholder_or_text})</span>", page)
+    assert len(samples) == 4, samples
+    shown = dict(zip(["division", "hostile", "placeholder", "rendered"], samples, strict=True))
+    assert shown["rendered"] == "Hello Ann"
+    assert shown["placeholder"] == 'Hello <span class="placeholder">first_name</span>, news'
+    assert shown["hostile"] == "Hi &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert shown["division"] == (
+        '<span class="placeholder">10 // (share | default(1))</span> offers'
+    )
+    assert "{{" not in "".join(samples)

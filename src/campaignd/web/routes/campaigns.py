@@ -10,6 +10,7 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
 from campaignd.actions.import_reports import keep_report
+from campaignd.actions.subject_samples import subject_samples
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
 from campaignd.store.organizations import list_organizations
@@ -62,6 +63,7 @@ async def campaign_list(
     context = {
         "active": "campaigns",
         "campaigns": rows,
+        "samples": await subject_samples(services_of(request), rows),
         "next_cursor": next_cursor,
         "cursor": cursor,
         "status": status,
