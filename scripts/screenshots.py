@@ -19,10 +19,12 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from campaignd.actions.services import Services  # noqa: E402
+from campaignd.actions.suppressions import add_suppressions  # noqa: E402
 from campaignd.settings import Settings  # noqa: E402
 from campaignd.store.columns import utcnow  # noqa: E402
 from campaignd.store.migrate import upgrade  # noqa: E402
-from tests.browser.server import LiveServer, Seeder  # noqa: E402
+from tests.browser.server import PLATFORM_ADMIN, LiveServer, Seeder  # noqa: E402
 
 CHROMIUM = os.environ.get("CAMPAIGND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,16 +49,39 @@ def seed(seeder: Seeder) -> str:
     seeder.execute(sending)
     seeder.deliver_by_hand(sending, sent=70, hours=3, finish=False)
     seeder.campaign(
-        "acme", "Weekend hiking guide", people[:60], scheduled_for=utcnow() + timedelta(hours=3)
+        "acme",
+        "Weekend hiking guide",
+        people[:60],
+        scheduled_for=utcnow() + timedelta(hours=3),
+        timezone="Europe/Berlin",
     )
     seeder.campaign(
         "acme",
         "Members early access",
         people[60:200],
         scheduled_for=utcnow() + timedelta(hours=20),
+        timezone="America/New_York",
     )
     seeder.campaign("acme", "Autumn catalogue (draft)", people[:10])
+
+    async def suppress(services: Services) -> None:
+        for reason, emails in (
+            ("unsubscribed", ["customer7@example.org", "customer19@example.org"]),
+            ("bounced", ["customer42@example.org"]),
+            ("manual", ["press@example.org"]),
+        ):
+            await add_suppressions(
+                services, PLATFORM_ADMIN, emails, reason=reason, organization="acme"
+            )
+
+    seeder.run(suppress)
     return token
+
+
+CSV = (
+    b"email,first_name\ncustomer7@example.org,Ann\nnew.customer@example.org,Ben\n"
+    b"customer1@example.org,Cleo\nnot-an-address,Dan\n"
+)
 
 
 def sign_in(page: Page, url: str, token: str) -> None:
@@ -102,6 +127,26 @@ def main() -> None:
             page.screenshot(path=options.out / "campaign-sending.png", full_page=True)
             page.goto(f"{server.url}/admin/marketing/campaigns/1")
             page.screenshot(path=options.out / "campaign-sent.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/3")
+            page.screenshot(path=options.out / "campaign-scheduled.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/5")
+            page.set_input_files(
+                "#recipients-file",
+                files=[{"name": "spring-customers.csv", "mimeType": "text/csv", "buffer": CSV}],
+            )
+            page.click("button:has-text('Upload')")
+            page.wait_for_url("**/imports/*")
+            page.screenshot(path=options.out / "import-report.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/campaigns/new")
+            page.fill("#name", "Spring newsletter")
+            page.fill("#subject", "What's new this spring, {{ first_name }}")
+            page.fill("#text_body", "Hello {{ first_name }},")
+            page.fill("#date", "2025-01-01")
+            page.fill("#time", "14:00")
+            page.click("button:has-text('Create campaign')")
+            page.screenshot(path=options.out / "form-problem.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/suppressions")
+            page.screenshot(path=options.out / "suppressions.png", full_page=True)
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844},
                 device_scale_factor=2,
@@ -111,6 +156,8 @@ def main() -> None:
             ).new_page()
             sign_in(phone, server.url, token)
             phone.screenshot(path=options.out / "phone-campaigns.png", full_page=True)
+            phone.goto(f"{server.url}/admin/marketing/campaigns/5")
+            phone.screenshot(path=options.out / "phone-campaign.png")
             browser.close()
     print(f"screenshots written to {options.out}")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 import campaignd.web
 from campaignd.actions import campaigns as actions
@@ -136,6 +136,7 @@ class Seeder:
         emails: list[str],
         *,
         scheduled_for: datetime | None = None,
+        timezone: str | None = None,
         subject: str = "News for {{ first_name | default('you') }}",
         html_body: str = "<h1>Hello {{ first_name | default('there') }}</h1><p>Our news.</p>",
     ) -> int:
@@ -153,6 +154,7 @@ class Seeder:
                 organization=organization,
                 recipient_list=from_json(emails),
                 scheduled_for=scheduled_for,
+                timezone=timezone,
             )
             return int(view["id"])
 
@@ -162,6 +164,15 @@ class Seeder:
         async def work(services: Services) -> int:
             run = await actions.execute(services, PLATFORM_ADMIN, campaign_id)
             return int(run["id"])
+
+        return int(self.run(work))
+
+    def campaign_count(self) -> int:
+        async def work(services: Services) -> int:
+            async with services.database.connection() as connection:
+                return int(
+                    await connection.scalar(select(func.count()).select_from(campaigns)) or 0
+                )
 
         return int(self.run(work))
 

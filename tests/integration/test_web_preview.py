@@ -60,7 +60,7 @@ async def delivery_ids(world: World, campaign_id: int) -> dict[str, int]:
 
 
 def message_card(page: str) -> str:
-    return page.split('<section class="card" id="message">')[1].split("</section>")[0]
+    return re.split(r'<section class="[^"]*" id="message">', page)[1].split("</section>")[0]
 
 
 def shown_html(card: str) -> str:

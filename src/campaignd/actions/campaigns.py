@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -108,6 +109,16 @@ def check_schedule_time(when: datetime, now: datetime) -> None:
         raise Invalid("scheduledFor: needs a time zone offset, like 2026-12-01T09:00:00+01:00 or Z")
     if when <= now:
         raise Invalid(f"scheduledFor: {when.isoformat()} is in the past; choose a future time")
+
+
+def check_timezone(name: str | None) -> None:
+    """``timezone``, when given, is an IANA zone name (``Europe/Berlin``)."""
+    if name is None:
+        return
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"timezone: unknown time zone '{name[:64]}'") from None
 
 
 async def _organization_for(
@@ -217,13 +228,16 @@ async def create_campaign(
     organization: str | None = None,
     recipient_list: RecipientList | None = None,
     scheduled_for: datetime | None = None,
+    timezone: str | None = None,
 ) -> tuple[Row, ImportReport | None]:
+    """``timezone``: the zone ``scheduled_for`` was chosen in, kept to show it in."""
     principal.require_change()
     values = asdict(content)
     await _check_content(services, values)
     now = utcnow()
     if scheduled_for is not None:
         check_schedule_time(scheduled_for, now)
+        check_timezone(timezone)
     async with services.database.transaction() as connection:
         organization_id = await _organization_for(connection, principal, organization)
         campaign_id = await campaigns.create_campaign(
@@ -234,7 +248,11 @@ async def create_campaign(
             report = await _insert_recipients(connection, campaign_id, recipient_list)
         if scheduled_for is not None:
             await campaigns.transition(
-                connection, campaign_id, Action.SCHEDULE, scheduled_for=scheduled_for
+                connection,
+                campaign_id,
+                Action.SCHEDULE,
+                scheduled_for=scheduled_for,
+                timezone=timezone,
             )
         await _audit(
             connection,
@@ -297,6 +315,8 @@ class Revision:
     recipient_list: RecipientList | None = None
     schedule: datetime | None = None
     """A new scheduled time (None: leave the time alone)."""
+    timezone: str | None = None
+    """The zone the new time was chosen in."""
     unschedule: bool = False
 
 
@@ -311,6 +331,7 @@ async def revise_campaign(
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
     if revision.schedule is not None:
         check_schedule_time(revision.schedule, utcnow())
+        check_timezone(revision.timezone)
     if revision.changes:  # templates are tried before the write transaction, in a thread
         async with services.database.connection() as connection:
             saved = await _campaign_in_scope(connection, principal, campaign_id)
@@ -327,8 +348,14 @@ async def revise_campaign(
         if revision.recipient_list is not None:
             steps.append((Action.ADD_RECIPIENTS, {}, None))
         if revision.schedule is not None:
-            when: dict[str, Any] = {"scheduled_for": revision.schedule, "status_reason": None}
-            steps.append((Action.SCHEDULE, when, {"scheduledFor": revision.schedule.isoformat()}))
+            when: dict[str, Any] = {
+                "scheduled_for": revision.schedule,
+                "timezone": revision.timezone,
+                "status_reason": None,
+            }
+            steps.append(
+                (Action.SCHEDULE, when, _schedule_detail(revision.schedule, revision.timezone))
+            )
         elif revision.unschedule:
             steps.append((Action.UNSCHEDULE, {}, None))
         for action, values, detail in steps:
@@ -466,19 +493,33 @@ async def _transition(
         return await _view(connection, campaign_id)
 
 
+def _schedule_detail(scheduled_for: datetime, timezone: str | None) -> dict[str, Any]:
+    detail = {"scheduledFor": scheduled_for.isoformat()}
+    return detail if timezone is None else detail | {"timezone": timezone}
+
+
 async def schedule(
-    services: Services, principal: Principal, campaign_id: int, scheduled_for: datetime
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    scheduled_for: datetime,
+    *,
+    timezone: str | None = None,
 ) -> Row:
+    """Schedule for ``scheduled_for``; ``timezone`` is the zone it was chosen in (kept to
+    show the campaign in; None when only an offset was given)."""
     check_schedule_time(scheduled_for, utcnow())
     principal.require_change()
+    check_timezone(timezone)
     await _check_saved_content(services, principal, campaign_id)
     view = await _transition(
         services,
         principal,
         campaign_id,
         Action.SCHEDULE,
-        detail={"scheduledFor": scheduled_for.isoformat()},
+        detail=_schedule_detail(scheduled_for, timezone),
         scheduled_for=scheduled_for,
+        timezone=timezone,
         status_reason=None,
     )
     await services.wakeups.notify("scheduler")

@@ -95,6 +95,8 @@ class Campaign(ResponseModel):
     status: str
     status_reason: str | None
     scheduled_for: datetime | None
+    timezone: str | None = None
+    """The IANA zone it was scheduled in (admin UI); None when scheduled with an offset."""
     recipient_count: int
     counts: dict[str, int]
     started_at: datetime | None
@@ -134,6 +136,7 @@ class UpcomingCampaign(ResponseModel):
     name: str
     organization: str
     scheduled_for: datetime
+    timezone: str | None = None
     recipient_count: int
 
 

@@ -78,3 +78,23 @@ async def list_deliveries(
     for row in rows:
         row["status"] = shown_status(str(row["status"]), fanned_out=fanned_out)
     return rows
+
+
+async def first_recipients(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, tuple[str, dict[str, Any] | None]]:
+    """Per campaign, its first recipient's address and variables (one statement)."""
+    if not campaign_ids:
+        return {}
+    first_ids = (
+        select(func.min(deliveries.c.id))
+        .where(deliveries.c.campaign_id.in_(campaign_ids))
+        .group_by(deliveries.c.campaign_id)
+    )
+    statement = select(deliveries.c.campaign_id, deliveries.c.email, deliveries.c.variables).where(
+        deliveries.c.id.in_(first_ids)
+    )
+    return {
+        int(campaign_id): (str(email), variables)
+        for campaign_id, email, variables in (await connection.execute(statement)).all()
+    }

@@ -59,6 +59,7 @@ campaigns = Table(
     Column("status", String(16), nullable=False),
     Column("status_reason", Text),
     Column("scheduled_for", UtcDateTime),
+    Column("timezone", String(64)),
     Column("started_at", UtcDateTime),
     Column("fanned_out_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
@@ -69,6 +70,9 @@ campaigns = Table(
     Index("ix_campaigns_due", "status", "scheduled_for"),
     Index("ix_campaigns_organization", "organization_id", "id"),
 )
+
+"""``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
+scheduled with a bare offset (the API), and the campaign is then shown in UTC."""
 
 deliveries = Table(
     "deliveries",
@@ -216,3 +220,23 @@ admin_sessions = Table(
 Signing out deletes the row; a session whose token is revoked or that is past
 ``expires_at`` no longer counts, and is deleted when someone next signs in.
 """
+
+import_reports = Table(
+    "import_reports",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("file_name", String(255)),
+    Column("added", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("invalid_count", Integer, nullable=False),
+    Column("invalid", JSON),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_import_reports_campaign", "campaign_id", "id"),
+)
+"""The report of a CSV uploaded in the admin UI, kept so the page after the upload is a plain
+GET (reloading it imports nothing). ``invalid`` holds the first rows that were refused
+(``row``, ``email``, ``reason``); ``invalid_count`` how many there were in all."""

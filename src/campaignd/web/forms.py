@@ -11,11 +11,12 @@ from starlette.datastructures import FormData, UploadFile
 from campaignd.actions.campaigns import CONTENT_FIELDS, CampaignContent, recipient_limits
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_csv
 from campaignd.settings import Settings
-from campaignd.web.timezones import BadTime, to_utc, zone_named
+from campaignd.web.timezones import BadTime, to_utc, wall_text, zone_named
 
 
 class FormProblem(ValueError):
-    """Something in the form cannot be read; the message names the field."""
+    """Something in the form cannot be read; the message starts with the field's name
+    (``date: ...``), as ``campaignd.web.form_errors`` reads it."""
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,14 @@ class CampaignForm:
     """Everything as typed, to fill the form again after a problem."""
     content: CampaignContent
     organization: str | None
-    scheduled_for: datetime | None
+    chosen: ChosenTime | None
+    """When to send it, and the zone it was chosen in; None: keep a draft."""
     csv_name: str | None
     csv_text: str | None
+
+    @property
+    def scheduled_for(self) -> datetime | None:
+        return None if self.chosen is None else self.chosen.moment
 
 
 def text_of(form: FormData, name: str) -> str:
@@ -51,6 +57,15 @@ class ChosenTime:
         local = self.moment.astimezone(zone_named(self.zone))
         return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({self.zone})"
 
+    def check_future(self, now: datetime) -> None:
+        """Refuse a time in the past, in the words it was typed in: ``14:00 on 1 January
+        2025 (Europe/Berlin) is in the past``."""
+        if self.moment <= now:
+            local = self.moment.astimezone(zone_named(self.zone))
+            raise FormProblem(
+                f"date: {wall_text(local)} ({self.zone}) is in the past; choose a later time"
+            )
+
 
 def chosen_time(form: FormData) -> ChosenTime | None:
     """The chosen moment and zone, or None when no date is given (the campaign stays a draft).
@@ -61,18 +76,12 @@ def chosen_time(form: FormData) -> ChosenTime | None:
     if not day and not clock:
         return None
     if not day:
-        raise FormProblem("date: choose a date, or clear the time to keep a draft")
+        raise FormProblem("date: choose a date too, or clear the time to keep a draft")
     zone = text_of(form, "timezone") or "UTC"
     try:
         return ChosenTime(to_utc(day, clock or "00:00", zone), zone)
     except BadTime as problem:
         raise FormProblem(str(problem)) from None
-
-
-def schedule_of(form: FormData) -> datetime | None:
-    """The chosen moment, or None when no date is given (the campaign stays a draft)."""
-    chosen = chosen_time(form)
-    return None if chosen is None else chosen.moment
 
 
 async def csv_of(form: FormData, field: str = "recipients") -> tuple[str | None, str | None]:
@@ -117,7 +126,7 @@ async def campaign_form(form: FormData) -> CampaignForm:
         values=values,
         content=content,
         organization=_optional(values["organization"]),
-        scheduled_for=schedule_of(form),
+        chosen=chosen_time(form),
         csv_name=csv_name,
         csv_text=csv_text,
     )

@@ -15,7 +15,7 @@ from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.web.auth import Viewer
 from campaignd.web.csrf import FIELD_NAME
 from campaignd.web.session import load_session, save_session
-from campaignd.web.timezones import iso_utc, utc_text, zone_names
+from campaignd.web.timezones import iso_utc, shown_zone, utc_text, zone_names, zoned_text
 
 HERE = Path(__file__).parent
 NONE = "\N{EN DASH}"
@@ -98,6 +98,8 @@ def _environment() -> Environment:
     environment.filters["iso_utc"] = iso_utc
     environment.filters["utc_text"] = utc_text
     environment.filters["relative"] = _relative
+    environment.filters["zoned_text"] = zoned_text
+    environment.filters["shown_zone"] = shown_zone
     environment.globals["allowed"] = _allowed
     environment.globals["percent"] = _percent
     environment.globals["zone_names"] = zone_names

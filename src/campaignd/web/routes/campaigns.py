@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,16 +9,27 @@ from fastapi import APIRouter, Request, Response
 from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
+from campaignd.actions.import_reports import keep_report
+from campaignd.actions.subject_samples import subject_samples
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
+from campaignd.store.columns import utcnow
 from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
-from campaignd.web.forms import CampaignForm, FormProblem, campaign_form, recipients_of
+from campaignd.web.form_errors import FieldError, field_error
+from campaignd.web.forms import (
+    CampaignForm,
+    ChosenTime,
+    FormProblem,
+    campaign_form,
+    recipients_of,
+)
 from campaignd.web.rendering import flash_and_redirect, redirect, render
 from campaignd.web.session import services_of
+from campaignd.web.timezones import picker_values, shown_zone
 
 router = APIRouter(prefix="/admin/marketing/campaigns", route_class=AdminRoute)
 
@@ -30,6 +40,10 @@ READ_ONLY = "You have read-only access: viewers can look but not change anything
 
 def detail_url(campaign_id: int) -> str:
     return f"{LIST_URL}/{campaign_id}"
+
+
+def report_url(campaign_id: int, report_id: int) -> str:
+    return f"{LIST_URL}/{campaign_id}/imports/{report_id}"
 
 
 @router.get("")
@@ -50,6 +64,7 @@ async def campaign_list(
     context = {
         "active": "campaigns",
         "campaigns": rows,
+        "samples": await subject_samples(services_of(request), rows),
         "next_cursor": next_cursor,
         "cursor": cursor,
         "status": status,
@@ -72,7 +87,8 @@ async def _form_page(
     values: dict[str, Any],
     *,
     campaign: Row | None = None,
-    error: str | None = None,
+    problem: FieldError | None = None,
+    csv_name: str | None = None,
     status_code: int = 200,
 ) -> Response:
     context = {
@@ -81,7 +97,9 @@ async def _form_page(
         "values": values,
         "organizations": await _organizations(request, viewer),
         "default_from": services_of(request).settings.from_address,
-        "error": error,
+        "problem": problem,
+        "errors": {problem.field: problem.text} if problem and problem.field else {},
+        "csv_name": csv_name,
     }
     return await render(
         request, "campaigns/form.html", context, viewer=viewer, status_code=status_code
@@ -92,15 +110,23 @@ def _status_code(problem: Exception) -> int:
     return problem.status_code if isinstance(problem, ActionError) else 422
 
 
-def _message(problem: Exception) -> str:
-    return problem.detail if isinstance(problem, ActionError) else str(problem)
+def problem_of(problem: Exception) -> FieldError:
+    """The problem in the form's words, with the field it is about."""
+    return field_error(problem.detail if isinstance(problem, ActionError) else str(problem))
 
 
-async def _report_page(
-    request: Request, viewer: Viewer, campaign: Row, report: ImportReport, file_name: str | None
+async def to_report(
+    request: Request, viewer: Viewer, campaign_id: int, report: ImportReport, file_name: str | None
 ) -> Response:
-    context = {"campaign": campaign, "report": report, "file_name": file_name}
-    return await render(request, "campaigns/imported.html", context, viewer=viewer)
+    """Keep the report of an upload and answer with a redirect to it (Post/Redirect/Get)."""
+    report_id = await keep_report(
+        services_of(request), viewer.principal, campaign_id, report, file_name
+    )
+    return await redirect(request, report_url(campaign_id, report_id))
+
+
+def _zone_of(chosen: ChosenTime | None) -> str | None:
+    return None if chosen is None else chosen.zone
 
 
 @router.get("/new")
@@ -118,6 +144,8 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
     parsed: CampaignForm | None = None
     try:
         parsed = await campaign_form(form)
+        if parsed.chosen is not None:
+            parsed.chosen.check_future(utcnow())
         recipient_list = (
             await recipients_of(parsed.csv_text, services_of(request).settings)
             if parsed.csv_text
@@ -130,30 +158,34 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             organization=parsed.organization,
             recipient_list=recipient_list,
             scheduled_for=parsed.scheduled_for,
+            timezone=_zone_of(parsed.chosen),
         )
     except (FormProblem, ActionError) as problem:
         values = parsed.values if parsed else {key: form.get(key) for key in form if key}
         values = {key: value for key, value in values.items() if isinstance(value, str)}
         return await _form_page(
-            request, viewer, values, error=_message(problem), status_code=_status_code(problem)
+            request,
+            viewer,
+            values,
+            problem=problem_of(problem),
+            csv_name=parsed.csv_name if parsed else None,
+            status_code=_status_code(problem),
         )
     campaign_id = int(campaign["id"])
-    verb = "scheduled" if parsed.scheduled_for else "saved as a draft"
-    viewer.session.flash("success", f"Campaign “{campaign['name']}” {verb}.")
+    when = f"scheduled for {parsed.chosen.local_text()}" if parsed.chosen else "saved as a draft"
+    viewer.session.flash("success", f"Campaign “{campaign['name']}” {when}.")
     if report is not None:
-        return await _report_page(request, viewer, campaign, report, parsed.csv_name)
+        return await to_report(request, viewer, campaign_id, report, parsed.csv_name)
     return await redirect(request, detail_url(campaign_id))
 
 
 def _values_of(campaign: Row) -> dict[str, Any]:
+    """The form's fields for a campaign: its time in the zone it was scheduled in."""
     values = {name: campaign[name] or "" for name in CONTENT_FIELDS}
     values["organization"] = campaign["organization"]
     scheduled_for = campaign["scheduled_for"]
     if scheduled_for is not None and campaign["status"] == CampaignStatus.SCHEDULED:
-        values["date"] = f"{scheduled_for:%Y-%m-%d}"
-        values["time"] = f"{scheduled_for:%H:%M}"
-        values["timezone"] = "UTC"
-        values["scheduled_utc"] = scheduled_for
+        values |= picker_values(scheduled_for, campaign["timezone"])
     return values
 
 
@@ -170,13 +202,17 @@ async def _editable(request: Request, viewer: Viewer, campaign_id: int) -> Row |
     return campaign
 
 
-def _moved(chosen: datetime | None, current: datetime | None) -> bool:
-    """A new time was chosen; the form shows minutes, so the same minute means unchanged."""
+def _moved(chosen: ChosenTime | None, campaign: Row) -> bool:
+    """A new time or zone was chosen; the form shows minutes, so the same minute in the same
+    zone means unchanged."""
     if chosen is None:
         return False
-    if current is None:
+    current = campaign["scheduled_for"]
+    if current is None or campaign["status"] != CampaignStatus.SCHEDULED:
         return True
-    return chosen not in (current, current.replace(second=0, microsecond=0))
+    if chosen.zone != shown_zone(campaign["timezone"]):
+        return True
+    return chosen.moment not in (current, current.replace(second=0, microsecond=0))
 
 
 @router.get("/{campaign_id:int}/edit")
@@ -198,12 +234,14 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
     report = None
     try:
         parsed = await campaign_form(form)
+        moved = _moved(parsed.chosen, campaign)
+        if moved and parsed.chosen is not None:
+            parsed.chosen.check_future(utcnow())
         recipient_list = (
             await recipients_of(parsed.csv_text, services_of(request).settings)
             if parsed.csv_text
             else None
         )
-        moved = _moved(parsed.scheduled_for, campaign["scheduled_for"])
         revision = Revision(
             changes={
                 name: getattr(parsed.content, name)
@@ -212,6 +250,7 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
             },
             recipient_list=recipient_list,
             schedule=parsed.scheduled_for if moved else None,
+            timezone=_zone_of(parsed.chosen) if moved else None,
             unschedule=(
                 parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED
             ),
@@ -228,11 +267,11 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
             viewer,
             values,
             campaign=campaign,
-            error=_message(problem),
+            problem=problem_of(problem),
+            csv_name=parsed.csv_name if parsed else None,
             status_code=_status_code(problem),
         )
     viewer.session.flash("success", f"Campaign “{campaign['name']}” saved.")
     if report is not None:
-        campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
-        return await _report_page(request, viewer, campaign, report, parsed.csv_name)
+        return await to_report(request, viewer, campaign_id, report, parsed.csv_name)
     return await redirect(request, detail_url(campaign_id))

@@ -7,6 +7,7 @@ from starlette.datastructures import FormData
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import ActionError, Invalid, NotFound
+from campaignd.actions.import_reports import stored_report
 from campaignd.actions.message_preview import MessagePreview, preview_message
 from campaignd.api.params import CampaignId, Cursor, RecipientId
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus
@@ -18,10 +19,12 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.charts import hourly_chart
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
+from campaignd.web.form_errors import FieldError
 from campaignd.web.forms import FormProblem, chosen_time, csv_of, recipients_of, text_of
 from campaignd.web.rendering import flash_and_redirect, render
-from campaignd.web.routes.campaigns import LIST_URL, READ_ONLY, detail_url
+from campaignd.web.routes.campaigns import LIST_URL, READ_ONLY, detail_url, problem_of, to_report
 from campaignd.web.session import services_of
+from campaignd.web.timezones import picker_values
 
 router = APIRouter(prefix="/admin/marketing/campaigns/{campaign_id:int}", route_class=AdminRoute)
 
@@ -77,8 +80,9 @@ async def _campaign_page(
     recipients: str | None = None,
     after: int | None = None,
     sample: int | None = None,
-    schedule_error: str | None = None,
+    schedule_problem: FieldError | None = None,
     schedule_values: dict[str, str] | None = None,
+    upload_problem: FieldError | None = None,
     status_code: int = 200,
 ) -> Response:
     services = services_of(request)
@@ -117,12 +121,40 @@ async def _campaign_page(
         "message": message,
         "sample_note": sample_note,
         "sample_choices": _sample_choices(deliveries, message),
-        "schedule_error": schedule_error,
-        "schedule_values": schedule_values,
+        "schedule_problem": schedule_problem,
+        "schedule_errors": (
+            {schedule_problem.field: schedule_problem.text}
+            if schedule_problem and schedule_problem.field
+            else {}
+        ),
+        "schedule_values": schedule_values or _schedule_values(campaign),
+        "upload_errors": {"recipients": upload_problem.text} if upload_problem else {},
     }
     return await render(
         request, "campaigns/detail.html", context, viewer=viewer, status_code=status_code
     )
+
+
+def _schedule_values(campaign: Row) -> dict[str, str]:
+    """The schedule form starts on the campaign's time, in the zone it was scheduled in."""
+    if campaign["scheduled_for"] is None or campaign["status"] != CampaignStatus.SCHEDULED:
+        return {}
+    return picker_values(campaign["scheduled_for"], campaign["timezone"])
+
+
+@router.get("/imports/{report_id:int}")
+async def import_report_page(
+    request: Request, viewer: ViewerDep, campaign_id: int, report_id: int
+) -> Response:
+    """The report of one CSV upload, with when the campaign goes out and who would get it."""
+    services = services_of(request)
+    report = await stored_report(services, viewer.principal, campaign_id, report_id)
+    campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
+    preview = None
+    if CampaignStatus(campaign["status"]) in PREVIEWED and campaign["recipient_count"]:
+        preview = await actions.preview_campaign(services, viewer.principal, campaign_id, limit=1)
+    context = {"active": "campaigns", "campaign": campaign, "report": report, "preview": preview}
+    return await render(request, "campaigns/imported.html", context, viewer=viewer)
 
 
 @router.get("/progress")
@@ -163,13 +195,13 @@ async def upload_recipients(
     except NotFound:
         raise
     except (FormProblem, ActionError) as problem:
-        message = problem.detail if isinstance(problem, ActionError) else str(problem)
-        return await flash_and_redirect(
-            request, detail_url(campaign_id), "error", _sentence(message)
+        found = problem_of(problem)
+        if found.field != "recipients":
+            return await flash_and_redirect(request, detail_url(campaign_id), "error", found.text)
+        return await _campaign_page(
+            request, viewer, campaign_id, upload_problem=found, status_code=422
         )
-    campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
-    context = {"campaign": campaign, "report": report, "file_name": file_name}
-    return await render(request, "campaigns/imported.html", context, viewer=viewer)
+    return await to_report(request, viewer, campaign_id, report, file_name)
 
 
 async def _schedule(request: Request, viewer: Viewer, campaign_id: int, form: FormData) -> Response:
@@ -179,22 +211,23 @@ async def _schedule(request: Request, viewer: Viewer, campaign_id: int, form: Fo
     try:
         chosen = chosen_time(form)
         if chosen is None:
-            raise FormProblem("date: choose when to send it")
-        actions.check_schedule_time(chosen.moment, utcnow())
-    except (FormProblem, Invalid) as problem:
+            raise FormProblem("date: choose the date and time to send it")
+        chosen.check_future(utcnow())
+    except FormProblem as problem:
         if not viewer.can_change:
             return await flash_and_redirect(request, detail_url(campaign_id), "error", READ_ONLY)
-        text = problem.detail if isinstance(problem, Invalid) else str(problem)
         typed = {name: text_of(form, name) for name in ("date", "time", "timezone")}
         return await _campaign_page(
             request,
             viewer,
             campaign_id,
-            schedule_error=_sentence(text),
+            schedule_problem=problem_of(problem),
             schedule_values=typed,
             status_code=422,
         )
-    campaign = await actions.schedule(services, principal, campaign_id, chosen.moment)
+    campaign = await actions.schedule(
+        services, principal, campaign_id, chosen.moment, timezone=chosen.zone
+    )
     return await flash_and_redirect(
         request,
         detail_url(campaign_id),

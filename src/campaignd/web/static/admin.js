@@ -1,4 +1,5 @@
-/* campaignd admin: local times, the browser's time zone in pickers, confirmations. */
+/* campaignd admin: local times, a campaign's own zone beside the viewer's, the browser's
+   time zone in new pickers, confirmations. */
 (function () {
   "use strict";
 
@@ -9,13 +10,41 @@
     time: { hour: "2-digit", minute: "2-digit", second: "2-digit" }
   };
 
+  function zonedText(moment, timeZone) {
+    var options = { weekday: "short", year: "numeric", month: "short", day: "numeric",
+                    hour: "2-digit", minute: "2-digit", timeZone: timeZone };
+    return moment.toLocaleString(undefined, options) + " (" + timeZone + ")";
+  }
+
+  /* A campaign's time stays in the zone it was scheduled in; a viewer elsewhere also
+     sees it in their own zone. */
+  function showZoned(element, moment) {
+    var campaignZone = element.dataset.zone;
+    try {
+      element.textContent = zonedText(moment, campaignZone);
+    } catch (error) {
+      return;  // a zone this browser does not know: keep the server's text
+    }
+    var viewer = element.parentNode.querySelector("[data-viewer-time]");
+    var own = zonedText(moment, zone);
+    var clock = function (text) { return text.replace(/ \([^)]*\)$/, ""); };
+    if (viewer && campaignZone !== zone && clock(own) !== clock(element.textContent)) {
+      viewer.textContent = own.replace(/ \(([^)]*)\)$/, " your time ($1)");
+      viewer.hidden = false;
+    }
+  }
+
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (element) {
       var moment = new Date(element.getAttribute("datetime"));
       if (isNaN(moment)) { return; }
+      element.title = element.getAttribute("datetime").replace("T", " ").replace("Z", " UTC");
+      if (element.dataset.format === "zoned") {
+        showZoned(element, moment);
+        return;
+      }
       var style = formats[element.dataset.format] || formats.datetime;
       element.textContent = moment.toLocaleString(undefined, style);
-      element.title = element.getAttribute("datetime").replace("T", " ").replace("Z", " UTC");
     });
     root.querySelectorAll("text[data-hour]").forEach(function (element) {
       var moment = new Date(element.dataset.hour);
@@ -28,15 +57,6 @@
     });
   }
 
-  function partsIn(moment, timeZone) {
-    var parts = {};
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone: timeZone, hourCycle: "h23",
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
-    }).formatToParts(moment).forEach(function (part) { parts[part.type] = part.value; });
-    return parts;
-  }
-
   function chooseZone(select, name) {
     if (!Array.prototype.some.call(select.options, function (option) { return option.value === name; })) {
       var option = document.createElement("option");
@@ -47,17 +67,11 @@
     select.value = name;
   }
 
+  /* A picker with nothing chosen yet starts on the browser's zone; one showing a
+     campaign's time (or what was typed) keeps its zone. */
   function prepareZonePickers(root) {
-    root.querySelectorAll(".when").forEach(function (fieldset) {
-      var select = fieldset.querySelector("select[data-zone-picker]");
-      if (!select) { return; }
-      var utc = fieldset.dataset.utc;
-      if (utc) {
-        var parts = partsIn(new Date(utc), zone);
-        fieldset.querySelector("input[type=date]").value = parts.year + "-" + parts.month + "-" + parts.day;
-        fieldset.querySelector("input[type=time]").value = parts.hour + ":" + parts.minute;
-        chooseZone(select, zone);
-      } else if (!select.dataset.chosen) {
+    root.querySelectorAll("select[data-zone-picker]").forEach(function (select) {
+      if (!select.dataset.chosen) {
         chooseZone(select, zone);
       }
     });
