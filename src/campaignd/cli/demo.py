@@ -191,7 +191,7 @@ def demo(
             "CAMPAIGND_EMAIL_TRANSPORT=file://./outbox (it is "
             f"{settings.email_transport.split('://', 1)[0]}://... now)"
         )
-    ensure_schema(settings)
+    ensure_schema(settings, create=True)
     configure_logging(settings.log_format, "WARNING")
     try:
         campaign = run_event_loop(_run(settings, count=recipients, delay=delay, timeout=timeout))

@@ -27,7 +27,7 @@ def create(
     if not SLUG.match(slug):
         raise fail(f"'{slug}' is not a valid slug: use lower-case letters, digits and dashes")
     settings = settings_or_exit()
-    ensure_schema(settings)
+    ensure_schema(settings, create=True)
 
     async def work(database: Database) -> Row:
         async with database.transaction() as connection:

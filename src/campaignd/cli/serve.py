@@ -42,7 +42,7 @@ def serve(
         raise typer.BadParameter("must be all, api, scheduler or worker", param_hint="--role")
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
-    ensure_schema(settings)
+    ensure_schema(settings, create=True)
     started = run_with_database(settings, first_start)
     if started.token is not None:
         admin_url = f"http://{host}:{port}/admin/login"

@@ -6,7 +6,14 @@ import typer
 from rich.table import Table
 
 from campaignd.actions.principal import Role
-from campaignd.cli.common import console, ensure_schema, fail, run_with_database, settings_or_exit
+from campaignd.cli.common import (
+    console,
+    ensure_schema,
+    fail,
+    not_found,
+    run_with_database,
+    settings_or_exit,
+)
 from campaignd.store import tokens
 from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_slug
@@ -27,7 +34,7 @@ def create(
     if role is not Role.PLATFORM_ADMIN and not org:
         raise fail(f"--org is required for a {role.value} token")
     settings = settings_or_exit()
-    ensure_schema(settings)
+    ensure_schema(settings, create=role is Role.PLATFORM_ADMIN)
 
     async def work(database: Database) -> str | None:
         async with database.transaction() as connection:
@@ -47,7 +54,9 @@ def create(
 
     token = run_with_database(settings, work)
     if token is None:
-        raise fail(f"no organization '{org}' (create it with `campaignd org create {org}`)")
+        raise not_found(
+            settings, f"no organization '{org}'", f"create it with `campaignd org create {org}`"
+        )
     print(token)
 
 
@@ -86,5 +95,5 @@ def revoke(token_id: int = typer.Argument(..., help="The id shown by `token list
             return await tokens.revoke_token(connection, token_id)
 
     if not run_with_database(settings, work):
-        raise fail(f"no live token with id {token_id}")
+        raise not_found(settings, f"no live token with id {token_id}")
     console.print(f"token {token_id} revoked")
