@@ -12,14 +12,15 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaign_files import (
     CampaignFileError,
     TimeError,
     load_campaign_file,
     parse_time,
 )
-from campaignd.cli.common import console, fail
+from campaignd.cli.common import console, errors, fail
+from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.lifecycle import CampaignStatus
@@ -30,6 +31,25 @@ from campaignd.store.rows import Row
 app = typer.Typer(no_args_is_help=True, help="Create, schedule, send and watch campaigns.")
 
 CAMPAIGN_ID = typer.Argument(..., help="The campaign's id (see `campaignd campaign list`).")
+
+
+CAMPAIGN_FIELDS = (
+    "id",
+    "name",
+    "subject",
+    "organization",
+    "status",
+    "status_reason",
+    "scheduled_for",
+    "recipient_count",
+    "counts",
+    "started_at",
+    "finished_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+"""A campaign in ``--json`` output: the API's fields but the bodies."""
 
 
 def format_time(moment: datetime | None) -> str:
@@ -250,6 +270,7 @@ def status(
         False, "--watch", help="Live progress bar until sent, failed or cancelled."
     ),
     interval: float = typer.Option(0.5, help="Seconds between polls with --watch.", min=0.05),
+    as_json: bool = JSON,
 ) -> None:
     """Deliveries per status; with --watch a live bar until the campaign is final.
 
@@ -261,11 +282,20 @@ def status(
 
     async def work(services: Services, principal: Principal) -> Row:
         if watch:
-            return await watch_campaign(services, principal, campaign_id, interval=interval)
+            return await watch_campaign(
+                services,
+                principal,
+                campaign_id,
+                interval=interval,
+                output=errors if as_json else None,
+            )
         return await actions.get_campaign(services, principal, campaign_id)
 
     campaign = run_action(settings, work)
-    _print_status(campaign)
+    if as_json:
+        print_json(record(campaign, CAMPAIGN_FIELDS))
+    else:
+        _print_status(campaign)
     if watch and campaign["status"] != CampaignStatus.SENT.value:
         raise typer.Exit(1)
 
@@ -276,6 +306,7 @@ def list_(
         None, help="Only this status: " + ", ".join(item.value for item in CampaignStatus)
     ),
     limit: int = typer.Option(50, help="How many (newest first).", min=1, max=1000),
+    as_json: bool = JSON,
 ) -> None:
     """List campaigns, newest first.
 
@@ -287,6 +318,11 @@ def list_(
         return await actions.list_campaigns(services, principal, status=status, limit=limit)
 
     rows, more = run_action(settings, work)
+    if as_json:
+        print_json(
+            {"campaigns": [record(row, CAMPAIGN_FIELDS) for row in rows], "more": more is not None}
+        )
+        return
     table = Table(
         "id",
         "name",
@@ -320,6 +356,7 @@ def list_(
 def preview(
     campaign_id: int = CAMPAIGN_ID,
     limit: int = typer.Option(50, help="How many ineligible addresses to list.", min=0),
+    as_json: bool = JSON,
 ) -> None:
     """Who would get the campaign now, and why the others would not (changes nothing).
 
@@ -331,6 +368,18 @@ def preview(
         return await actions.preview_campaign(services, principal, campaign_id, limit=max(limit, 1))
 
     result = run_action(settings, work)
+    if as_json:
+        print_json(
+            {
+                "campaignId": result.campaign_id,
+                "campaignName": result.campaign_name,
+                "totalRecipients": result.total_recipients,
+                "eligible": result.eligible,
+                "ineligible": result.ineligible,
+                "reasons": [dict(reason) for reason in result.reasons[:limit]],
+            }
+        )
+        return
     console.print(
         f"campaign {result.campaign_id} '{result.campaign_name}': "
         f"{result.total_recipients} recipients, {result.eligible} eligible, "

@@ -9,6 +9,7 @@ from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 
 from campaignd.cli.common import console, ensure_schema, fail, run_with_database, settings_or_exit
+from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.store.database import Database
 from campaignd.store.organizations import create_organization, list_organizations
 from campaignd.store.rows import Row
@@ -41,7 +42,7 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON) -> None:
     """List organizations."""
     settings = settings_or_exit()
     ensure_schema(settings)
@@ -50,7 +51,12 @@ def list_() -> None:
         async with database.connection() as connection:
             return await list_organizations(connection)
 
+    rows = run_with_database(settings, work)
+    if as_json:
+        fields = ("id", "slug", "name", "created_at")
+        print_json({"organizations": [record(row, fields) for row in rows]})
+        return
     table = Table("id", "slug", "name")
-    for row in run_with_database(settings, work):
+    for row in rows:
         table.add_row(str(row["id"]), row["slug"], row["name"])
-    console.print(table)
+    print_table(table)

@@ -8,9 +8,10 @@ from rich.table import Table
 from campaignd.actions import suppressions as actions
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import console, fail
+from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.store.rows import Row
 
 app = typer.Typer(no_args_is_help=True, help="Manage suppression lists (never mailed).")
@@ -76,6 +77,7 @@ def list_(
     org: str = ORGANIZATION,
     reason: str | None = typer.Option(None, help="Only this reason."),
     limit: int = typer.Option(1000, help="How many (in address order).", min=1, max=100_000),
+    as_json: bool = JSON,
 ) -> None:
     """List an organization's suppressed addresses.
 
@@ -84,13 +86,23 @@ def list_(
     _check_reason(reason)
     settings = prepared_settings()
 
-    async def work(services: Services, principal: Principal) -> tuple[list[Row], bool]:
-        _, rows, more = await actions.list_suppressions(
+    async def work(services: Services, principal: Principal) -> tuple[str, list[Row], bool]:
+        slug, rows, more = await actions.list_suppressions(
             services, principal, organization=org, reason=reason, limit=limit
         )
-        return rows, more is not None
+        return slug, rows, more is not None
 
-    rows, more = run_action(settings, work)
+    slug, rows, more = run_action(settings, work)
+    if as_json:
+        fields = ("email", "reason", "created_at", "detail")
+        print_json(
+            {
+                "organization": slug,
+                "suppressions": [record(row, fields) for row in rows],
+                "more": more,
+            }
+        )
+        return
     table = Table("email", "reason", "since", "detail")
     for row in rows:
         table.add_row(

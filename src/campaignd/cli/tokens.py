@@ -14,6 +14,7 @@ from campaignd.cli.common import (
     run_with_database,
     settings_or_exit,
 )
+from campaignd.cli.output import JSON, Field, print_json, print_table, record
 from campaignd.store import tokens
 from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_slug
@@ -61,7 +62,7 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON) -> None:
     """List tokens (never the secret part)."""
     settings = settings_or_exit()
     ensure_schema(settings)
@@ -70,8 +71,22 @@ def list_() -> None:
         async with database.connection() as connection:
             return await tokens.list_tokens(connection)
 
+    rows = run_with_database(settings, work)
+    if as_json:
+        fields: tuple[Field, ...] = (
+            "id",
+            "name",
+            "role",
+            ("organization", "organization_slug"),
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
+        print_json({"tokens": [record(row, fields) for row in rows]})
+        return
     table = Table("id", "name", "role", "organization", "starts with", "created", "revoked")
-    for row in run_with_database(settings, work):
+    for row in rows:
         table.add_row(
             str(row["id"]),
             row["name"],
@@ -81,7 +96,7 @@ def list_() -> None:
             row["created_at"].strftime("%Y-%m-%d %H:%M"),
             row["revoked_at"].strftime("%Y-%m-%d %H:%M") if row["revoked_at"] else "",
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("revoke")
