@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,45 @@ def test_every_listing_speaks_json(filled: int) -> None:
     assert [(row["email"], row["reason"]) for row in suppressions["suppressions"]] == [
         ("b@example.com", "bounced")
     ]
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The next line the child wrote, waiting at most ``timeout`` seconds for it."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"no line within {timeout} s"
+    return process.stdout.readline()
+
+
+@SQLITE_ONLY
+def test_watch_prints_progress_lines_into_a_pipe_while_it_waits(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(
+        tmp_path,
+        recipients=["a@example.com", "b@example.com"],
+        scheduledFor="2099-01-01T00:00:00Z",
+    )
+    command = [sys.executable, "-m", "campaignd", "campaign", "status", str(campaign_id)]
+    command += ["--watch", "--interval", "0.1", "--every", "0.5"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as process:
+        try:
+            first = read_line(process, 30)
+            second = read_line(process, 5)
+            assert process.poll() is None, "the lines came before the end"
+            ok("campaign", "cancel", str(campaign_id))
+            rest = process.communicate(timeout=30)[0]
+        finally:
+            if process.poll() is None:
+                process.kill()
+    for line in (first, second):
+        assert line.startswith(f"campaign {campaign_id} scheduled, starts in "), line
+        assert line.rstrip().endswith(": 0/2 sent, 0 failed, 0 skipped"), line
+    lines = rest.splitlines()
+    last_progress = next(line for line in lines if "cancelled:" in line)
+    assert last_progress == f"campaign {campaign_id} cancelled: 0/2 sent, 0 failed, 0 skipped"
+    assert all(
+        line.startswith(f"campaign {campaign_id} ") for line in lines[: lines.index(last_progress)]
+    )
+    assert process.returncode == 1

@@ -21,7 +21,7 @@ from campaignd.cli.campaign_files import (
 )
 from campaignd.cli.common import console, errors, fail
 from campaignd.cli.output import JSON, print_json, print_table, record
-from campaignd.cli.progress import bytes_progress, watch_campaign
+from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientListError
@@ -270,6 +270,11 @@ def status(
         False, "--watch", help="Live progress bar until sent, failed or cancelled."
     ),
     interval: float = typer.Option(0.5, help="Seconds between polls with --watch.", min=0.05),
+    every: float = typer.Option(
+        LINE_EVERY,
+        help="With --watch and no terminal: seconds between plain progress lines.",
+        min=0.1,
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Deliveries per status; with --watch a live bar until the campaign is final.
@@ -287,6 +292,7 @@ def status(
                 principal,
                 campaign_id,
                 interval=interval,
+                every=every,
                 output=errors if as_json else None,
             )
         return await actions.get_campaign(services, principal, campaign_id)
