@@ -19,7 +19,7 @@ from campaignd.cli.campaign_files import (
     load_campaign_file,
     parse_time,
 )
-from campaignd.cli.common import console, errors, fail
+from campaignd.cli.common import console, errors, fail, note
 from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
@@ -131,6 +131,8 @@ def create(
         definition = load_campaign_file(source)
     except CampaignFileError as error:
         raise fail(str(error)) from None
+    if definition.scheduled_note:
+        note(f"scheduledFor: {definition.scheduled_note}")
     if definition.recipients_csv is not None:
         _checked_csv(definition.recipients_csv)
     if definition.scheduled_for is not None:
@@ -199,15 +201,25 @@ def schedule(
         ..., "--at", help="'2026-12-01 09:00' with --tz, or ISO 8601 with an offset."
     ),
     tz: str | None = typer.Option(None, "--tz", help="IANA time zone of --at, e.g. Europe/Berlin."),
+    fold: int = typer.Option(
+        0,
+        "--fold",
+        min=0,
+        max=1,
+        help="When --at happens twice (the clocks go back): 0 the first, 1 the second.",
+    ),
 ) -> None:
     """Schedule a draft, scheduled or missed campaign for a future time.
 
     Example: campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
     """
     try:
-        moment = parse_time(at, timezone=tz, option="--tz")
+        parsed = parse_time(at, timezone=tz, option="--tz", fold=fold, fold_option="--fold")
     except TimeError as error:
         raise fail(str(error)) from None
+    moment = parsed.moment
+    if parsed.note:
+        note(parsed.note)
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> Row:

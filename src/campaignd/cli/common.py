@@ -27,6 +27,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def note(message: str) -> None:
+    """Something the user should know, on stderr, without stopping."""
+    errors.print(f"[yellow]note:[/yellow] {message}", highlight=False)
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
