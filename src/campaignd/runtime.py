@@ -124,7 +124,14 @@ async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None
         jobs.append(instance.scheduler().run(stop))
     if instance.runs_workers:
         jobs.append(instance.worker().run(stop))
-    log_event(logger, "instance started", role=role, host=host, port=port)
+    log_event(
+        logger,
+        "instance started",
+        role=role,
+        host=host,
+        port=port,
+        public_url=settings.public_url,
+    )
 
     async def stop_server_when_asked() -> None:
         await stop.wait()

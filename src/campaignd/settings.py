@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["all", "api", "scheduler", "worker"]
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class SettingsError(ValueError):
@@ -28,7 +33,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     email_transport: str = "file://./outbox"
     from_address: str = "campaigns@localhost"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL  # unset: follows `serve --host/--port`
     cooldown_days: int = Field(90, ge=0)
     cooldown_scope: Literal["global", "organization"] = "global"
     scheduler_interval: float = Field(1.0, gt=0)
@@ -99,6 +104,20 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def public_url_is_set(self) -> bool:
+        """Whether PUBLIC_URL was given (environment or .env), not left to its default."""
+        return "public_url" in self.model_fields_set
+
+    def serving(self, host: str, port: int) -> Settings:
+        """These settings for an instance that serves ``host:port``: an unset PUBLIC_URL
+        becomes that address, so unsubscribe and admin links lead to it."""
+        if self.public_url_is_set:
+            return self
+        settings = self.model_copy(update={"public_url": served_url(host, port)})
+        settings.__pydantic_fields_set__.discard("public_url")
+        return settings
+
+    @property
     def lease_safety_margin(self) -> float:
         """How much of a lease must be left for a worker to start a transaction under it."""
         if self.lease_margin is not None:
@@ -113,6 +132,32 @@ class Settings(BaseSettings):
             return self.redis_prefix
         digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
         return f"campaignd:{digest}"
+
+
+def served_url(host: str, port: int) -> str:
+    """``http://host:port`` of a listening address; one on every address (``0.0.0.0``,
+    ``::``) is reached here as 127.0.0.1."""
+    shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def serves(public_url: str, host: str, port: int) -> bool:
+    """Whether ``public_url`` names the address served at ``host:port`` (same port, and the
+    same host, a loopback name for a loopback address, or any host for a wildcard)."""
+    parts = urlsplit(public_url)
+    try:
+        public_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    public_host = (parts.hostname or "").lower()
+    served_host = host.strip("[]").lower()
+    if public_port != port:
+        return False
+    if served_host in WILDCARD_HOSTS or public_host == served_host:
+        return True
+    return public_host in LOOPBACK_NAMES and served_host in LOOPBACK_NAMES
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import os
 import re
 import signal
@@ -46,17 +47,23 @@ def environment() -> dict[str, str]:
     return env
 
 
-def serve_once(folder: Path, *, while_running: object = None) -> str:
+def serve_once(
+    folder: Path,
+    *,
+    while_running: object = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     """Run ``campaignd serve`` in ``folder`` (umask 022) until healthy, then SIGTERM it;
     returns what it printed. ``while_running`` is called while it serves."""
-    port = free_port()
+    port = port or free_port()
     log = folder / f"serve-{port}.log"
     command = [sys.executable, "-m", "campaignd", "serve", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
             cwd=folder,
-            env=environment(),
+            env={**environment(), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=loose_umask,
@@ -176,3 +183,50 @@ async def test_a_database_from_before_the_record_gets_no_new_token(tmp_path: Pat
         assert started.token is None and started.live_platform_admins == 0
     finally:
         await handle.dispose()
+
+
+def test_links_follow_the_port_served_unless_public_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --port N`` without CAMPAIGND_PUBLIC_URL: the sign-in URL and the unsubscribe
+    links of the messages it sends are on port N, and the link answers there."""
+    for name in list(os.environ):
+        if name.startswith("CAMPAIGND_") and not name.startswith("CAMPAIGND_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["org", "create", "acme", "--name", "Acme Inc."]).exit_code == 0
+    definition = tmp_path / "campaign.json"
+    definition.write_text(
+        '{"name": "Links", "subject": "Hi", "textBody": "Hello", "organization": "acme", '
+        '"recipients": ["ada@example.com"]}',
+        encoding="utf-8",
+    )
+    created = runner.invoke(app, ["campaign", "create", "--from", str(definition)])
+    assert created.exit_code == 0, created.output
+    campaign_id = created.stdout.splitlines()[0]
+    port = free_port()
+    links: list[str] = []
+
+    def send_and_follow_the_link() -> None:
+        assert runner.invoke(app, ["campaign", "execute", campaign_id]).exit_code == 0
+        deadline = time.monotonic() + 60
+        while not (messages := list((tmp_path / "outbox").glob("*.eml"))):
+            assert time.monotonic() < deadline, "no message was written"
+            time.sleep(0.2)
+        message = email.message_from_bytes(messages[0].read_bytes())
+        links.extend(re.findall(r"<(http[^>]+)>", message["List-Unsubscribe"]))
+        with urllib.request.urlopen(links[0], timeout=10) as page:
+            assert page.status == 200 and b"Unsubscribe" in page.read()
+
+    log = serve_once(tmp_path, while_running=send_and_follow_the_link, port=port)
+    assert links and links[0].startswith(f"http://127.0.0.1:{port}/u/"), links
+    assert f"Sign in at http://127.0.0.1:{port}/admin/login" in log
+    assert "CAMPAIGND_PUBLIC_URL is" not in log
+
+    elsewhere = "http://127.0.0.1:9"
+    log = serve_once(tmp_path, port=port, env={"CAMPAIGND_PUBLIC_URL": elsewhere})
+    [warning] = [line for line in log.splitlines() if "CAMPAIGND_PUBLIC_URL is" in line]
+    assert "WARNING" in warning
+    served = f"http://127.0.0.1:{port}"
+    assert f"CAMPAIGND_PUBLIC_URL is {elsewhere} but this instance serves {served}" in warning

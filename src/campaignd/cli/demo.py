@@ -162,10 +162,16 @@ def _explain(campaign: Row, settings: Settings) -> None:
             console.print(
                 f"  look at one: less {ours[0].resolve()}", highlight=False, soft_wrap=True
             )
+    page = f"/admin/marketing/campaigns/{campaign['id']}"
+    if settings.public_url_is_set:
+        where = f"{settings.public_url}{page} (CAMPAIGND_PUBLIC_URL)"
+    else:
+        where = f"{settings.public_url}{page} (with `serve --host H --port P`: http://H:P{page})"
     console.print(
-        f"admin UI: {settings.public_url}/admin/marketing/campaigns/{campaign['id']}\n"
-        "  start it with `campaignd serve` (the first start prints a sign-in token; "
-        "later, create one with `campaignd token create --role platform_admin`)",
+        "admin UI: start it here with `campaignd serve` and open\n"
+        f"  {where}\n"
+        "  (the first start prints a sign-in token; later, create one with "
+        "`campaignd token create --role platform_admin`)",
         highlight=False,
         soft_wrap=True,
     )

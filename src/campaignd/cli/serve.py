@@ -16,10 +16,48 @@ from campaignd.cli.common import (
     settings_or_exit,
 )
 from campaignd.logs import configure_logging, log_event
-from campaignd.settings import Role
+from campaignd.settings import WILDCARD_HOSTS, Role, Settings, served_url, serves
 from campaignd.store.sending_lock import AlreadySending, sending_process
 
 logger = logging.getLogger("campaignd.serve")
+
+
+def check_public_url(settings: Settings, *, host: str, port: int, role: str) -> None:
+    """One log line when unsubscribe and admin links (PUBLIC_URL) will not lead here."""
+    served = served_url(host, port)
+    public = settings.public_url
+    if not settings.public_url_is_set:
+        if host in WILDCARD_HOSTS and role in ("all", "api", "worker"):
+            log_event(
+                logger,
+                f"CAMPAIGND_PUBLIC_URL is not set and this instance listens on every address: "
+                f"unsubscribe and admin links use {public}, which only this machine reaches; "
+                "set CAMPAIGND_PUBLIC_URL to the address recipients reach",
+                level=logging.WARNING,
+                public_url=public,
+                served=f"http://{host}:{port}",
+            )
+        elif role == "worker":
+            log_event(
+                logger,
+                f"CAMPAIGND_PUBLIC_URL is not set: unsubscribe links use {public} (this "
+                "process's --host and --port); set it to the API's public address",
+                level=logging.WARNING,
+                public_url=public,
+            )
+        return
+    if role not in ("all", "api") or serves(public, host, port):
+        return
+    behind_proxy = bool(settings.trusted_proxies.strip())
+    log_event(
+        logger,
+        f"CAMPAIGND_PUBLIC_URL is {public} but this instance serves {served}: unsubscribe "
+        "and admin links lead to the former; right when a reverse proxy forwards it here, "
+        "else correct CAMPAIGND_PUBLIC_URL",
+        level=logging.INFO if behind_proxy else logging.WARNING,
+        public_url=public,
+        served=served,
+    )
 
 
 def serve(
@@ -40,12 +78,14 @@ def serve(
     """
     if role not in ("all", "api", "scheduler", "worker"):
         raise typer.BadParameter("must be all, api, scheduler or worker", param_hint="--role")
-    settings = settings_or_exit()
+    settings = settings_or_exit().serving(host, port)
     configure_logging(settings.log_format, settings.log_level)
     ensure_schema(settings, create=True)
+    if not burst:
+        check_public_url(settings, host=host, port=port, role=role)
     started = run_with_database(settings, first_start)
     if started.token is not None:
-        admin_url = f"http://{host}:{port}/admin/login"
+        admin_url = f"{settings.public_url}/admin/login"
         console.print(
             "\n[bold]First start.[/bold] Your platform admin token (shown only this once):\n"
             f"\n  {started.token}\n\nSign in at {admin_url}\n",
