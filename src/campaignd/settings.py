@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     database_connect_timeout: int = Field(10, ge=1)
     database_statement_timeout: float = Field(300.0, ge=0)  # 0: no limit
     database_keepalive_idle: int = Field(30, ge=1)
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

@@ -53,12 +53,15 @@ def serve_once(
     while_running: object = None,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    arguments: tuple[str, ...] = (),
+    health_port: int | None = None,
 ) -> str:
-    """Run ``campaignd serve`` in ``folder`` (umask 022) until healthy, then SIGTERM it;
-    returns what it printed. ``while_running`` is called while it serves."""
+    """Run ``campaignd serve`` in ``folder`` (umask 022) until healthy (``/healthz`` on
+    ``health_port``, by default the port served), then SIGTERM it; returns what it
+    printed. ``while_running`` is called while it serves."""
     port = port or free_port()
     log = folder / f"serve-{port}.log"
-    command = [sys.executable, "-m", "campaignd", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "campaignd", "serve", "--port", str(port), *arguments]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -73,7 +76,8 @@ def serve_once(
             while True:
                 assert process.poll() is None, log.read_text()
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                    probe = f"http://127.0.0.1:{health_port or port}/healthz"
+                    urllib.request.urlopen(probe, timeout=2)
                     break
                 except OSError:
                     assert time.monotonic() < deadline, log.read_text()
@@ -230,3 +234,42 @@ def test_links_follow_the_port_served_unless_public_url_is_set(
     assert "WARNING" in warning
     served = f"http://127.0.0.1:{port}"
     assert f"CAMPAIGND_PUBLIC_URL is {elsewhere} but this instance serves {served}" in warning
+
+
+@pytest.mark.parametrize(
+    ("role", "lock_owned"), [("scheduler", "1.0"), ("worker", "0.0")], ids=["scheduler", "worker"]
+)
+def test_a_process_without_the_api_serves_metrics_on_its_metrics_port(
+    tmp_path: Path, role: str, lock_owned: str
+) -> None:
+    """``--metrics-port`` (or CAMPAIGND_METRICS_PORT): the scheduler lock gauge of a
+    scheduler-only process can be scraped, so ``sum(campaignd_scheduler_lock_owned)`` works."""
+    metrics_port = free_port()
+    scraped: list[str] = []
+
+    def scrape() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as page:
+            scraped.append(page.read().decode())
+
+    as_option = role == "scheduler"
+    serve_once(
+        tmp_path,
+        while_running=scrape,
+        arguments=("--role", role, *(("--metrics-port", str(metrics_port)) if as_option else ())),
+        env={} if as_option else {"CAMPAIGND_METRICS_PORT": str(metrics_port)},
+        health_port=metrics_port,
+    )
+    assert f"campaignd_scheduler_lock_owned {lock_owned}" in scraped[0]
+    assert "campaignd_queue_depth" in scraped[0]
+
+
+def test_metrics_port_cannot_be_the_api_port(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "campaignd", "serve", "--port", "8123", "--metrics-port", "8123"],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--metrics-port" in result.stderr

@@ -69,6 +69,13 @@ def serve(
     burst: bool = typer.Option(
         False, "--burst", help="Scheduler and workers drain what is due now, then exit (no API)."
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        min=1,
+        max=65535,
+        help="Also serve /metrics and /healthz on this port (on --host): how scheduler and "
+        "worker processes are scraped. Default: CAMPAIGND_METRICS_PORT, else none.",
+    ),
 ) -> None:
     """Run the API, admin UI, scheduler and delivery workers (or one --role of them).
 
@@ -79,6 +86,12 @@ def serve(
     if role not in ("all", "api", "scheduler", "worker"):
         raise typer.BadParameter("must be all, api, scheduler or worker", param_hint="--role")
     settings = settings_or_exit().serving(host, port)
+    metrics_port = metrics_port or settings.metrics_port
+    if metrics_port == port and role in ("all", "api") and not burst:
+        raise typer.BadParameter(
+            f"the API serves /metrics on --port {port} already; choose another port",
+            param_hint="--metrics-port",
+        )
     configure_logging(settings.log_format, settings.log_level)
     ensure_schema(settings, create=True)
     if not burst:
@@ -106,6 +119,10 @@ def serve(
             if burst:
                 runtime.run_event_loop(runtime.burst(settings, role=typed_role))
                 return
-            runtime.run_event_loop(runtime.serve(settings, role=typed_role, host=host, port=port))
+            runtime.run_event_loop(
+                runtime.serve(
+                    settings, role=typed_role, host=host, port=port, metrics_port=metrics_port
+                )
+            )
     except AlreadySending as error:
         raise fail(str(error)) from None
