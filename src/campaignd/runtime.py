@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -144,14 +145,17 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     jobs: list[Awaitable[None]] = []
+    scheduler = instance.scheduler() if instance.runs_scheduler else None
+    if scheduler is not None:
+        jobs.append(scheduler.run(stop))
     servers: list[_Server] = []
     if instance.runs_api:
-        servers.append(_server(create_app(services), host, port))
+        lock = None if scheduler is None else scheduler.lock
+        app = create_app(dataclasses.replace(services, scheduler_lock=lock))
+        servers.append(_server(app, host, port))
     if metrics_port is not None:
         servers.append(_server(metrics_app(), host, metrics_port))
     jobs.extend(server.serve() for server in servers)
-    if instance.runs_scheduler:
-        jobs.append(instance.scheduler().run(stop))
     if instance.runs_workers:
         jobs.append(instance.worker().run(stop))
     log_event(

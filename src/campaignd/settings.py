@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -131,8 +132,20 @@ class Settings(BaseSettings):
         database URL, so that two deployments (two databases) on one Redis never collide."""
         if self.redis_prefix:
             return self.redis_prefix
-        digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        digest = hashlib.sha256(database_identity(self.database_url).encode()).hexdigest()[:12]
         return f"campaignd:{digest}"
+
+
+def database_identity(url: str) -> str:
+    """The database URL with a relative SQLite path made absolute: the default
+    ``sqlite:///./campaignd.db`` in two folders is two databases, and two prefixes."""
+    scheme, separator, rest = url.partition(":///")
+    if not scheme.startswith("sqlite") or not separator:
+        return url
+    path, question, query = rest.partition("?")
+    if not path or path.startswith("/") or path == ":memory:" or path.startswith("file:"):
+        return url
+    return f"{scheme}:///{os.path.abspath(path)}{question}{query}"
 
 
 def served_url(host: str, port: int) -> str:
