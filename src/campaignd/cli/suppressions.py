@@ -20,6 +20,25 @@ ORGANIZATION = typer.Option(..., "--org", help="The organization's slug.")
 EMAILS = typer.Argument(..., help="One or more addresses.")
 
 
+def addresses(count: int) -> str:
+    return f"{count} address" if count == 1 else f"{count} addresses"
+
+
+def report(change: actions.Change, *, done: str, not_needed: str) -> str:
+    """``suppressed 2 addresses in acme; 1 other was already suppressed``, or when nothing
+    changed ``nothing changed in acme: the address was already suppressed``."""
+    if not change.changed:
+        given = (
+            "the address was" if change.unchanged == 1 else f"the {change.unchanged} addresses were"
+        )
+        return f"nothing changed in {change.organization}: {given} {not_needed}"
+    line = done.format(count=addresses(change.changed))
+    if change.unchanged:
+        others = "1 other was" if change.unchanged == 1 else f"{change.unchanged} others were"
+        line += f"; {others} {not_needed}"
+    return line
+
+
 def _check_reason(reason: str | None) -> None:
     if reason is not None and reason not in actions.REASONS:
         raise fail(f"--reason: must be one of {', '.join(actions.REASONS)}, not '{reason}'")
@@ -45,8 +64,11 @@ def add(
 
     change = run_action(settings, work)
     console.print(
-        f"suppressed {change.changed} address(es) in {change.organization}; "
-        f"{change.unchanged} already were",
+        report(
+            change,
+            done=f"suppressed {{count}} in {change.organization}",
+            not_needed="already suppressed",
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -65,8 +87,11 @@ def remove(emails: list[str] = EMAILS, org: str = ORGANIZATION) -> None:
 
     change = run_action(settings, work)
     console.print(
-        f"removed {change.changed} address(es) from the suppression list of "
-        f"{change.organization}; {change.unchanged} were not on it",
+        report(
+            change,
+            done=f"removed {{count}} from the suppression list of {change.organization}",
+            not_needed="not on the list",
+        ),
         highlight=False,
         soft_wrap=True,
     )
