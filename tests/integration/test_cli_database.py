@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from campaignd.cli import app
+from campaignd.store.migrate import newest_revision
 
 READING = [
     ["org", "list"],
@@ -91,3 +92,19 @@ def test_a_postgresql_password_is_never_shown(
     message = one_line(result)
     assert "cannot open the database postgresql://someone:***@127.0.0.1:1/campaignd" in message
     assert "s3cret" not in message and "Traceback" not in result.output
+
+
+def test_db_upgrade_prints_the_revision_reached(elsewhere: Path) -> None:
+    newest = newest_revision()
+    assert newest is not None and newest != "head"
+    first = invoke("db", "upgrade", "--revision", "0002")
+    assert first.exit_code == 0, first.output
+    assert "upgraded from revision (empty) to 0002" in one_line(first)
+    second = one_line(invoke("db", "upgrade"))
+    assert f"upgraded from revision 0002 to {newest} (the newest)" in second
+    assert "head" not in second
+    again = one_line(invoke("db", "upgrade"))
+    assert f"is at revision {newest} (the newest); nothing to do" in again
+    wrong = invoke("db", "upgrade", "--revision", "nope")
+    assert wrong.exit_code == 1 and "no migration 'nope'" in one_line(wrong)
+    assert (elsewhere / "campaignd.db").stat().st_mode & 0o077 == 0
