@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from campaignd.cli.help import Commands
 from campaignd.settings import Settings, SettingsError, load_settings
 from campaignd.store.database import Database, is_sqlite, open_database, sqlite_path
 from campaignd.store.migrate import has_schema, upgrade
@@ -20,6 +21,11 @@ T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+
+
+def command_group(help: str) -> typer.Typer:
+    """A group of subcommands, with plain help (``campaignd.cli.help``)."""
+    return Commands(no_args_is_help=True, help=help)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 from sqlalchemy.exc import OperationalError
 
-from campaignd.cli.common import console, database_name, fail, settings_or_exit
+from campaignd.cli.common import command_group, console, database_name, fail, settings_or_exit
 from campaignd.store.migrate import current_revision, known_revision, newest_revision
 from campaignd.store.migrate import upgrade as apply_migrations
 
-app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
+app = command_group("Manage the database schema.")
 
 
 @app.command("upgrade")
@@ -20,9 +20,12 @@ def upgrade(
         help="The migration to upgrade to; head (the default) is the newest.",
     ),
 ) -> None:
-    """Apply migrations to the database of CAMPAIGND_DATABASE_URL and print the revision
-    reached. Required for PostgreSQL before the first start and after each upgrade of
-    campaignd; safe to repeat."""
+    """Apply migrations and print the revision reached.
+
+    Migrates the database of CAMPAIGND_DATABASE_URL. Required for PostgreSQL before the
+    first start and after each upgrade of campaignd (SQLite is migrated by serve); safe to
+    repeat.
+    """
     if not known_revision(revision):
         raise fail(f"--revision: no migration '{revision}' (the newest is {newest_revision()})")
     settings = settings_or_exit()

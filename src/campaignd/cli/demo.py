@@ -178,17 +178,26 @@ def _explain(campaign: Row, settings: Settings) -> None:
 
 
 def demo(
-    recipients: int = typer.Option(300, help="How many example addresses.", min=1, max=100_000),
-    delay: float = typer.Option(5.0, help="Seconds until the campaign is due.", min=0.5),
-    timeout: float = typer.Option(300.0, help="Give up after this many seconds.", min=1),
+    recipients: int = typer.Option(
+        300, metavar="N", help="How many example addresses.", min=1, max=100_000
+    ),
+    delay: float = typer.Option(
+        5.0, metavar="SECONDS", help="Seconds until the campaign is due.", min=0.5
+    ),
+    timeout: float = typer.Option(
+        300.0, metavar="SECONDS", help="Give up after this many seconds.", min=1
+    ),
 ) -> None:
-    """Create a sample campaign, schedule it seconds ahead and watch it go out.
+    """The whole product in a minute: a sample campaign sent to files.
 
-    Uses the configured database (by default ./campaignd.db) and writes the messages as
-    .eml files to the outbox (by default ./outbox); run it as often as you like: each run
-    mails a fresh set of example addresses, so the cooldown skips nobody.
+    Creates a sample campaign, schedules it seconds ahead and watches it go out. Uses the
+    configured database (by default ./campaignd.db) and writes the messages as .eml files
+    to the outbox (by default ./outbox); it never sends real mail. Run it as often as you
+    like: each run mails a fresh set of example addresses, so the cooldown skips nobody.
 
-    Example: campaignd demo
+    \b
+    Example:
+      campaignd demo --recipients 50
     """
     settings = settings_or_exit()
     if outbox_directory(settings) is None:

@@ -40,12 +40,18 @@ def _lateness(row: Row) -> str:
 
 
 def runs(
-    limit: int = typer.Option(20, help="How many runs (newest first).", min=1, max=1000),
+    limit: int = typer.Option(
+        20, metavar="N", help="How many runs (newest first).", min=1, max=1000
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """The execution log: trigger, actor, start, lateness, end, counts and error of each run.
+    """The execution log: one row per run, failed runs included.
 
-    Example: campaignd runs --limit 50
+    Newest first: the trigger, actor, start, lateness, end, counts and error of each run.
+
+    \b
+    Example:
+      campaignd runs --limit 50
     """
     settings = prepared_settings()
 

@@ -61,10 +61,16 @@ def check_public_url(settings: Settings, *, host: str, port: int, role: str) -> 
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address the API and admin UI listen on."),
-    port: int = typer.Option(8000, help="Port the API and admin UI listen on."),
-    role: str = typer.Option(
-        "all", help="all, or one of api, scheduler, worker (split roles across processes)."
+    host: str = typer.Option(
+        "127.0.0.1", metavar="HOST", help="Address to listen on (0.0.0.0: every address)."
+    ),
+    port: int = typer.Option(
+        8000, metavar="PORT", help="Port of the API and admin UI (and of their links)."
+    ),
+    role: Role = typer.Option(
+        "all",
+        metavar="all|api|scheduler|worker",
+        help="Run everything, or one role (split roles across processes).",
     ),
     burst: bool = typer.Option(
         False, "--burst", help="Scheduler and workers drain what is due now, then exit (no API)."
@@ -73,18 +79,19 @@ def serve(
         None,
         min=1,
         max=65535,
-        help="Also serve /metrics and /healthz on this port (on --host): how scheduler and "
-        "worker processes are scraped. Default: CAMPAIGND_METRICS_PORT, else none.",
+        metavar="PORT",
+        help="Also serve /metrics and /healthz on this port: how scheduler and worker "
+        "processes are scraped. Default: CAMPAIGND_METRICS_PORT, else none.",
     ),
 ) -> None:
-    """Run the API, admin UI, scheduler and delivery workers (or one --role of them).
+    """Run an instance: API, admin UI, scheduler and workers.
 
-    On an empty SQLite database the schema is created; on the very first start of an empty
-    database a platform admin token is printed, once ever (later: `campaignd token
-    create`). SIGTERM drains: no new claims, in-flight messages finish.
+    --role runs one of them only. On an empty SQLite database the schema is created, and
+    on the very first start of a database a platform admin token is printed, once ever
+    (later: campaignd token create --role platform_admin). Unsubscribe and admin links use
+    http://HOST:PORT unless CAMPAIGND_PUBLIC_URL is set. SIGTERM drains: no new claims,
+    in-flight messages finish, exit 0.
     """
-    if role not in ("all", "api", "scheduler", "worker"):
-        raise typer.BadParameter("must be all, api, scheduler or worker", param_hint="--role")
     settings = settings_or_exit().serving(host, port)
     metrics_port = metrics_port or settings.metrics_port
     if metrics_port == port and role in ("all", "api") and not burst:
@@ -112,17 +119,14 @@ def serve(
         )
     from campaignd import runtime
 
-    typed_role: Role = role  # type: ignore[assignment]
-    sending = runtime.sends(typed_role)
+    sending = runtime.sends(role)
     try:
         with sending_process(settings.database_url) if sending else contextlib.nullcontext():
             if burst:
-                runtime.run_event_loop(runtime.burst(settings, role=typed_role))
+                runtime.run_event_loop(runtime.burst(settings, role=role))
                 return
             runtime.run_event_loop(
-                runtime.serve(
-                    settings, role=typed_role, host=host, port=port, metrics_port=metrics_port
-                )
+                runtime.serve(settings, role=role, host=host, port=port, metrics_port=metrics_port)
             )
     except AlreadySending as error:
         raise fail(str(error)) from None

@@ -10,14 +10,14 @@ from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
 from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
-from campaignd.cli.common import console, fail
+from campaignd.cli.common import command_group, console, fail
 from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.store.rows import Row
 
-app = typer.Typer(no_args_is_help=True, help="Manage suppression lists (never mailed).")
+app = command_group("Manage suppression lists (never mailed).")
 
-ORGANIZATION = typer.Option(..., "--org", help="The organization's slug.")
-EMAILS = typer.Argument(..., help="One or more addresses.")
+ORGANIZATION = typer.Option(..., "--org", metavar="SLUG", help="The organization's slug.")
+EMAILS = typer.Argument(..., metavar="EMAIL...", help="One or more addresses.")
 
 
 def addresses(count: int) -> str:
@@ -48,11 +48,18 @@ def _check_reason(reason: str | None) -> None:
 def add(
     emails: list[str] = EMAILS,
     org: str = ORGANIZATION,
-    reason: str = typer.Option("manual", help="manual, unsubscribed, bounced or complained."),
+    reason: str = typer.Option(
+        "manual", metavar="REASON", help="manual, unsubscribed, bounced or complained."
+    ),
 ) -> None:
-    """Never mail these addresses again in this organization (checked before every send).
+    """Never mail these addresses again in this organization.
 
-    Example: campaignd suppress add ada@example.com grace@example.org --org acme
+    Checked at fan-out and again right before every send. One invalid address refuses the
+    whole command; an address already suppressed is reported and left as it is.
+
+    \b
+    Example:
+      campaignd suppress add ada@example.com grace@example.org --org acme
     """
     _check_reason(reason)
     settings = prepared_settings()
@@ -78,7 +85,9 @@ def add(
 def remove(emails: list[str] = EMAILS, org: str = ORGANIZATION) -> None:
     """Allow these addresses to be mailed again in this organization.
 
-    Example: campaignd suppress remove ada@example.com --org acme
+    \b
+    Example:
+      campaignd suppress remove ada@example.com --org acme
     """
     settings = prepared_settings()
 
@@ -100,13 +109,17 @@ def remove(emails: list[str] = EMAILS, org: str = ORGANIZATION) -> None:
 @app.command("list")
 def list_(
     org: str = ORGANIZATION,
-    reason: str | None = typer.Option(None, help="Only this reason."),
-    limit: int = typer.Option(1000, help="How many (in address order).", min=1, max=100_000),
+    reason: str | None = typer.Option(None, metavar="REASON", help="Only this reason."),
+    limit: int = typer.Option(
+        1000, metavar="N", help="How many (in address order).", min=1, max=100_000
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """List an organization's suppressed addresses.
+    """List an organization's suppressed addresses, with reason and date.
 
-    Example: campaignd suppress list --org acme --reason bounced
+    \b
+    Example:
+      campaignd suppress list --org acme --reason bounced
     """
     _check_reason(reason)
     settings = prepared_settings()

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from campaignd.actions.principal import Role
 from campaignd.cli.common import (
+    command_group,
     console,
     ensure_schema,
     fail,
@@ -20,18 +21,30 @@ from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_slug
 from campaignd.store.rows import Row
 
-app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+app = command_group("Manage API tokens.")
 
 
 @app.command("create")
 def create(
-    role: Role = typer.Option(..., help="platform_admin, organization_admin or viewer."),
-    org: str | None = typer.Option(
-        None, help="Organization slug (required unless platform_admin)."
+    role: Role = typer.Option(
+        ...,
+        metavar="platform_admin|organization_admin|viewer",
+        help="What the token may do: everything, one organization, or read only.",
     ),
-    name: str | None = typer.Option(None, help="A name to recognise the token by."),
+    org: str | None = typer.Option(
+        None, metavar="SLUG", help="The organization (required unless platform_admin)."
+    ),
+    name: str | None = typer.Option(None, metavar="NAME", help="A name to recognise the token by."),
 ) -> None:
-    """Create a token and print it on stdout (only the token: it is not shown again)."""
+    """Create an API token and print it (only it, on stdout).
+
+    The token is shown this once and stored hashed; it starts with cmp_.
+
+    \b
+    Examples:
+      campaignd token create --role platform_admin --name ops
+      campaignd token create --role viewer --org acme --name dashboard
+    """
     if role is not Role.PLATFORM_ADMIN and not org:
         raise fail(f"--org is required for a {role.value} token")
     settings = settings_or_exit()
@@ -63,7 +76,7 @@ def create(
 
 @app.command("list")
 def list_(as_json: bool = JSON) -> None:
-    """List tokens (never the secret part)."""
+    """List tokens: id, name, role, organization (never the secret)."""
     settings = settings_or_exit()
     ensure_schema(settings)
 
@@ -100,7 +113,9 @@ def list_(as_json: bool = JSON) -> None:
 
 
 @app.command("revoke")
-def revoke(token_id: int = typer.Argument(..., help="The id shown by `token list`.")) -> None:
+def revoke(
+    token_id: int = typer.Argument(..., metavar="ID", help="The id shown by `token list`."),
+) -> None:
     """Revoke a token: it stops working at once."""
     settings = settings_or_exit()
     ensure_schema(settings)
