@@ -108,3 +108,9 @@ def test_db_upgrade_prints_the_revision_reached(elsewhere: Path) -> None:
     wrong = invoke("db", "upgrade", "--revision", "nope")
     assert wrong.exit_code == 1 and "no migration 'nope'" in one_line(wrong)
     assert (elsewhere / "campaignd.db").stat().st_mode & 0o077 == 0
+
+
+def test_what_the_user_typed_is_shown_as_typed(elsewhere: Path) -> None:
+    assert invoke("org", "create", "acme").exit_code == 0
+    message = one_line(invoke("suppress", "list", "--org", "[bold]x[/bold]"))
+    assert "no organization '[bold]x[/bold]'" in message

@@ -17,7 +17,7 @@ from tests.integration.test_cli_campaigns import engine, new_campaign, ok
 
 __all__ = ["engine"]
 
-LONG_NAME = "Winter Event " + "with a very long name " * 8 + "end"
+LONG_NAME = "Winter Event [bold]" + "with a long name " * 6 + "[/bold] end"  # < 200 characters
 LONG_REASON = "bounced: " + "550 5.1.1 the mailbox does not exist here " * 4 + "end"
 
 

@@ -73,6 +73,7 @@ def print_report(totals: ImportTotals) -> None:
         f"added {totals.added}, duplicates {totals.duplicates}, invalid {totals.invalid_count}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if not totals.invalid:
         return
@@ -176,7 +177,7 @@ def create(
 
     campaign, totals = run_action(settings, work)
     print(campaign["id"])
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     print_report(totals)
 
 
@@ -256,7 +257,7 @@ def schedule(
         return await actions.schedule(services, principal, campaign_id, moment)
 
     campaign = run_action(settings, work)
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
 
 
 def _lifecycle_command(name: str, summary: str) -> None:
@@ -276,9 +277,10 @@ def _lifecycle_command(name: str, summary: str) -> None:
                 f"watch it with `campaignd campaign status {campaign_id} --watch`",
                 highlight=False,
                 soft_wrap=True,
+                markup=False,
             )
         else:
-            console.print(_summary(result), highlight=False, soft_wrap=True)
+            console.print(_summary(result), highlight=False, soft_wrap=True, markup=False)
 
     command.__doc__ = f"{summary}\n\n\b\nExample:\n  campaignd campaign {name} 12"
     app.command(name)(command)
@@ -292,7 +294,7 @@ _lifecycle_command("cancel", "Cancel a scheduled, sending or paused campaign.")
 
 
 def _print_status(campaign: Row) -> None:
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     table = Table("status", "deliveries")
     for status, count in sorted(campaign["counts"].items()):
         table.add_row(status, str(count))
@@ -302,6 +304,7 @@ def _print_status(campaign: Row) -> None:
         f"finished {format_time(campaign['finished_at'])}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -451,6 +454,7 @@ def preview(
         f"{result.ineligible} not",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if result.reasons and limit:
         table = Table("email", "code", "reason")

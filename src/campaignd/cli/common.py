@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -29,13 +30,13 @@ def command_group(help: str) -> typer.Typer:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
 def note(message: str) -> None:
     """Something the user should know, on stderr, without stopping."""
-    errors.print(f"[yellow]note:[/yellow] {message}", highlight=False)
+    errors.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False)
 
 
 def settings_or_exit() -> Settings:

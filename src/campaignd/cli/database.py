@@ -43,6 +43,7 @@ def upgrade(
             f"database {database_name(url)} is at revision {reached}{newest}; nothing to do",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     else:
         console.print(
@@ -50,4 +51,5 @@ def upgrade(
             f"to {reached}{newest}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )

@@ -112,6 +112,7 @@ async def _run(settings: Settings, *, count: int, delay: float, timeout: float) 
             f"{campaign['recipient_count']} recipients, due in {delay:g} s",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         instance = Instance(services, "all")
         tasks = [
@@ -142,6 +143,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
         f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if counts.get("skipped"):
         console.print(
@@ -149,6 +151,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
             f"campaignd campaign preview {campaign['id']}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     outbox = outbox_directory(settings)
     if outbox is not None:
@@ -157,6 +160,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
             f"messages: {len(ours)} .eml files of this campaign in {outbox.resolve()}/",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         if ours:
             console.print(
@@ -174,6 +178,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
         "`campaignd token create --role platform_admin`)",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 

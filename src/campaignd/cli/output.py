@@ -27,12 +27,12 @@ JSON = typer.Option(
 def print_table(table: Table) -> None:
     """On a terminal as wide as it is; piped or redirected, every cell whole on one line."""
     if console.is_terminal:
-        console.print(table)
+        console.print(table, markup=False)
         return
     for column in table.columns:
         column.no_wrap = True
         column.overflow = "ignore"
-    Console(width=PIPED_WIDTH, no_color=True, highlight=False).print(table)
+    Console(width=PIPED_WIDTH, no_color=True, highlight=False, markup=False).print(table)
 
 
 def camel_case(name: str) -> str:

@@ -143,7 +143,7 @@ async def _watch_in_lines(
     every: float,
 ) -> Row:
     def show(row: Row) -> float:
-        output.print(progress_line(row), highlight=False, soft_wrap=True)
+        output.print(progress_line(row), highlight=False, soft_wrap=True, markup=False)
         return time.monotonic()
 
     shown_at, shown_status = show(campaign), campaign["status"]

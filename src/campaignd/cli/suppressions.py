@@ -78,6 +78,7 @@ def add(
         ),
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -103,6 +104,7 @@ def remove(emails: list[str] = EMAILS, org: str = ORGANIZATION) -> None:
         ),
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
