@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -16,6 +17,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from campaignd.actions.services import Services
 from campaignd.api.app import create_app
@@ -50,6 +56,31 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def metrics_app() -> Starlette:
+    """``/metrics`` and ``/healthz`` alone, for ``--metrics-port``: how a scheduler or worker
+    process, which serves no API, is scraped."""
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/metrics", metrics), Route("/healthz", healthz)])
+
+
+def _server(app: Any, host: str, port: int) -> _Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # TRUSTED_PROXIES decides (campaignd.api.proxies)
+    )
+    return _Server(config)
 
 
 @dataclass
@@ -99,8 +130,14 @@ def sends(role: Role) -> bool:
     return role != "api"
 
 
-async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None:
-    """Run until SIGTERM or SIGINT, then drain and return."""
+async def serve(
+    settings: Settings, *, role: Role, host: str, port: int, metrics_port: int | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain and return.
+
+    With ``metrics_port`` ``/metrics`` (and ``/healthz``) are served on that port too, on
+    the same event loop: the one way to scrape a process without the ``api`` role.
+    """
     services = build_services(settings)
     instance = Instance(services, role)
     stop = asyncio.Event()
@@ -108,27 +145,32 @@ async def serve(settings: Settings, *, role: Role, host: str, port: int) -> None
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     jobs: list[Awaitable[None]] = []
-    server: _Server | None = None
+    scheduler = instance.scheduler() if instance.runs_scheduler else None
+    if scheduler is not None:
+        jobs.append(scheduler.run(stop))
+    servers: list[_Server] = []
     if instance.runs_api:
-        config = uvicorn.Config(
-            create_app(services),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,  # TRUSTED_PROXIES decides (campaignd.api.proxies)
-        )
-        server = _Server(config)
-        jobs.append(server.serve())
-    if instance.runs_scheduler:
-        jobs.append(instance.scheduler().run(stop))
+        lock = None if scheduler is None else scheduler.lock
+        app = create_app(dataclasses.replace(services, scheduler_lock=lock))
+        servers.append(_server(app, host, port))
+    if metrics_port is not None:
+        servers.append(_server(metrics_app(), host, metrics_port))
+    jobs.extend(server.serve() for server in servers)
     if instance.runs_workers:
         jobs.append(instance.worker().run(stop))
-    log_event(logger, "instance started", role=role, host=host, port=port)
+    log_event(
+        logger,
+        "instance started",
+        role=role,
+        host=host,
+        port=port,
+        metrics_port=metrics_port,
+        public_url=settings.public_url,
+    )
 
     async def stop_server_when_asked() -> None:
         await stop.wait()
-        if server is not None:
+        for server in servers:
             server.should_exit = True
 
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +16,9 @@ from campaignd.domain.addresses import InvalidAddress, parse_mailbox
 Role = Literal["all", "api", "scheduler", "worker"]
 
 MIN_JWT_SECRET_BYTES = 32
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class SettingsError(ValueError):
@@ -32,7 +37,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     email_transport: str = "file://./outbox"
     from_address: str = "campaigns@localhost"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL  # unset: follows `serve --host/--port`
     cooldown_days: int = Field(90, ge=0)
     cooldown_scope: Literal["global", "organization"] = "global"
     scheduler_interval: float = Field(1.0, gt=0)
@@ -73,6 +78,7 @@ class Settings(BaseSettings):
     template_timeout: float = Field(1.0, gt=0, le=60)  # seconds per render of one message
     template_max_output: int = Field(1_000_000, ge=1024)  # bytes of subject and bodies
     template_max_iterations: int = Field(100_000, ge=1)  # loop iterations per render
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -137,6 +143,20 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def public_url_is_set(self) -> bool:
+        """Whether PUBLIC_URL was given (environment or .env), not left to its default."""
+        return "public_url" in self.model_fields_set
+
+    def serving(self, host: str, port: int) -> Settings:
+        """These settings for an instance that serves ``host:port``: an unset PUBLIC_URL
+        becomes that address, so unsubscribe and admin links lead to it."""
+        if self.public_url_is_set:
+            return self
+        settings = self.model_copy(update={"public_url": served_url(host, port)})
+        settings.__pydantic_fields_set__.discard("public_url")
+        return settings
+
+    @property
     def lease_safety_margin(self) -> float:
         """How much of a lease must be left for a worker to start a transaction under it."""
         if self.lease_margin is not None:
@@ -149,8 +169,46 @@ class Settings(BaseSettings):
         database URL, so that two deployments (two databases) on one Redis never collide."""
         if self.redis_prefix:
             return self.redis_prefix
-        digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        digest = hashlib.sha256(database_identity(self.database_url).encode()).hexdigest()[:12]
         return f"campaignd:{digest}"
+
+
+def database_identity(url: str) -> str:
+    """The database URL with a relative SQLite path made absolute: the default
+    ``sqlite:///./campaignd.db`` in two folders is two databases, and two prefixes."""
+    scheme, separator, rest = url.partition(":///")
+    if not scheme.startswith("sqlite") or not separator:
+        return url
+    path, question, query = rest.partition("?")
+    if not path or path.startswith("/") or path == ":memory:" or path.startswith("file:"):
+        return url
+    return f"{scheme}:///{os.path.abspath(path)}{question}{query}"
+
+
+def served_url(host: str, port: int) -> str:
+    """``http://host:port`` of a listening address; one on every address (``0.0.0.0``,
+    ``::``) is reached here as 127.0.0.1."""
+    shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def serves(public_url: str, host: str, port: int) -> bool:
+    """Whether ``public_url`` names the address served at ``host:port`` (same port, and the
+    same host, a loopback name for a loopback address, or any host for a wildcard)."""
+    parts = urlsplit(public_url)
+    try:
+        public_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    public_host = (parts.hostname or "").lower()
+    served_host = host.strip("[]").lower()
+    if public_port != port:
+        return False
+    if served_host in WILDCARD_HOSTS or public_host == served_host:
+        return True
+    return public_host in LOOPBACK_NAMES and served_host in LOOPBACK_NAMES
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -314,3 +314,38 @@ def test_watch_ends_with_the_campaign(engine: Engine, tmp_path: Path) -> None:
     result = invoke("campaign", "status", str(campaign_id), "--watch", "--interval", "0.1")
     assert result.exit_code == 1
     assert "cancelled" in result.stdout
+
+
+def test_schedule_refuses_a_bare_date_and_the_skipped_hour_and_names_the_repeated_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ok("org", "create", "acme")
+    campaign_id = str(new_campaign(tmp_path, recipients=["a@example.com"]))
+    for bare in ("2099-12-02", "20991202"):
+        for zone in ("--tz", "Europe/Berlin"), ():
+            message = refused("campaign", "schedule", campaign_id, "--at", bare, *zone)
+            assert f"'{bare}' is a date without a time of day" in message
+    skipped = refused(
+        "campaign", "schedule", campaign_id, "--at", "2099-03-29 02:30", "--tz", "Europe/Berlin"
+    )
+    assert "2099-03-29 02:30 does not exist in Europe/Berlin" in skipped
+    assert "the clocks go forward from 02:00 to 03:00" in skipped
+    assert "CET +01:00 to CEST +02:00" in skipped
+    assert campaign_row(engine, int(campaign_id))["status"] == "draft"
+
+    at = ("--at", "2099-10-25 02:30", "--tz", "Europe/Berlin")
+    first = ok("campaign", "schedule", campaign_id, *at)
+    assert campaign_row(engine, int(campaign_id))["scheduled_for"] == datetime(
+        2099, 10, 25, 0, 30, tzinfo=UTC
+    )
+    said = " ".join(first.stderr.split())
+    assert "2099-10-25 02:30 happens twice in Europe/Berlin" in said
+    assert "taken as the first, 02:30 CEST (+02:00) = 2099-10-25 00:30 UTC" in said
+    assert "02:30 CET (+01:00) = 2099-10-25 01:30 UTC, use --fold 1" in said
+
+    second = ok("campaign", "schedule", campaign_id, *at, "--fold", "1")
+    assert campaign_row(engine, int(campaign_id))["scheduled_for"] == datetime(
+        2099, 10, 25, 1, 30, tzinfo=UTC
+    )
+    assert "taken as the second" in " ".join(second.stderr.split())
+    assert "--fold" in refused("campaign", "schedule", campaign_id, *at, "--fold", "2")

@@ -31,7 +31,7 @@ def test_demo_twice_sends_two_campaigns_to_fresh_addresses(embedded: Path) -> No
     for output, campaign_id in ((first, 1), (second, 2)):
         assert f"campaign {campaign_id} is sent: 40 sent, 0 failed, 0 skipped" in output
         assert "40 .eml files of this campaign" in output
-        assert f"/admin/marketing/campaigns/{campaign_id}" in output
+        assert f"http://127.0.0.1:8000/admin/marketing/campaigns/{campaign_id}" in output
         assert "campaignd serve" in output
     engine = create_engine(sync_url(f"sqlite:///{embedded / 'campaignd.db'}"))
     with engine.connect() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import os
 import re
 import signal
@@ -46,17 +47,26 @@ def environment() -> dict[str, str]:
     return env
 
 
-def serve_once(folder: Path, *, while_running: object = None) -> str:
-    """Run ``campaignd serve`` in ``folder`` (umask 022) until healthy, then SIGTERM it;
-    returns what it printed. ``while_running`` is called while it serves."""
-    port = free_port()
+def serve_once(
+    folder: Path,
+    *,
+    while_running: object = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    arguments: tuple[str, ...] = (),
+    health_port: int | None = None,
+) -> str:
+    """Run ``campaignd serve`` in ``folder`` (umask 022) until healthy (``/healthz`` on
+    ``health_port``, by default the port served), then SIGTERM it; returns what it
+    printed. ``while_running`` is called while it serves."""
+    port = port or free_port()
     log = folder / f"serve-{port}.log"
-    command = [sys.executable, "-m", "campaignd", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "campaignd", "serve", "--port", str(port), *arguments]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
             cwd=folder,
-            env=environment(),
+            env={**environment(), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=loose_umask,
@@ -66,7 +76,8 @@ def serve_once(folder: Path, *, while_running: object = None) -> str:
             while True:
                 assert process.poll() is None, log.read_text()
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                    probe = f"http://127.0.0.1:{health_port or port}/healthz"
+                    urllib.request.urlopen(probe, timeout=2)
                     break
                 except OSError:
                     assert time.monotonic() < deadline, log.read_text()
@@ -176,3 +187,89 @@ async def test_a_database_from_before_the_record_gets_no_new_token(tmp_path: Pat
         assert started.token is None and started.live_platform_admins == 0
     finally:
         await handle.dispose()
+
+
+def test_links_follow_the_port_served_unless_public_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --port N`` without CAMPAIGND_PUBLIC_URL: the sign-in URL and the unsubscribe
+    links of the messages it sends are on port N, and the link answers there."""
+    for name in list(os.environ):
+        if name.startswith("CAMPAIGND_") and not name.startswith("CAMPAIGND_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["org", "create", "acme", "--name", "Acme Inc."]).exit_code == 0
+    definition = tmp_path / "campaign.json"
+    definition.write_text(
+        '{"name": "Links", "subject": "Hi", "textBody": "Hello", "organization": "acme", '
+        '"recipients": ["ada@example.com"]}',
+        encoding="utf-8",
+    )
+    created = runner.invoke(app, ["campaign", "create", "--from", str(definition)])
+    assert created.exit_code == 0, created.output
+    campaign_id = created.stdout.splitlines()[0]
+    port = free_port()
+    links: list[str] = []
+
+    def send_and_follow_the_link() -> None:
+        assert runner.invoke(app, ["campaign", "execute", campaign_id]).exit_code == 0
+        deadline = time.monotonic() + 60
+        while not (messages := list((tmp_path / "outbox").glob("*.eml"))):
+            assert time.monotonic() < deadline, "no message was written"
+            time.sleep(0.2)
+        message = email.message_from_bytes(messages[0].read_bytes())
+        links.extend(re.findall(r"<(http[^>]+)>", message["List-Unsubscribe"]))
+        with urllib.request.urlopen(links[0], timeout=10) as page:
+            assert page.status == 200 and b"Unsubscribe" in page.read()
+
+    log = serve_once(tmp_path, while_running=send_and_follow_the_link, port=port)
+    assert links and links[0].startswith(f"http://127.0.0.1:{port}/u/"), links
+    assert f"Sign in at http://127.0.0.1:{port}/admin/login" in log
+    assert "CAMPAIGND_PUBLIC_URL is" not in log
+
+    elsewhere = "http://127.0.0.1:9"
+    log = serve_once(tmp_path, port=port, env={"CAMPAIGND_PUBLIC_URL": elsewhere})
+    [warning] = [line for line in log.splitlines() if "CAMPAIGND_PUBLIC_URL is" in line]
+    assert "WARNING" in warning
+    served = f"http://127.0.0.1:{port}"
+    assert f"CAMPAIGND_PUBLIC_URL is {elsewhere} but this instance serves {served}" in warning
+
+
+@pytest.mark.parametrize(
+    ("role", "lock_owned"), [("scheduler", "1.0"), ("worker", "0.0")], ids=["scheduler", "worker"]
+)
+def test_a_process_without_the_api_serves_metrics_on_its_metrics_port(
+    tmp_path: Path, role: str, lock_owned: str
+) -> None:
+    """``--metrics-port`` (or CAMPAIGND_METRICS_PORT): the scheduler lock gauge of a
+    scheduler-only process can be scraped, so ``sum(campaignd_scheduler_lock_owned)`` works."""
+    metrics_port = free_port()
+    scraped: list[str] = []
+
+    def scrape() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as page:
+            scraped.append(page.read().decode())
+
+    as_option = role == "scheduler"
+    serve_once(
+        tmp_path,
+        while_running=scrape,
+        arguments=("--role", role, *(("--metrics-port", str(metrics_port)) if as_option else ())),
+        env={} if as_option else {"CAMPAIGND_METRICS_PORT": str(metrics_port)},
+        health_port=metrics_port,
+    )
+    assert f"campaignd_scheduler_lock_owned {lock_owned}" in scraped[0]
+    assert "campaignd_queue_depth" in scraped[0]
+
+
+def test_metrics_port_cannot_be_the_api_port(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "campaignd", "serve", "--port", "8123", "--metrics-port", "8123"],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--metrics-port" in result.stderr

@@ -15,6 +15,7 @@ from campaignd.api.unsubscribe import router
 from campaignd.delivery.unsubscribe import make_token
 from campaignd.store import audit
 from campaignd.store.database import Database
+from campaignd.store.organizations import create_organization
 from campaignd.store.secrets import instance_secret
 from campaignd.store.suppressions import list_suppressions
 from tests.integration.delivery_support import organization
@@ -216,3 +217,18 @@ async def test_forged_tokens_get_a_404_page_and_change_nothing(
         assert response.status_code == 404
         assert "not valid" in response.text
     assert await suppressed(database, organization_id) == []
+
+
+async def test_a_name_ending_in_a_full_stop_gets_no_second_one(
+    database: Database, client: httpx.AsyncClient
+) -> None:
+    async with database.transaction() as connection:
+        row = await create_organization(connection, slug="acme-inc", name="Acme Inc.")
+    token = await token_for(database, int(row["id"]), "ada@example.org")
+    asked = (await client.get(f"/u/{token}")).text
+    done = (await client.post(f"/u/{token}", data=ONE_CLICK)).text
+    for page in (asked, done):
+        assert "emails from Acme Inc.</p>" in page and "Inc.." not in page
+    plain = await organization(database, "plain")
+    asked = (await client.get(f"/u/{await token_for(database, plain, 'ada@example.org')}")).text
+    assert "emails from Plain.</p>" in asked

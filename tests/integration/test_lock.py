@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from campaignd.scheduling import LocalLock, RedisLock, Scheduler, create_lock
+from campaignd.scheduling.lock import instance_name
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 from campaignd.wakeups import LocalWakeups
@@ -186,3 +188,37 @@ async def test_create_lock_picks_by_url(redis_url: str) -> None:
         assert not local.is_leader
     finally:
         await shared.close()
+
+
+async def test_a_waiting_instance_says_so_once_a_minute_naming_the_key_and_holder(
+    make_lock: Callable[..., RedisLock], key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder, waiter = make_lock(), make_lock()
+    assert await holder.acquire()
+    caplog.set_level(logging.INFO, logger="campaignd.scheduling.lock")
+    for _ in range(3):
+        assert not await waiter.acquire()
+    said = [r for r in caplog.records if r.getMessage().startswith("waiting for the scheduler")]
+    assert len(said) == 1 and said[0].__dict__["key"] == key
+    assert waiter.describe() == (
+        f"waiting for the leader lock {key} (held by another instance, {instance_name()})"
+    )
+    assert holder.describe() == f"leader (holds the leader lock {key})"
+
+    await holder.release()
+    assert await waiter.acquire()
+    assert waiter.describe() == f"leader (holds the leader lock {key})"
+
+
+async def test_an_unreachable_redis_is_described_and_logged_once(
+    key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    lock = RedisLock(Redis.from_url("redis://127.0.0.1:1/0"), ttl=1.0, key=key)
+    caplog.set_level(logging.INFO, logger="campaignd.scheduling.lock")
+    try:
+        for _ in range(3):
+            assert not await lock.acquire()
+        assert lock.describe().startswith(f"cannot reach Redis for the leader lock {key}: ")
+        assert [r.getMessage() for r in caplog.records].count("lock unavailable") == 1
+    finally:
+        await lock.close()

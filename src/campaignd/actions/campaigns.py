@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.actions.errors import Conflict, Invalid, NotFound
+from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.delivery.messages import render_limits, template_thread
@@ -129,7 +129,7 @@ async def _organization_for(
             raise Invalid("organization: required for a platform admin (an organization slug)")
         row = await organizations.organization_by_slug(connection, slug)
         if row is None:
-            raise Invalid(f"organization: no organization '{slug}'")
+            raise UnknownName(f"organization: no organization '{slug}'")
         return int(row["id"])
     assert principal.organization_id is not None
     if slug and slug != principal.organization_slug:

@@ -25,3 +25,8 @@ class Conflict(ActionError):
 
 class Invalid(ActionError):
     status_code = 422
+
+
+class UnknownName(Invalid):
+    """A request names something that does not exist (an organization's slug): 422 over
+    HTTP, since it is a field of the request; the CLI says which database it looked in."""

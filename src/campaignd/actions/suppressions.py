@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.actions.errors import Invalid
+from campaignd.actions.errors import Invalid, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.addresses import InvalidAddress, normalise
@@ -50,7 +50,7 @@ async def _organization(
         raise Invalid("organization: required for a platform admin (an organization slug)")
     row = await organizations.organization_by_slug(connection, slug)
     if row is None:
-        raise Invalid(f"organization: no organization '{slug}'")
+        raise UnknownName(f"organization: no organization '{slug}'")
     return int(row["id"]), slug
 
 

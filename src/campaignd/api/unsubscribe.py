@@ -154,7 +154,7 @@ async def confirm_page(request: Request, token: str) -> HTMLResponse:
     return _page(
         "Unsubscribe",
         f"<h1>Unsubscribe?</h1><p><strong>{escape(email)}</strong> will no longer receive "
-        f"emails from {escape(name)}.</p>" + _form(str(request.url.path)),
+        f"emails from {_ending(name)}</p>" + _form(str(request.url.path)),
     )
 
 
@@ -179,9 +179,15 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     return _done(email, name)
 
 
+def _ending(name: str) -> str:
+    """The organization's name, escaped, closing a sentence: "Acme Inc." takes no second
+    full stop."""
+    return escape(name) if name.rstrip().endswith((".", "!", "?")) else f"{escape(name)}."
+
+
 def _done(email: str, name: str) -> HTMLResponse:
     return _page(
         "Unsubscribed",
         f"<h1>You are unsubscribed</h1><p><strong>{escape(email)}</strong> will no longer "
-        f"receive emails from {escape(name)}.</p>",
+        f"receive emails from {_ending(name)}</p>",
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-
 from campaignd.cli import (
     campaigns,
     database,
@@ -14,11 +12,13 @@ from campaignd.cli import (
     suppressions,
     tokens,
 )
+from campaignd.cli.help import Commands
 
-app = typer.Typer(
+app = Commands(
     no_args_is_help=True,
     help="campaignd: scheduled email campaigns, on time, once per person.",
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("serve")(serve.serve)
 app.add_typer(database.app, name="db")

@@ -11,13 +11,10 @@ import getpass
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from rich.console import Console
-from rich.table import Table
-
-from campaignd.actions.errors import ActionError
+from campaignd.actions.errors import ActionError, NotFound, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
-from campaignd.cli.common import console, ensure_schema, fail, settings_or_exit
+from campaignd.cli.common import ensure_schema, fail, not_found, settings_or_exit
 from campaignd.settings import Settings
 
 T = TypeVar("T")
@@ -45,10 +42,11 @@ async def close_services(services: Services) -> None:
     await services.database.dispose()
 
 
-def prepared_settings() -> Settings:
-    """Settings with a database that has its schema (or a one-line error and exit)."""
+def prepared_settings(*, create: bool = False) -> Settings:
+    """Settings with a database that has its schema (or a one-line error and exit);
+    a missing SQLite file is created only with ``create``."""
     settings = settings_or_exit()
-    ensure_schema(settings)
+    ensure_schema(settings, create=create)
     return settings
 
 
@@ -64,13 +62,7 @@ def run_action(settings: Settings, work: Callable[[Services, Principal], Awaitab
 
     try:
         return asyncio.run(main())
+    except (NotFound, UnknownName) as error:
+        raise not_found(settings, error.detail) from None
     except ActionError as error:
         raise fail(error.detail) from None
-
-
-def print_table(table: Table) -> None:
-    """On a terminal as wide as it is; piped or redirected, wide enough not to cut cells."""
-    if console.is_terminal:
-        console.print(table)
-    else:
-        Console(width=240, no_color=True).print(table)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from campaignd.actions.campaigns import CampaignContent
+from campaignd.domain.local_times import SkippedTime, resolve
 from campaignd.domain.recipients import (
     DEFAULT_LIMITS,
     RecipientLimits,
@@ -52,17 +53,44 @@ class CampaignFile:
     recipients: RecipientList | None
     recipients_csv: Path | None
     scheduled_for: datetime | None
+    scheduled_note: str | None = None
 
 
-def parse_time(value: str | datetime | date, *, timezone: str | None, option: str) -> datetime:
+@dataclass(frozen=True)
+class ParsedTime:
+    moment: datetime
+    note: str | None = None
+    """Said when the local time happens twice: which of the two instants it is."""
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_time(
+    value: str | datetime | date,
+    *,
+    timezone: str | None,
+    option: str,
+    fold: int = 0,
+    fold_option: str | None = None,
+) -> ParsedTime:
     """An aware time from ISO 8601 with an offset, or a local time plus an IANA time zone.
 
-    ``option`` names where the time zone can be given, for the error message.
+    ``option`` names where the time zone can be given, ``fold_option`` where the second
+    of a local time that happens twice can be chosen, for the messages.
     """
     if isinstance(value, datetime):
         moment = value
-    elif isinstance(value, date):
-        raise TimeError(f"'{value}' is a date without a time of day")
+    elif isinstance(value, date) or _is_date(value.strip()):
+        raise TimeError(
+            f"'{value}' is a date without a time of day: write the time too, "
+            f"e.g. '{value} 09:00' (with {option}) or {value}T09:00:00+01:00"
+        )
     else:
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -74,29 +102,56 @@ def parse_time(value: str | datetime | date, *, timezone: str | None, option: st
     if moment.tzinfo is not None:
         if timezone:
             raise TimeError(f"'{value}' already has an offset; drop {option} or the offset")
-        return moment
+        return ParsedTime(moment)
     if not timezone:
         raise TimeError(
             f"'{value}' has no time zone: add {option} (e.g. Europe/Berlin) "
             "or an offset like +01:00"
         )
-    return _localise(moment, timezone, option)
+    return _localise(moment, timezone, option, fold=fold, fold_option=fold_option)
 
 
-def _localise(moment: datetime, timezone: str, option: str) -> datetime:
+def _offset(moment: datetime) -> str:
+    return moment.isoformat()[-6:]
+
+
+def _instant(moment: datetime) -> str:
+    """``02:30 CEST (+02:00) = 00:30 UTC``"""
+    utc = moment.astimezone(ZoneInfo("UTC"))
+    return f"{moment:%H:%M} {moment.tzname()} ({_offset(moment)}) = {utc:%Y-%m-%d %H:%M} UTC"
+
+
+def _localise(
+    moment: datetime, timezone: str, option: str, *, fold: int, fold_option: str | None
+) -> ParsedTime:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TimeError(
             f"{option}: unknown time zone '{timezone}' (use an IANA name like Europe/Berlin)"
         ) from None
-    aware = moment.replace(tzinfo=zone)
-    round_trip = aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
-    if round_trip != moment:
+    try:
+        local = resolve(moment, zone, timezone, fold=fold)
+    except SkippedTime as skipped:
+        change = skipped.change
         raise TimeError(
-            f"{moment:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks change then)"
-        )
-    return aware
+            f"{moment:%Y-%m-%d %H:%M} does not exist in {timezone}: the clocks go forward "
+            f"from {change.from_local:%H:%M} to {change.to_local:%H:%M} that night "
+            f"({change.before.tzname()} {_offset(change.before)} to "
+            f"{change.after.tzname()} {_offset(change.after)}); choose a time before "
+            f"{change.from_local:%H:%M} or from {change.to_local:%H:%M}"
+        ) from None
+    if local.other is None or local.change is None:
+        return ParsedTime(local.moment)
+    which, other = ("first", "second") if fold == 0 else ("second", "first")
+    choose = f"{fold_option} {1 - fold} or " if fold_option else ""
+    note = (
+        f"{moment:%Y-%m-%d %H:%M} happens twice in {timezone} (the clocks go back from "
+        f"{local.change.from_local:%H:%M} to {local.change.to_local:%H:%M}): taken as the "
+        f"{which}, {_instant(local.moment)}; for the {other}, {_instant(local.other)}, "
+        f"use {choose}the offset: {local.other.isoformat()}"
+    )
+    return ParsedTime(local.moment, note)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -168,10 +223,10 @@ def _recipients(
 def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CampaignFile:
     fields = _read(path)
     recipients, recipients_csv = _recipients(fields, path, limits)
-    scheduled_for = None
+    scheduled = None
     if fields.get("scheduledFor") is not None:
         try:
-            scheduled_for = parse_time(
+            scheduled = parse_time(
                 fields["scheduledFor"],
                 timezone=_text_field(fields, "timezone", path),
                 option="a 'timezone' field",
@@ -191,5 +246,6 @@ def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> 
         organization=_text_field(fields, "organization", path),
         recipients=recipients,
         recipients_csv=recipients_csv,
-        scheduled_for=scheduled_for,
+        scheduled_for=None if scheduled is None else scheduled.moment,
+        scheduled_note=None if scheduled is None else scheduled.note,
     )

@@ -12,15 +12,16 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.cli.admin import prepared_settings, print_table, run_action
+from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaign_files import (
     CampaignFileError,
     TimeError,
     load_campaign_file,
     parse_time,
 )
-from campaignd.cli.common import console, fail, settings_or_exit
-from campaignd.cli.progress import bytes_progress, watch_campaign
+from campaignd.cli.common import command_group, console, errors, fail, note, settings_or_exit
+from campaignd.cli.output import JSON, print_json, print_table, record
+from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientListError
@@ -28,9 +29,30 @@ from campaignd.settings import Settings
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
 
-app = typer.Typer(no_args_is_help=True, help="Create, schedule, send and watch campaigns.")
+app = command_group("Create, schedule, send and watch campaigns.")
 
-CAMPAIGN_ID = typer.Argument(..., help="The campaign's id (see `campaignd campaign list`).")
+CAMPAIGN_ID = typer.Argument(
+    ..., metavar="ID", help="The campaign's id (see `campaignd campaign list`)."
+)
+
+
+CAMPAIGN_FIELDS = (
+    "id",
+    "name",
+    "subject",
+    "organization",
+    "status",
+    "status_reason",
+    "scheduled_for",
+    "recipient_count",
+    "counts",
+    "started_at",
+    "finished_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+"""A campaign in ``--json`` output: the API's fields but the bodies."""
 
 
 def format_time(moment: datetime | None) -> str:
@@ -52,6 +74,7 @@ def print_report(totals: ImportTotals) -> None:
         f"added {totals.added}, duplicates {totals.duplicates}, invalid {totals.invalid_count}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if not totals.invalid:
         return
@@ -102,22 +125,30 @@ def create(
     source: Path = typer.Option(
         ...,
         "--from",
-        help="YAML or JSON file with name, subject, bodies, recipients...",
+        help="The YAML or JSON file that describes the campaign.",
         metavar="FILE",
     ),
     chunk_rows: int = typer.Option(
-        CHUNK_ROWS, help="Rows per insert when recipients is a CSV.", min=1
+        CHUNK_ROWS, metavar="N", help="Rows per insert when recipients is a CSV.", min=1
     ),
 ) -> None:
-    """Create a campaign from a file; prints its id and the import report.
+    """Create a campaign from a YAML or JSON file.
 
-    Example: campaignd campaign create --from winter.yaml
+    Prints the new campaign's id (the first line on stdout), its summary and the import
+    report. The file's fields are those of the API (see docs/cli.md); recipients may be a
+    list or a CSV file, and a scheduledFor time schedules it.
+
+    \b
+    Example:
+      campaignd campaign create --from winter.yaml
     """
     configured = settings_or_exit()
     try:
         definition = load_campaign_file(source, actions.recipient_limits(configured))
     except CampaignFileError as error:
         raise fail(str(error)) from None
+    if definition.scheduled_note:
+        note(f"scheduledFor: {definition.scheduled_note}")
     if definition.recipients_csv is not None:
         _checked_csv(definition.recipients_csv, configured)
     if definition.scheduled_for is not None:
@@ -153,7 +184,7 @@ def create(
 
     campaign, totals = run_action(settings, work)
     print(campaign["id"])
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     print_report(totals)
 
 
@@ -161,13 +192,22 @@ def create(
 def import_(
     campaign_id: int = CAMPAIGN_ID,
     csv_file: Path = typer.Argument(
-        ..., help="CSV with an 'email' column; other columns become template variables."
+        ...,
+        metavar="FILE.csv",
+        help="CSV with an 'email' column; other columns become template variables.",
     ),
-    chunk_rows: int = typer.Option(CHUNK_ROWS, help="Rows per insert statement.", min=1),
+    chunk_rows: int = typer.Option(
+        CHUNK_ROWS, metavar="N", help="Rows per insert statement.", min=1
+    ),
 ) -> None:
-    """Add recipients from a CSV file (streamed in chunks, any size), then print the report.
+    """Add recipients from a CSV file of any size.
 
-    Example: campaignd campaign import 12 recipients.csv
+    The file is streamed in chunks; then the report: added, duplicates, and the invalid
+    rows with their row number and reason.
+
+    \b
+    Example:
+      campaignd campaign import 12 recipients.csv
     """
     settings = prepared_settings()
     _checked_csv(csv_file, settings)
@@ -183,25 +223,48 @@ def import_(
 def schedule(
     campaign_id: int = CAMPAIGN_ID,
     at: str = typer.Option(
-        ..., "--at", help="'2026-12-01 09:00' with --tz, or ISO 8601 with an offset."
+        ...,
+        "--at",
+        metavar="TIME",
+        help="A date and time: '2026-12-01 09:00' with --tz, or ISO 8601 with an offset.",
     ),
-    tz: str | None = typer.Option(None, "--tz", help="IANA time zone of --at, e.g. Europe/Berlin."),
+    tz: str | None = typer.Option(
+        None, "--tz", metavar="ZONE", help="IANA time zone of --at, e.g. Europe/Berlin."
+    ),
+    fold: int = typer.Option(
+        0,
+        "--fold",
+        min=0,
+        max=1,
+        metavar="0|1",
+        help="When --at happens twice (the clocks go back): 0 the first, 1 the second.",
+    ),
 ) -> None:
-    """Schedule a draft, scheduled or missed campaign for a future time.
+    """Schedule a campaign for a future time.
 
-    Example: campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
+    Allowed when the campaign is a draft, scheduled (to reschedule it) or missed. A local
+    time that does not exist (the clocks go forward) is refused; one that happens twice is
+    taken as the first unless --fold 1, and the command says which.
+
+    \b
+    Examples:
+      campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
+      campaignd campaign schedule 12 --at 2026-12-01T08:00:00Z
     """
     try:
-        moment = parse_time(at, timezone=tz, option="--tz")
+        parsed = parse_time(at, timezone=tz, option="--tz", fold=fold, fold_option="--fold")
     except TimeError as error:
         raise fail(str(error)) from None
+    moment = parsed.moment
+    if parsed.note:
+        note(parsed.note)
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> Row:
         return await actions.schedule(services, principal, campaign_id, moment)
 
     campaign = run_action(settings, work)
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
 
 
 def _lifecycle_command(name: str, summary: str) -> None:
@@ -221,11 +284,12 @@ def _lifecycle_command(name: str, summary: str) -> None:
                 f"watch it with `campaignd campaign status {campaign_id} --watch`",
                 highlight=False,
                 soft_wrap=True,
+                markup=False,
             )
         else:
-            console.print(_summary(result), highlight=False, soft_wrap=True)
+            console.print(_summary(result), highlight=False, soft_wrap=True, markup=False)
 
-    command.__doc__ = f"{summary}\n\nExample: campaignd campaign {name} 12"
+    command.__doc__ = f"{summary}\n\n\b\nExample:\n  campaignd campaign {name} 12"
     app.command(name)(command)
 
 
@@ -237,7 +301,7 @@ _lifecycle_command("cancel", "Cancel a scheduled, sending or paused campaign.")
 
 
 def _print_status(campaign: Row) -> None:
-    console.print(_summary(campaign), highlight=False, soft_wrap=True)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     table = Table("status", "deliveries")
     for status, count in sorted(campaign["counts"].items()):
         table.add_row(status, str(count))
@@ -247,6 +311,7 @@ def _print_status(campaign: Row) -> None:
         f"finished {format_time(campaign['finished_at'])}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -254,25 +319,48 @@ def _print_status(campaign: Row) -> None:
 def status(
     campaign_id: int = CAMPAIGN_ID,
     watch: bool = typer.Option(
-        False, "--watch", help="Live progress bar until sent, failed or cancelled."
+        False, "--watch", help="Follow it until it is sent, failed or cancelled."
     ),
-    interval: float = typer.Option(0.5, help="Seconds between polls with --watch.", min=0.05),
+    interval: float = typer.Option(
+        0.5, metavar="SECONDS", help="Seconds between polls with --watch.", min=0.05
+    ),
+    every: float = typer.Option(
+        LINE_EVERY,
+        metavar="SECONDS",
+        help="With --watch and no terminal: seconds between progress lines.",
+        min=0.1,
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Deliveries per status; with --watch a live bar until the campaign is final.
+    """A campaign's status and its deliveries per status.
 
-    With --watch the exit code is 0 when the campaign ends sent, 1 when failed or cancelled.
+    With --watch: a live bar on a terminal, a progress line every few seconds otherwise,
+    until the campaign is final; the exit code is then 0 when it ends sent, 1 when failed
+    or cancelled.
 
-    Example: campaignd campaign status 12 --watch
+    \b
+    Example:
+      campaignd campaign status 12 --watch && echo sent
     """
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> Row:
         if watch:
-            return await watch_campaign(services, principal, campaign_id, interval=interval)
+            return await watch_campaign(
+                services,
+                principal,
+                campaign_id,
+                interval=interval,
+                every=every,
+                output=errors if as_json else None,
+            )
         return await actions.get_campaign(services, principal, campaign_id)
 
     campaign = run_action(settings, work)
-    _print_status(campaign)
+    if as_json:
+        print_json(record(campaign, CAMPAIGN_FIELDS))
+    else:
+        _print_status(campaign)
     if watch and campaign["status"] != CampaignStatus.SENT.value:
         raise typer.Exit(1)
 
@@ -280,13 +368,18 @@ def status(
 @app.command("list")
 def list_(
     status: str | None = typer.Option(
-        None, help="Only this status: " + ", ".join(item.value for item in CampaignStatus)
+        None,
+        metavar="STATUS",
+        help="Only this status: " + ", ".join(item.value for item in CampaignStatus) + ".",
     ),
-    limit: int = typer.Option(50, help="How many (newest first).", min=1, max=1000),
+    limit: int = typer.Option(50, metavar="N", help="How many (newest first).", min=1, max=1000),
+    as_json: bool = JSON,
 ) -> None:
     """List campaigns, newest first.
 
-    Example: campaignd campaign list --status scheduled
+    \b
+    Example:
+      campaignd campaign list --status scheduled
     """
     settings = prepared_settings()
 
@@ -294,6 +387,11 @@ def list_(
         return await actions.list_campaigns(services, principal, status=status, limit=limit)
 
     rows, more = run_action(settings, work)
+    if as_json:
+        print_json(
+            {"campaigns": [record(row, CAMPAIGN_FIELDS) for row in rows], "more": more is not None}
+        )
+        return
     table = Table(
         "id",
         "name",
@@ -326,11 +424,18 @@ def list_(
 @app.command("preview")
 def preview(
     campaign_id: int = CAMPAIGN_ID,
-    limit: int = typer.Option(50, help="How many ineligible addresses to list.", min=0),
+    limit: int = typer.Option(
+        50, metavar="N", help="How many ineligible addresses to list.", min=0
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Who would get the campaign now, and why the others would not (changes nothing).
+    """Who would get the campaign now, and why not the others.
 
-    Example: campaignd campaign preview 12
+    Applies the cooldown and the suppression list as sending would; changes nothing.
+
+    \b
+    Example:
+      campaignd campaign preview 12
     """
     settings = prepared_settings()
 
@@ -338,12 +443,25 @@ def preview(
         return await actions.preview_campaign(services, principal, campaign_id, limit=max(limit, 1))
 
     result = run_action(settings, work)
+    if as_json:
+        print_json(
+            {
+                "campaignId": result.campaign_id,
+                "campaignName": result.campaign_name,
+                "totalRecipients": result.total_recipients,
+                "eligible": result.eligible,
+                "ineligible": result.ineligible,
+                "reasons": [dict(reason) for reason in result.reasons[:limit]],
+            }
+        )
+        return
     console.print(
         f"campaign {result.campaign_id} '{result.campaign_name}': "
         f"{result.total_recipients} recipients, {result.eligible} eligible, "
         f"{result.ineligible} not",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if result.reasons and limit:
         table = Table("email", "code", "reason")

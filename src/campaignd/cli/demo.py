@@ -112,6 +112,7 @@ async def _run(settings: Settings, *, count: int, delay: float, timeout: float) 
             f"{campaign['recipient_count']} recipients, due in {delay:g} s",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         instance = Instance(services, "all")
         tasks = [
@@ -142,6 +143,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
         f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if counts.get("skipped"):
         console.print(
@@ -149,6 +151,7 @@ def _explain(campaign: Row, settings: Settings) -> None:
             f"campaignd campaign preview {campaign['id']}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     outbox = outbox_directory(settings)
     if outbox is not None:
@@ -157,32 +160,49 @@ def _explain(campaign: Row, settings: Settings) -> None:
             f"messages: {len(ours)} .eml files of this campaign in {outbox.resolve()}/",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
         if ours:
             console.print(
                 f"  look at one: less {ours[0].resolve()}", highlight=False, soft_wrap=True
             )
+    page = f"/admin/marketing/campaigns/{campaign['id']}"
+    if settings.public_url_is_set:
+        where = f"{settings.public_url}{page} (CAMPAIGND_PUBLIC_URL)"
+    else:
+        where = f"{settings.public_url}{page} (with `serve --host H --port P`: http://H:P{page})"
     console.print(
-        f"admin UI: {settings.public_url}/admin/marketing/campaigns/{campaign['id']}\n"
-        "  start it with `campaignd serve` (the first start prints a sign-in token; "
-        "later, create one with `campaignd token create --role platform_admin`)",
+        "admin UI: start it here with `campaignd serve` and open\n"
+        f"  {where}\n"
+        "  (the first start prints a sign-in token; later, create one with "
+        "`campaignd token create --role platform_admin`)",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
 def demo(
-    recipients: int = typer.Option(300, help="How many example addresses.", min=1, max=100_000),
-    delay: float = typer.Option(5.0, help="Seconds until the campaign is due.", min=0.5),
-    timeout: float = typer.Option(300.0, help="Give up after this many seconds.", min=1),
+    recipients: int = typer.Option(
+        300, metavar="N", help="How many example addresses.", min=1, max=100_000
+    ),
+    delay: float = typer.Option(
+        5.0, metavar="SECONDS", help="Seconds until the campaign is due.", min=0.5
+    ),
+    timeout: float = typer.Option(
+        300.0, metavar="SECONDS", help="Give up after this many seconds.", min=1
+    ),
 ) -> None:
-    """Create a sample campaign, schedule it seconds ahead and watch it go out.
+    """The whole product in a minute: a sample campaign sent to files.
 
-    Uses the configured database (by default ./campaignd.db) and writes the messages as
-    .eml files to the outbox (by default ./outbox); run it as often as you like: each run
-    mails a fresh set of example addresses, so the cooldown skips nobody.
+    Creates a sample campaign, schedules it seconds ahead and watches it go out. Uses the
+    configured database (by default ./campaignd.db) and writes the messages as .eml files
+    to the outbox (by default ./outbox); it never sends real mail. Run it as often as you
+    like: each run mails a fresh set of example addresses, so the cooldown skips nobody.
 
-    Example: campaignd demo
+    \b
+    Example:
+      campaignd demo --recipients 50
     """
     settings = settings_or_exit()
     if outbox_directory(settings) is None:
@@ -191,7 +211,7 @@ def demo(
             "CAMPAIGND_EMAIL_TRANSPORT=file://./outbox (it is "
             f"{settings.email_transport.split('://', 1)[0]}://... now)"
         )
-    ensure_schema(settings)
+    ensure_schema(settings, create=True)
     configure_logging(settings.log_format, "WARNING")
     try:
         campaign = run_event_loop(_run(settings, count=recipients, delay=delay, timeout=timeout))

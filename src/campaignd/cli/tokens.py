@@ -6,28 +6,49 @@ import typer
 from rich.table import Table
 
 from campaignd.actions.principal import Role
-from campaignd.cli.common import console, ensure_schema, fail, run_with_database, settings_or_exit
+from campaignd.cli.common import (
+    command_group,
+    console,
+    ensure_schema,
+    fail,
+    not_found,
+    run_with_database,
+    settings_or_exit,
+)
+from campaignd.cli.output import JSON, Field, print_json, print_table, record
 from campaignd.store import tokens
 from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_slug
 from campaignd.store.rows import Row
 
-app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+app = command_group("Manage API tokens.")
 
 
 @app.command("create")
 def create(
-    role: Role = typer.Option(..., help="platform_admin, organization_admin or viewer."),
-    org: str | None = typer.Option(
-        None, help="Organization slug (required unless platform_admin)."
+    role: Role = typer.Option(
+        ...,
+        metavar="platform_admin|organization_admin|viewer",
+        help="What the token may do: everything, one organization, or read only.",
     ),
-    name: str | None = typer.Option(None, help="A name to recognise the token by."),
+    org: str | None = typer.Option(
+        None, metavar="SLUG", help="The organization (required unless platform_admin)."
+    ),
+    name: str | None = typer.Option(None, metavar="NAME", help="A name to recognise the token by."),
 ) -> None:
-    """Create a token and print it on stdout (only the token: it is not shown again)."""
+    """Create an API token and print it (only it, on stdout).
+
+    The token is shown this once and stored hashed; it starts with cmp_.
+
+    \b
+    Examples:
+      campaignd token create --role platform_admin --name ops
+      campaignd token create --role viewer --org acme --name dashboard
+    """
     if role is not Role.PLATFORM_ADMIN and not org:
         raise fail(f"--org is required for a {role.value} token")
     settings = settings_or_exit()
-    ensure_schema(settings)
+    ensure_schema(settings, create=role is Role.PLATFORM_ADMIN)
 
     async def work(database: Database) -> str | None:
         async with database.transaction() as connection:
@@ -47,13 +68,15 @@ def create(
 
     token = run_with_database(settings, work)
     if token is None:
-        raise fail(f"no organization '{org}' (create it with `campaignd org create {org}`)")
+        raise not_found(
+            settings, f"no organization '{org}'", f"create it with `campaignd org create {org}`"
+        )
     print(token)
 
 
 @app.command("list")
-def list_() -> None:
-    """List tokens (never the secret part)."""
+def list_(as_json: bool = JSON) -> None:
+    """List tokens: id, name, role, organization (never the secret)."""
     settings = settings_or_exit()
     ensure_schema(settings)
 
@@ -61,8 +84,22 @@ def list_() -> None:
         async with database.connection() as connection:
             return await tokens.list_tokens(connection)
 
+    rows = run_with_database(settings, work)
+    if as_json:
+        fields: tuple[Field, ...] = (
+            "id",
+            "name",
+            "role",
+            ("organization", "organization_slug"),
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
+        print_json({"tokens": [record(row, fields) for row in rows]})
+        return
     table = Table("id", "name", "role", "organization", "starts with", "created", "revoked")
-    for row in run_with_database(settings, work):
+    for row in rows:
         table.add_row(
             str(row["id"]),
             row["name"],
@@ -72,11 +109,13 @@ def list_() -> None:
             row["created_at"].strftime("%Y-%m-%d %H:%M"),
             row["revoked_at"].strftime("%Y-%m-%d %H:%M") if row["revoked_at"] else "",
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("revoke")
-def revoke(token_id: int = typer.Argument(..., help="The id shown by `token list`.")) -> None:
+def revoke(
+    token_id: int = typer.Argument(..., metavar="ID", help="The id shown by `token list`."),
+) -> None:
     """Revoke a token: it stops working at once."""
     settings = settings_or_exit()
     ensure_schema(settings)
@@ -86,5 +125,5 @@ def revoke(token_id: int = typer.Argument(..., help="The id shown by `token list
             return await tokens.revoke_token(connection, token_id)
 
     if not run_with_database(settings, work):
-        raise fail(f"no live token with id {token_id}")
+        raise not_found(settings, f"no live token with id {token_id}")
     console.print(f"token {token_id} revoked")

@@ -61,15 +61,23 @@ def _checks(database: Database, settings: Settings) -> dict[str, Coroutine[Any, 
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """200 when every dependency answers (database; Redis when REDIS_URL is set), else 503."""
+    """200 when every dependency answers (database; Redis when REDIS_URL is set), else 503.
+
+    A process that runs a scheduler also says whether it leads or waits for the leader
+    lock (``scheduler``); waiting is normal for all but one instance and never makes it
+    unready.
+    """
     checks = _checks(services.database, services.settings)
     results = await asyncio.gather(*(_timed(name, check) for name, check in checks.items()))
     report = {str(result.pop("name")): result for result in results}
     failing = sorted(name for name, result in report.items() if not result["ok"])
+    body: dict[str, object] = {"checks": report}
+    if services.scheduler_lock is not None:
+        body["scheduler"] = services.scheduler_lock.describe()  # informational only
     if failing:
         detail = f"not ready: {', '.join(failing)} did not answer"
-        return JSONResponse({"detail": detail, "checks": report}, status_code=503)
-    return JSONResponse({"status": "ready", "checks": report})
+        return JSONResponse({"detail": detail, **body}, status_code=503)
+    return JSONResponse({"status": "ready", **body})
 
 
 METRICS_RESPONSE: dict[int | str, dict[str, Any]] = {
