@@ -688,6 +688,6 @@ async def test_a_template_over_the_limits_is_a_form_error(
         data={"csrf_token": csrf, "name": "Loops", "subject": "S", "text_body": nested},
     )
     assert answer.status_code == 422
-    assert "textBody: goes over the limit of 100000 loop iterations" in answer.text
+    assert "This template goes over the limit of 100000 loop iterations" in answer.text
     async with world.services.database.connection() as connection:
         assert await connection.scalar(select(campaigns.c.id)) is None

@@ -74,6 +74,8 @@ def _words(field: str, rest: str) -> str:
         return f"Write the {LABELS[field].lower()}."
     if rest == "a campaign needs at least one body":
         return "Write a plain-text body, an HTML body, or both."
+    if rest.startswith("goes over the limit") and field in {"subject", "html_body", "text_body"}:
+        return sentence(f"This template {rest}")
     template = _TEMPLATE_ERROR.match(rest)
     if template and field in {"subject", "html_body", "text_body"}:
         return sentence(f"This template cannot be used: {template.group('message')}")
