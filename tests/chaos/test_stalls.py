@@ -189,6 +189,32 @@ async def _both_hold_leases(database: Database, instances: list[Instance]) -> bo
     return all([await _held_by(database, instance) > 0 for instance in instances])
 
 
+async def _halt_while_both_send(
+    database: Database,
+    smtp: SmtpServer,
+    instances: list[Instance],
+    through: Instance,
+    token: str,
+    action: str,
+) -> tuple[int, int]:
+    """Once both instances hold leases, ``POST .../{action}`` (``12/pause``) to one of
+    them; returns the messages received when it answered, and how many came after it."""
+    campaign_id = int(action.split("/")[0])
+    await eventually(
+        lambda: _both_hold_leases(database, instances),
+        timeout=90,
+        what="both instances to hold leases",
+    )
+    await asyncio.to_thread(_post, through, token, action)
+    at_answer = len(smtp.messages)
+    await eventually(
+        lambda: _nothing_claimed(database, campaign_id),
+        timeout=60,
+        what="every claimed delivery to be recorded or handed back",
+    )
+    return at_answer, len(smtp.messages) - at_answer
+
+
 async def test_pause_and_cancel_take_hold_at_once_on_every_instance(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -207,19 +233,9 @@ async def test_pause_and_cancel_take_hold_at_once_on_every_instance(
             await eventually(lambda: _healthy(instances[0]), timeout=60, what="the API to answer")
             assert await execute_now(database, paused) is not None
 
-            await eventually(
-                lambda: _both_hold_leases(database, instances),
-                timeout=90,
-                what="both instances to hold leases",
+            at_answer, after_pause = await _halt_while_both_send(
+                database, smtp, instances, instances[0], token, f"{paused}/pause"
             )
-            await asyncio.to_thread(_post, instances[0], token, f"{paused}/pause")
-            at_answer = len(smtp.messages)
-            await eventually(
-                lambda: _nothing_claimed(database, paused),
-                timeout=60,
-                what="every claimed delivery to be recorded or handed back",
-            )
-            after_pause = len(smtp.messages) - at_answer
             print(f"paused after {at_answer} messages; {after_pause} more went out")
             assert at_answer < len(audience)
             assert after_pause <= bound
@@ -237,19 +253,9 @@ async def test_pause_and_cancel_take_hold_at_once_on_every_instance(
                 database, organization, name="Cancelled", emails=newcomers
             )
             assert await execute_now(database, cancelled) is not None
-            await eventually(
-                lambda: _both_hold_leases(database, instances),
-                timeout=90,
-                what="both instances to hold leases of the campaign to cancel",
+            _, after_cancel = await _halt_while_both_send(
+                database, smtp, instances, instances[1], token, f"{cancelled}/cancel"
             )
-            await asyncio.to_thread(_post, instances[1], token, f"{cancelled}/cancel")
-            at_answer = len(smtp.messages)
-            await eventually(
-                lambda: _nothing_claimed(database, cancelled),
-                timeout=60,
-                what="every claimed delivery to be recorded or handed back",
-            )
-            after_cancel = len(smtp.messages) - at_answer
             mailed = set(_received_for(smtp.messages, cancelled))
             print(f"cancelled after {len(mailed)} of {len(newcomers)}; {after_cancel} after")
             assert after_cancel <= bound

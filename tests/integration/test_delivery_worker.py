@@ -280,3 +280,27 @@ async def test_a_recipient_whose_render_goes_over_the_limits_fails_alone(
     assert rows["many@example.org"]["status"] == "failed"
     assert "1000" in str(rows["many@example.org"]["last_error"])
     assert len(list(outbox_of(settings).iterdir())) == 1
+
+
+async def test_a_render_too_slow_for_the_event_loop_is_finished_in_the_render_thread(
+    database: Database, settings: Settings
+) -> None:
+    """A render that needs more than the inline deadline (a few ms) but stays within the
+    limits is sent all the same: it is rendered again in the render thread."""
+    organization_id = await organization(database)
+    campaign_id = await sending_campaign(
+        database,
+        settings,
+        [
+            ("long@example.org", {"items": list(range(60_000))}),
+            ("short@example.org", {"items": [1]}),
+        ],
+        organization_id=organization_id,
+        html_body=None,
+        text_body="{% for item in items %}.{% endfor %}",
+    )
+    await worker(database, settings).run_burst()
+    rows = await deliveries_of(database, campaign_id)
+    assert {row["status"] for row in rows.values()} == {"sent"}, rows
+    written = [path.read_bytes() for path in outbox_of(settings).iterdir()]
+    assert any(b"." * 1000 in data.replace(b"=\r\n", b"") for data in written)

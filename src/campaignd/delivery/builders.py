@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from campaignd.delivery.messages import CampaignContent, MessageBuilder, render_limits
-from campaignd.delivery.rendering import RenderThread
+from campaignd.delivery.rendering import INLINE_TIMEOUT, CampaignBuilders, RenderThread
 from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.templates import TemplateProblem
 from campaignd.logs import log_event
@@ -16,7 +17,7 @@ from campaignd.store.secrets import instance_secret
 
 logger = logging.getLogger("campaignd.delivery")
 
-Built = MessageBuilder | TemplateProblem
+Built = CampaignBuilders | TemplateProblem
 
 
 class Builders:
@@ -45,13 +46,7 @@ class Builders:
         content = CampaignContent.from_row(row, default_from=self.settings.from_address)
         built: Built
         try:
-            built = await self.thread.run(
-                MessageBuilder,
-                content,
-                public_url=self.settings.public_url,
-                unsubscribe_secret=self._secret,
-                limits=render_limits(self.settings),
-            )
+            built = await self.thread.run(self._build, content, self._secret)
         except (TemplateProblem, ValueError) as error:
             built = (
                 error if isinstance(error, TemplateProblem) else TemplateProblem("from", str(error))
@@ -66,5 +61,24 @@ class Builders:
         self._built[campaign_id] = built
         return built
 
+    def _build(self, content: CampaignContent, secret: str) -> CampaignBuilders:
+        """Compile and try the templates under the full limits, and under the inline
+        deadline (``delivery.rendering``); user templates, so in the render thread."""
+        limits = render_limits(self.settings)
+        full = MessageBuilder(
+            content, public_url=self.settings.public_url, unsubscribe_secret=secret, limits=limits
+        )
+        try:
+            inline = MessageBuilder(
+                content,
+                public_url=self.settings.public_url,
+                unsubscribe_secret=secret,
+                limits=replace(limits, timeout=min(limits.timeout, INLINE_TIMEOUT)),
+            )
+        except TemplateProblem:
+            return CampaignBuilders(full=full, inline=None)
+        return CampaignBuilders(full=full, inline=inline)
+
     def forget(self, campaign_id: int) -> None:
         self._built.pop(campaign_id, None)
+        self.thread.forget(campaign_id)

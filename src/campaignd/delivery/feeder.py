@@ -2,8 +2,7 @@
 
 Each round re-reads which campaigns are sending, shares the free room among them (turn by
 turn, so a big campaign cannot starve a small one), skips what was suppressed since the
-fan-out, renders the batch in the render thread (``rendering``), and finishes campaigns
-with nothing left. It claims again when the queue drops
+fan-out, and finishes campaigns with nothing left. It claims again when the queue drops
 below half full, when woken, or after a second (a round every second at the least, so the
 sending set is fresh even when no halt reached this process).
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import replace
 from typing import Any
 
 from campaignd import metrics
@@ -21,8 +19,6 @@ from campaignd.delivery.builders import Builders
 from campaignd.delivery.finishing import finish_if_done
 from campaignd.delivery.hands import Hands
 from campaignd.delivery.jobs import Job
-from campaignd.delivery.messages import MessageBuilder
-from campaignd.delivery.rendering import RenderThread
 from campaignd.logs import log_event
 from campaignd.settings import Settings
 from campaignd.store import queue
@@ -45,14 +41,12 @@ class Feeder:
         *,
         builders: Builders,
         wakeups: Wakeups,
-        thread: RenderThread,
     ) -> None:
         self.hands = hands
         self.database = hands.database
         self.settings = settings
         self.builders = builders
         self.wakeups = wakeups
-        self.thread = thread
         self._turn = 0
 
     async def run_until(self, stop: asyncio.Event) -> None:
@@ -170,11 +164,6 @@ class Feeder:
         if builder is None:  # the campaign is gone: nothing to send
             await self._hand_back(jobs)
             return 0
-        if isinstance(builder, MessageBuilder):
-            jobs, unreached = await self.thread.render(builder, jobs)
-            await self._hand_back(unreached)  # its render budget for this round is spent
-        else:
-            jobs = [replace(job, problem=str(builder)) for job in jobs]
         self.hands.take(jobs, since)
         return len(jobs)
 

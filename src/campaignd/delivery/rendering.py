@@ -1,54 +1,53 @@
-"""Rendering for sending: user templates run in a render thread, never on the event loop.
+"""Rendering for sending, where a runaway template cannot hold up the others.
 
-The feeder renders each claimed batch with one hop to the thread (not one per message).
-Each campaign gets a budget of render time per round (``ROUND_BUDGET``); what it does not
-reach in that time is handed back and claimed again in a later round. So a campaign whose
-templates are slow (each render is bounded by ``TEMPLATE_TIMEOUT`` and the other limits)
-progresses slowly without holding up the others; a typical batch renders in milliseconds.
+A message is first rendered on the event loop with a deadline of a few milliseconds
+(``INLINE_TIMEOUT``), which almost every template meets by far (a typical message takes
+well under a tenth of a millisecond). A render that goes over it stops there, and that
+message, and every later one of the campaign, is rendered in the worker's render thread
+under the full limits (``TEMPLATE_TIMEOUT`` and the others). So the event loop is never
+held by a template for more than a few milliseconds, and ordinary messages pay no thread
+hop. The render thread takes one render at a time: while it is busy, a sender hands its
+slow message back instead of waiting, so a slow campaign occupies one connection at most.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from campaignd.delivery.jobs import Job
-from campaignd.delivery.messages import MessageBuilder
+from campaignd.delivery.messages import Message, MessageBuilder
+from campaignd.domain.templates import RenderLimitExceeded
 
-ROUND_BUDGET = 0.05  # seconds of rendering per campaign per claim round
+INLINE_TIMEOUT = 0.005  # seconds a render may hold the event loop
 
 Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 
-def render_batch(
-    builder: MessageBuilder, jobs: Sequence[Job], budget: float
-) -> tuple[list[Job], list[Job]]:
-    """``jobs`` with their messages (or why not), as many as ``budget`` seconds allow (at
-    least one); and the jobs not reached."""
-    deadline = time.monotonic() + budget
-    rendered: list[Job] = []
-    for index, job in enumerate(jobs):
-        if index and time.monotonic() > deadline:
-            return rendered, list(jobs[index:])
-        try:
-            message = builder.build(job.delivery_id, job.email, job.variables)
-        except Exception as error:
-            rendered.append(replace(job, problem=f"template: {type(error).__name__}: {error}"))
-        else:
-            rendered.append(replace(job, message=message))
-    return rendered, []
+@dataclass(frozen=True)
+class CampaignBuilders:
+    """A campaign's builder under the full limits, and one with the inline deadline (None
+    when even the trial render needs longer: every message goes to the thread)."""
+
+    full: MessageBuilder
+    inline: MessageBuilder | None
+
+
+class Busy(Exception):
+    """The render thread is rendering another message: try this one later."""
 
 
 class RenderThread:
-    """One thread for a worker's template work (compiling builders, rendering batches)."""
+    """One thread for a worker's template work (compiling builders, slow renders)."""
 
     def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
+        self._rendering = False
+        self._slow: set[int] = set()
 
     async def run(
         self,
@@ -61,10 +60,23 @@ class RenderThread:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
 
-    async def render(
-        self, builder: MessageBuilder, jobs: Sequence[Job], budget: float = ROUND_BUDGET
-    ) -> tuple[list[Job], list[Job]]:
-        return await self.run(render_batch, builder, jobs, budget)
+    async def message(self, builders: CampaignBuilders, job: Job) -> Message:
+        """``job``'s message; raises as ``MessageBuilder.build`` does, or ``Busy``."""
+        if builders.inline is not None and job.campaign_id not in self._slow:
+            try:
+                return builders.inline.build(job.delivery_id, job.email, job.variables)
+            except RenderLimitExceeded:
+                self._slow.add(job.campaign_id)
+        if self._rendering:
+            raise Busy(job.delivery_id)
+        self._rendering = True
+        try:
+            return await self.run(builders.full.build, job.delivery_id, job.email, job.variables)
+        finally:
+            self._rendering = False
+
+    def forget(self, campaign_id: int) -> None:
+        self._slow.discard(campaign_id)
 
     def close(self) -> None:
         executor, self._executor = self._executor, None

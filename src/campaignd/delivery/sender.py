@@ -1,7 +1,7 @@
 """A sender: one transport connection sending one message after another.
 
-Messages come rendered (the feeder renders each batch off the event loop). Before a
-transaction starts, and again right before the message's content goes out, the
+Messages are rendered as in ``rendering`` (a slow template never holds the event loop).
+Before a transaction starts, and again right before the message's content goes out, the
 sender checks that the delivery may still be sent (``Hands.sendable``: the worker is not
 stopping, the campaign was not halted, the lease is held with time to spare). These are
 local checks; a delivery that fails one is set aside and handed back unsent.
@@ -20,11 +20,13 @@ import time
 from functools import partial
 
 from campaignd import metrics
+from campaignd.delivery.builders import Builders
 from campaignd.delivery.hands import Hands
 from campaignd.delivery.jobs import Job
 from campaignd.delivery.outcomes import failed, outcome_of
 from campaignd.delivery.rate import RateLimiter
 from campaignd.delivery.recorder import Recorder, RecordingFailed
+from campaignd.delivery.rendering import Busy, CampaignBuilders, RenderThread
 from campaignd.delivery.transports import Ready, Reply, Transport
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.logs import log_event
@@ -42,8 +44,8 @@ OUTCOME_LABELS = {
 
 
 class Withdrawn(Exception):
-    """The delivery may not be sent any more (its campaign was halted, its lease is running
-    out, the worker is stopping): it is handed back unsent."""
+    """The delivery may not be sent now (its campaign was halted, its lease is running
+    out, the worker is stopping, its slow render must wait): it is handed back unsent."""
 
 
 class InFlight:
@@ -88,6 +90,8 @@ class Sender:
         *,
         transport: Transport,
         recorder: Recorder,
+        builders: Builders,
+        thread: RenderThread,
         in_flight: InFlight,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
@@ -95,6 +99,8 @@ class Sender:
         self.settings = settings
         self.transport = transport
         self.recorder = recorder
+        self.builders = builders
+        self.thread = thread
         self.in_flight = in_flight
         self.rate_limiter = rate_limiter
 
@@ -158,10 +164,16 @@ class Sender:
         self.hands.done_with(job)
 
     async def _deliver(self, job: Job, ready: Ready) -> queue.Outcome:
-        message = job.message
-        if message is None:  # rendered by the feeder, or why it could not be
-            problem = job.problem or "the message was not rendered"
-            return failed(job.delivery_id, job.campaign_id, job.email, problem)
+        builders = self.builders.get(job.campaign_id)
+        if not isinstance(builders, CampaignBuilders):
+            return failed(job.delivery_id, job.campaign_id, job.email, str(builders))
+        try:
+            message = await self.thread.message(builders, job)
+        except Busy:
+            raise Withdrawn(job.delivery_id) from None
+        except Exception as error:
+            error_text = f"template: {type(error).__name__}: {error}"
+            return failed(job.delivery_id, job.campaign_id, job.email, error_text)
         if self.rate_limiter is not None:
             await self.rate_limiter.acquire()
         if not self.hands.sendable(job):

@@ -2,9 +2,9 @@
 
 It is put together from small parts that share what the worker holds (``Hands``):
 
-- the feeder claims batches of the sending campaigns and renders them in the render thread
-  (never on the event loop) into a small local queue;
-- one sender per transport connection checks and sends;
+- the feeder claims batches of the sending campaigns into a small local queue;
+- one sender per transport connection renders (``rendering``: a template holds the event
+  loop for a few milliseconds at most, slow ones go to the render thread), checks, sends;
 - the recorder commits results in groups (``OutcomeWriter`` says what a group writes);
 - the lease keeper extends the leases held, hands back what was set aside and takes back
   expired leases of silent workers.
@@ -71,9 +71,7 @@ class Worker:
         self.hands = Hands(database, owner=self.owner, leases=leases, capacity=capacity)
         self.thread = RenderThread()
         self.builders = Builders(database, settings, thread=self.thread)
-        self.feeder = Feeder(
-            self.hands, settings, builders=self.builders, wakeups=wakeups, thread=self.thread
-        )
+        self.feeder = Feeder(self.hands, settings, builders=self.builders, wakeups=wakeups)
         self.keeper = LeaseKeeper(self.hands, settings, feeder=self.feeder)
         self.writer = OutcomeWriter(self.hands, settings, builders=self.builders, wakeups=wakeups)
         wakeups.on_halt(self.hands.campaigns.halt)
@@ -99,6 +97,8 @@ class Worker:
                     self.settings,
                     transport=self.transport,
                     recorder=recorder,
+                    builders=self.builders,
+                    thread=self.thread,
                     in_flight=in_flight,
                     rate_limiter=self.rate_limiter,
                 ).run(),
