@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from campaignd.delivery.transports import SmtpTarget, SmtpTransport
 from campaignd.delivery.unsubscribe import read_token
 from campaignd.settings import Settings
 from campaignd.store.database import Database
-from campaignd.store.secrets import instance_secret
+from campaignd.store.secrets import installation_id, instance_secret
 from tests.integration.delivery_support import (
     campaign_of,
     deliveries_of,
@@ -69,7 +70,10 @@ async def test_messages_carry_the_headers_and_both_bodies(
     assert received.sender == "news@acme.example"
     message = received.parsed()
     delivery_id = rows["ada@example.org"]["id"]
-    assert message["Message-ID"] == f"<{campaign_id}.{delivery_id}@acme.example>"
+    installation = await installation_id(database)
+    assert re.fullmatch(r"[0-9a-f]{8}", installation)
+    assert message["Message-ID"] == f"<{campaign_id}.{delivery_id}.{installation}@acme.example>"
+    assert message["List-Id"] == "<acme.acme.example>"
     assert message["Subject"] == "Grüße, Ada <Lovelace> & Zoë"
     assert message["From"] == "News <news@acme.example>"
     assert message["Reply-To"] == "help@acme.example"

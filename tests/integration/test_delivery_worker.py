@@ -17,6 +17,7 @@ from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.secrets import installation_id
 from tests.integration.delivery_support import (
     campaign_of,
     deliveries_of,
@@ -49,13 +50,16 @@ async def test_the_file_transport_writes_one_eml_per_message_id(
     rows = await deliveries_of(database, campaign_id)
     outbox = outbox_of(settings)
     names = sorted(path.name for path in outbox.iterdir())
-    expected = sorted(f"{campaign_id}.{row['id']}@localhost.eml" for row in rows.values())
+    installation = await installation_id(database)
+    expected = sorted(
+        f"{campaign_id}.{row['id']}.{installation}@localhost.eml" for row in rows.values()
+    )
     assert names == expected  # nothing else: no temporary files left behind
     import email
     import email.policy
 
     ada = rows["ada@example.org"]
-    data = (outbox / f"{campaign_id}.{ada['id']}@localhost.eml").read_bytes()
+    data = (outbox / f"{campaign_id}.{ada['id']}.{installation}@localhost.eml").read_bytes()
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert message["To"] == "ada@example.org"
     assert message["Subject"] == "Hello Ada"

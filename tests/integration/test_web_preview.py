@@ -21,7 +21,7 @@ from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
 from campaignd.domain.recipients import from_json
 from campaignd.store import audit, campaigns, recipients
 from campaignd.store.schema import suppressions
-from campaignd.store.secrets import instance_secret
+from campaignd.store.secrets import installation_id, instance_secret
 from tests.integration.test_web_pages import HOSTILE, LIST, World, sign_in
 
 pytest_plugins = ("tests.integration.test_web_pages",)  # its fixtures: world, app, client
@@ -167,6 +167,7 @@ async def test_the_preview_is_what_delivery_sends(client: httpx.AsyncClient, wor
         MessageContent.from_row(row, default_from=world.services.settings.from_address),
         public_url=world.services.settings.public_url,
         unsubscribe_secret=await instance_secret(world.services.database, SECRET_NAME),
+        installation=await installation_id(world.services.database),
     )
     ids = await delivery_ids(world, campaign_id)
     sent = builder.build(ids["cy@example.org"], "cy@example.org", people[0]["vars"])  # type: ignore[index]

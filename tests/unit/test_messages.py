@@ -30,6 +30,7 @@ def builder(**changes: object) -> MessageBuilder:
         CampaignContent(**content),  # type: ignore[arg-type]
         public_url="https://mail.example.org/",
         unsubscribe_secret=SECRET,
+        installation="a1b2c3d4",
     )
 
 
@@ -43,10 +44,10 @@ def test_headers() -> None:
     built = builder(reply_to="Help Desk <help@acme.example>").build(
         99, "ada@example.org", {"name": "Ada"}
     )
-    assert built.message_id == "12.99@acme.example"
+    assert built.message_id == "12.99.a1b2c3d4@acme.example"
     assert (built.sender, built.recipient) == ("news@acme.example", "ada@example.org")
     message = parse(built.data)
-    assert message["Message-ID"] == "<12.99@acme.example>"
+    assert message["Message-ID"] == "<12.99.a1b2c3d4@acme.example>"
     assert message["From"] == "news@acme.example"
     assert message["Reply-To"] == "Help Desk <help@acme.example>"
     assert message["To"] == "ada@example.org"
@@ -136,7 +137,7 @@ def test_non_ascii_subject_and_sender_name_are_encoded_words() -> None:
     assert message["From"].addresses[0].display_name == "Café Zoë"
     assert message["From"].addresses[0].domain == "xn--caf-dma.example"
     assert built.sender == "news@xn--caf-dma.example"
-    assert built.message_id == "12.1@xn--caf-dma.example"
+    assert built.message_id == "12.1.a1b2c3d4@xn--caf-dma.example"
 
 
 def test_long_plain_subjects_are_folded_and_newlines_never_reach_headers() -> None:
@@ -179,3 +180,17 @@ def test_templates_are_compiled_once_per_campaign() -> None:
     for index in range(3):
         built.build(index, f"user{index}@example.org", {"name": str(index)})
     assert built.templates is templates
+
+
+def test_two_installations_never_send_the_same_message_id() -> None:
+    """A fresh database and a staging copy with its own id: same campaign and delivery
+    ids, different Message-IDs."""
+    first = builder().build(12, "ada@example.org", {})
+    other = MessageBuilder(
+        builder().content,
+        public_url="https://mail.example.org/",
+        unsubscribe_secret=SECRET,
+        installation="99887766",
+    ).build(12, "ada@example.org", {})
+    assert first.message_id != other.message_id
+    assert other.message_id == "12.12.99887766@acme.example"

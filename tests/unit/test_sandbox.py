@@ -287,7 +287,10 @@ def builder(text_body: str) -> MessageBuilder:
         from_address="news@acme.example",
     )
     return MessageBuilder(
-        content, public_url="https://mail.example.org", unsubscribe_secret="s" * 40
+        content,
+        public_url="https://mail.example.org",
+        unsubscribe_secret="s" * 40,
+        installation="a1b2c3d4",
     )
 
 

@@ -130,7 +130,11 @@ def _build_and_render(
     """Compile, try and render: user templates, so run in a template thread."""
     try:
         builder = MessageBuilder(
-            content, public_url=public_url, unsubscribe_secret=secret, limits=limits
+            content,
+            public_url=public_url,
+            unsubscribe_secret=secret,
+            installation="preview",  # a preview shows no Message-ID
+            limits=limits,
         )
     except (TemplateProblem, ValueError) as error:
         return _as_written(content, f"The message cannot be built: {error}.")

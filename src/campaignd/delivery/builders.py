@@ -13,7 +13,7 @@ from campaignd.logs import log_event
 from campaignd.settings import Settings
 from campaignd.store.campaigns import get_campaign
 from campaignd.store.database import Database
-from campaignd.store.secrets import instance_secret
+from campaignd.store.secrets import installation_id, instance_secret
 
 logger = logging.getLogger("campaignd.delivery")
 
@@ -26,6 +26,7 @@ class Builders:
         self.settings = settings
         self.thread = thread
         self._secret: str | None = None
+        self._installation: str | None = None
         self._built: dict[int, Built] = {}
 
     def get(self, campaign_id: int) -> Built | None:
@@ -39,6 +40,8 @@ class Builders:
             return self._built[campaign_id]
         if self._secret is None:
             self._secret = await instance_secret(self.database, SECRET_NAME)
+        if self._installation is None:
+            self._installation = await installation_id(self.database)
         async with self.database.connection() as connection:
             row = await get_campaign(connection, campaign_id)
         if row is None:
@@ -46,7 +49,7 @@ class Builders:
         content = CampaignContent.from_row(row, default_from=self.settings.from_address)
         built: Built
         try:
-            built = await self.thread.run(self._build, content, self._secret)
+            built = await self.thread.run(self._build, content, self._secret, self._installation)
         except (TemplateProblem, ValueError) as error:
             built = (
                 error if isinstance(error, TemplateProblem) else TemplateProblem("from", str(error))
@@ -61,18 +64,23 @@ class Builders:
         self._built[campaign_id] = built
         return built
 
-    def _build(self, content: CampaignContent, secret: str) -> CampaignBuilders:
+    def _build(self, content: CampaignContent, secret: str, installation: str) -> CampaignBuilders:
         """Compile and try the templates under the full limits, and under the inline
         deadline (``delivery.rendering``); user templates, so in the render thread."""
         limits = render_limits(self.settings)
         full = MessageBuilder(
-            content, public_url=self.settings.public_url, unsubscribe_secret=secret, limits=limits
+            content,
+            public_url=self.settings.public_url,
+            unsubscribe_secret=secret,
+            installation=installation,
+            limits=limits,
         )
         try:
             inline = MessageBuilder(
                 content,
                 public_url=self.settings.public_url,
                 unsubscribe_secret=secret,
+                installation=installation,
                 limits=replace(limits, timeout=min(limits.timeout, INLINE_TIMEOUT)),
             )
         except TemplateProblem:

@@ -85,7 +85,7 @@ def render_limits(settings: Settings) -> RenderLimits:
 class Message:
     """One message ready for a transport."""
 
-    message_id: str  # without angle brackets: ``{campaign}.{delivery}@{domain}``
+    message_id: str  # without angle brackets: ``{campaign}.{delivery}.{installation}@{domain}``
     sender: str  # envelope sender (bare address)
     recipient: str
     data: bytes
@@ -100,6 +100,7 @@ class CampaignContent:
     text_body: str | None
     from_address: str
     reply_to: str | None = None
+    organization: str | None = None  # the organization's slug: its List-Id
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], *, default_from: str) -> CampaignContent:
@@ -111,6 +112,7 @@ class CampaignContent:
             text_body=row["text_body"],
             from_address=row["from_address"] or default_from,
             reply_to=row["reply_to"],
+            organization=row.get("organization"),
         )
 
 
@@ -155,9 +157,13 @@ class MessageBuilder:
         *,
         public_url: str,
         unsubscribe_secret: str,
+        installation: str,
         limits: RenderLimits = DEFAULT_LIMITS,
     ):
+        """``installation``: the short id of this database (``store.secrets``), part of
+        every Message-ID so that two installations never send the same one."""
         self.content = content
+        self.installation = installation
         self.templates = compile_campaign(
             content.subject, content.html_body, content.text_body, limits=limits
         )
@@ -170,6 +176,8 @@ class MessageBuilder:
         fixed = f"From: {sender_header}\r\n"
         if content.reply_to:
             fixed += f"Reply-To: {mailbox(content.reply_to)[0]}\r\n"
+        if content.organization:
+            fixed += f"List-Id: <{content.organization}.{self.domain}>\r\n"
         fixed += f"X-Campaign-Id: {content.campaign_id}\r\nMIME-Version: 1.0\r\n"
         self._fixed = fixed.encode("utf-8") + ONE_CLICK
         self._content_type = self._content_type_header()
@@ -205,7 +213,7 @@ class MessageBuilder:
         """The message for one recipient; raises as ``render`` does."""
         url = self.unsubscribe_url(email)
         subject, html, text = self.render(email, variables, url)
-        message_id = f"{self.content.campaign_id}.{delivery_id}@{self.domain}"
+        message_id = f"{self.content.campaign_id}.{delivery_id}.{self.installation}@{self.domain}"
         head = (
             f"Message-ID: <{message_id}>\r\n"
             f"To: {email}\r\n"
