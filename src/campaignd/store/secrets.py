@@ -21,9 +21,9 @@ INSTALLATION = "installation"
 
 
 async def installation_id(database: Database) -> str:
-    """A short random id made once per database (8 hex digits): unique across
-    installations (a staging copy gets its own once its secrets are reset), the same on
-    every retry. Part of every Message-ID."""
+    """A short random id made once per database (8 hex digits): different for every
+    database, the same on every retry. Part of every Message-ID. (A copy of a database
+    keeps it; deleting its row gives the copy its own.)"""
     return await instance_secret(database, INSTALLATION, make=lambda: random.token_hex(4))
 
 
