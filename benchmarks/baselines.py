@@ -27,7 +27,7 @@ from benchmarks.common import HTML_BODY, SUBJECT, TEXT_BODY, email_of, variables
 from campaignd.store.database import Database
 
 COOLDOWN_QUERY = text(
-    "SELECT campaign_name, contacted_at FROM contacts "
+    "SELECT campaign_name, contacted_at FROM cooldown_ledger "
     "WHERE scope = 0 AND email = :email AND contacted_at >= :cutoff"
 )
 QUEUE_PUSH = text("UPDATE deliveries SET status = 'queued' WHERE id = :id")

@@ -261,7 +261,8 @@ async def insert_ledger(
     """Contact-ledger entries (global scope) for every ``every``-th address of the range."""
     prefix, source = _numbers(connection.dialect.name)
     statement = text(
-        f"{prefix}INSERT INTO contacts (scope, email, campaign_id, campaign_name, contacted_at) "
+        f"{prefix}INSERT INTO cooldown_ledger"
+        " (scope, email, campaign_id, campaign_name, contacted_at) "
         f"SELECT 0, 'person' || i || '@example.org', :campaign_id, :campaign_name, "
         f":contacted_at FROM {source} WHERE i % :every = :remainder"
     ).bindparams(bindparam("contacted_at", type_=UtcDateTime()))

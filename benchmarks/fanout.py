@@ -37,7 +37,7 @@ from campaignd.store import campaigns, organizations, runs
 from campaignd.store.columns import UtcDateTime, utcnow
 from campaignd.store.database import Database
 from campaignd.store.migrate import upgrade
-from campaignd.store.schema import contacts, deliveries
+from campaignd.store.schema import cooldown_ledger, deliveries
 from campaignd.wakeups import LocalWakeups
 
 IN_COOLDOWN_EVERY = 5
@@ -95,7 +95,7 @@ async def seed(database: Database, size: int) -> int:
             )
         )
         await connection.execute(
-            insert(contacts).from_select(
+            insert(cooldown_ledger).from_select(
                 ["scope", "email", "campaign_id", "campaign_name", "contacted_at"],
                 select(
                     literal(0, Integer),

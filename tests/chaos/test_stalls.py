@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from campaignd.store.database import Database
-from campaignd.store.schema import campaigns, contacts, deliveries, runs
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, runs
 from tests.chaos.instances import REPOSITORY, Instance, duplicates_of, isolated_redis
 from tests.integration.delivery_support import eventually
 from tests.integration.scheduling_helpers import execute_now, make_campaign, make_organization
@@ -265,7 +265,9 @@ async def test_pause_and_cancel_take_hold_at_once_on_every_instance(
                     str(email)
                     for email in (
                         await connection.execute(
-                            select(contacts.c.email).where(contacts.c.campaign_id == cancelled)
+                            select(cooldown_ledger.c.email).where(
+                                cooldown_ledger.c.campaign_id == cancelled
+                            )
                         )
                     ).scalars()
                 }

@@ -22,7 +22,7 @@ from campaignd.store.organizations import create_organization
 from campaignd.store.recipients import add_recipients
 from campaignd.store.rows import Row, every
 from campaignd.store.runs import runs_of_campaign, start_campaign
-from campaignd.store.schema import contacts, deliveries
+from campaignd.store.schema import cooldown_ledger, deliveries
 from campaignd.store.waiting import shown_status
 from campaignd.wakeups import LocalWakeups
 
@@ -124,7 +124,9 @@ async def latest_run(database: Database, campaign_id: int) -> Row:
 async def ledger(database: Database) -> dict[str, int | None]:
     """Address -> campaign holding it in the cooldown ledger."""
     async with database.connection() as connection:
-        rows = (await connection.execute(select(contacts.c.email, contacts.c.campaign_id))).all()
+        rows = (
+            await connection.execute(select(cooldown_ledger.c.email, cooldown_ledger.c.campaign_id))
+        ).all()
     return {str(email): campaign_id for email, campaign_id in rows}
 
 

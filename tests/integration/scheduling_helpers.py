@@ -18,7 +18,7 @@ from campaignd.store.campaigns import fanned_out_among
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.rows import Row
-from campaignd.store.schema import contacts, deliveries
+from campaignd.store.schema import cooldown_ledger, deliveries
 from campaignd.store.schema import runs as runs_table
 from campaignd.store.waiting import shown_status
 from campaignd.wakeups import LocalWakeups, Wakeups
@@ -116,7 +116,7 @@ async def seed_ledger(
         for email in emails
     ]
     async with database.transaction() as connection:
-        await connection.execute(insert(contacts), values)
+        await connection.execute(insert(cooldown_ledger), values)
 
 
 def scheduler_for(

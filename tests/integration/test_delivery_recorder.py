@@ -16,7 +16,7 @@ from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, suppressions
 from tests.integration.delivery_support import organization, sending_campaign
 
 OWNER = "recorder-test"
@@ -192,7 +192,7 @@ async def test_a_stale_outcome_changes_nothing_of_the_new_owners_send(
 
     assert await _statuses(database) == ["sent"]
     async with database.connection() as connection:
-        held = (await connection.execute(select(contacts.c.email))).scalars().all()
+        held = (await connection.execute(select(cooldown_ledger.c.email))).scalars().all()
         suppressed = (await connection.execute(select(suppressions.c.email))).scalars().all()
         streak = (
             await connection.execute(

@@ -16,7 +16,7 @@ from campaignd.settings import Settings
 from campaignd.store import campaigns
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out, preview
-from campaignd.store.schema import contacts, deliveries, suppressions
+from campaignd.store.schema import cooldown_ledger, deliveries, suppressions
 from campaignd.store.waiting import shown_status
 from tests.integration.scheduling_helpers import (
     campaign,
@@ -123,7 +123,7 @@ async def test_address_is_eligible_again_after_the_cooldown(database: Database) 
 
     assert await statuses(database, spring) == {"old@x.org": "queued"}
     async with database.connection() as connection:
-        entry = (await connection.execute(select(contacts))).mappings().one()
+        entry = (await connection.execute(select(cooldown_ledger))).mappings().one()
     assert entry["campaign_id"] == spring and entry["contacted_at"] == NOW
     assert entry["previous_campaign_name"] == "Last year"
 
@@ -204,7 +204,9 @@ async def test_another_organizations_campaign_is_never_named(database: Database)
             campaigns.campaigns.update().where(campaigns.campaigns.c.id == sent).values(name=secret)
         )
         await connection.execute(
-            contacts.update().where(contacts.c.campaign_id == sent).values(campaign_name=secret)
+            cooldown_ledger.update()
+            .where(cooldown_ledger.c.campaign_id == sent)
+            .values(campaign_name=secret)
         )
     in_flight = await make_campaign(database, globex, name=secret, emails=["busy@x.org"])
     await fan_out_at(database, in_flight, now=NOW - timedelta(hours=1))
@@ -309,7 +311,7 @@ async def test_suppressed_addresses_are_skipped_with_their_reason(database: Data
     assert (row["status"], row["code"]) == ("skipped", "suppressed")
     assert row["reason"] == "on the suppression list (bounced)"
     async with database.connection() as connection:
-        held = (await connection.execute(select(contacts.c.email))).scalars().all()
+        held = (await connection.execute(select(cooldown_ledger.c.email))).scalars().all()
     assert held == ["ok@x.org"]  # a suppressed address takes no reservation
 
 
@@ -449,7 +451,11 @@ async def test_concurrent_fan_outs_never_share_an_address(postgres_url: str) -> 
                 )
             ).all()
             ledger = dict(
-                (await connection.execute(select(contacts.c.email, contacts.c.campaign_id))).all()
+                (
+                    await connection.execute(
+                        select(cooldown_ledger.c.email, cooldown_ledger.c.campaign_id)
+                    )
+                ).all()
             )
         rows = [
             (email, campaign_id, shown_status(status, fanned_out=True))

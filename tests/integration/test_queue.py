@@ -10,7 +10,7 @@ from campaignd.store.campaigns import delivery_counts
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
-from campaignd.store.schema import contacts
+from campaignd.store.schema import cooldown_ledger
 
 RULES = CooldownRules(days=90, scope="global")
 
@@ -101,7 +101,8 @@ async def _ledger(database: Database) -> set[str]:
     """Addresses the contact ledger holds (none was held before these tests' campaigns)."""
     async with database.connection() as connection:
         return {
-            str(email) for email in (await connection.execute(select(contacts.c.email))).scalars()
+            str(email)
+            for email in (await connection.execute(select(cooldown_ledger.c.email))).scalars()
         }
 
 

@@ -246,7 +246,7 @@ async def break_fan_out_of(database: Database, campaign_name: str, error: str) -
     async with database.transaction() as connection:
         if database.is_sqlite:
             await connection.exec_driver_sql(
-                "CREATE TRIGGER broken_fan_out BEFORE INSERT ON contacts "
+                "CREATE TRIGGER broken_fan_out BEFORE INSERT ON cooldown_ledger "
                 f"WHEN NEW.campaign_name = '{campaign_name}' "
                 f"BEGIN SELECT RAISE(ABORT, '{error}'); END"
             )
@@ -257,7 +257,7 @@ async def break_fan_out_of(database: Database, campaign_name: str, error: str) -
             "RETURN NEW; END $$"
         )
         await connection.exec_driver_sql(
-            "CREATE TRIGGER broken_fan_out BEFORE INSERT ON contacts "
+            "CREATE TRIGGER broken_fan_out BEFORE INSERT ON cooldown_ledger "
             "FOR EACH ROW EXECUTE FUNCTION broken_fan_out()"
         )
 

@@ -20,8 +20,8 @@ from campaignd.domain.templates import TemplateProblem, compile_campaign
 from campaignd.settings import Settings
 from campaignd.store import audit, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
-from campaignd.store.contacts import scope_of
 from campaignd.store.fanout import CooldownRules, preview
+from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 
 CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")

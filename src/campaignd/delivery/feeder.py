@@ -23,7 +23,7 @@ from campaignd.logs import log_event
 from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.columns import utcnow
-from campaignd.store.contacts import scope_of
+from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 from campaignd.wakeups import Wakeups
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 Identifier = BigInteger().with_variant(Integer(), "sqlite")
+Attributes = JSON().with_variant(JSONB(), "postgresql")
+"""A JSON object: ``jsonb`` on PostgreSQL (typed operators for segment filters), JSON text
+on SQLite (read with JSON1)."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

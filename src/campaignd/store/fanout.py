@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, shown_name, suppressed_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
-from campaignd.store.contacts import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.dialect import allow_memory_for_joins
+from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.recipients import count_recipients
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
-from campaignd.store.schema import campaigns, contacts, deliveries, suppressions
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, suppressions
 
 QUEUED = DeliveryStatus.QUEUED.value
 JOIN_MEMORY_MEGABYTES = 64  # per hash table; a 1M audience's join fits in one batch
@@ -122,23 +122,23 @@ async def _skip_in_cooldown(
     statement skips every held address with its holder's reason.
     """
     in_ledger = and_(
-        contacts.c.scope == scope,
-        contacts.c.email == deliveries.c.email,
+        cooldown_ledger.c.scope == scope,
+        cooldown_ledger.c.email == deliveries.c.email,
         deliveries.c.campaign_id == campaign_id,
         deliveries.c.status == QUEUED,
-        contacts.c.campaign_id.is_distinct_from(campaign_id),
+        cooldown_ledger.c.campaign_id.is_distinct_from(campaign_id),
     )
     holders = (
         select(
-            contacts.c.campaign_id,
-            contacts.c.campaign_name,
-            contacts.c.contacted_at,
+            cooldown_ledger.c.campaign_id,
+            cooldown_ledger.c.campaign_name,
+            cooldown_ledger.c.contacted_at,
             campaigns.c.status,
             campaigns.c.organization_id,
         )
         .select_from(
-            contacts.join(deliveries, in_ledger).outerjoin(
-                campaigns, campaigns.c.id == contacts.c.campaign_id
+            cooldown_ledger.join(deliveries, in_ledger).outerjoin(
+                campaigns, campaigns.c.id == cooldown_ledger.c.campaign_id
             )
         )
         .distinct()
@@ -146,8 +146,8 @@ async def _skip_in_cooldown(
     reasons = [
         (
             and_(
-                contacts.c.campaign_id.is_not_distinct_from(holder_id),
-                contacts.c.contacted_at == contacted_at,
+                cooldown_ledger.c.campaign_id.is_not_distinct_from(holder_id),
+                cooldown_ledger.c.contacted_at == contacted_at,
             ),
             literal(
                 cooldown_reason(
@@ -212,18 +212,18 @@ async def preview(
     scope = scope_of(rules.scope, organization_id)
     holder = campaigns.alias("holder")
     cooldown_join = and_(
-        contacts.c.scope == scope,
-        contacts.c.email == deliveries.c.email,
-        contacts.c.campaign_id != campaign_id,
-        contacts.c.contacted_at >= rules.cutoff(now),
+        cooldown_ledger.c.scope == scope,
+        cooldown_ledger.c.email == deliveries.c.email,
+        cooldown_ledger.c.campaign_id != campaign_id,
+        cooldown_ledger.c.contacted_at >= rules.cutoff(now),
         literal(rules.days > 0),
     )
     statement = (
         select(
             deliveries.c.email,
             suppressions.c.reason.label("suppression"),
-            contacts.c.campaign_name,
-            contacts.c.contacted_at,
+            cooldown_ledger.c.campaign_name,
+            cooldown_ledger.c.contacted_at,
             holder.c.status.label("holder_status"),
             holder.c.organization_id.label("holder_organization_id"),
         )
@@ -235,12 +235,12 @@ async def preview(
                     suppressions.c.email == deliveries.c.email,
                 ),
             )
-            .outerjoin(contacts, cooldown_join)
-            .outerjoin(holder, holder.c.id == contacts.c.campaign_id)
+            .outerjoin(cooldown_ledger, cooldown_join)
+            .outerjoin(holder, holder.c.id == cooldown_ledger.c.campaign_id)
         )
         .where(
             deliveries.c.campaign_id == campaign_id,
-            (suppressions.c.email.is_not(None)) | (contacts.c.email.is_not(None)),
+            (suppressions.c.email.is_not(None)) | (cooldown_ledger.c.email.is_not(None)),
         )
         .order_by(deliveries.c.id)
     )

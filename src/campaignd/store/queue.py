@@ -19,8 +19,8 @@ from campaignd.domain.cooldown import suppressed_reason
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
 from campaignd.store.clock import database_now, lease_expiry
-from campaignd.store.contacts import give_back_in_any_scope, give_back_reservations
 from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.ledger import give_back_in_any_scope, give_back_reservations
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
 from campaignd.store.waiting import QUEUED

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
 from campaignd.store.campaigns import delivery_counts, transition
-from campaignd.store.contacts import give_back_reservations
+from campaignd.store.ledger import give_back_reservations
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
 from campaignd.store.waiting import QUEUED

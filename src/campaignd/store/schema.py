@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 
-from campaignd.store.columns import Identifier, UtcDateTime
+from campaignd.store.columns import Attributes, Identifier, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -137,8 +137,8 @@ runs = Table(
     ),
 )
 
-contacts = Table(
-    "contacts",
+cooldown_ledger = Table(
+    "cooldown_ledger",
     metadata,
     Column("scope", Identifier, primary_key=True),
     Column("email", String(320), primary_key=True),
@@ -149,7 +149,7 @@ contacts = Table(
     Column("previous_campaign_name", String(200)),
     Column("previous_contacted_at", UtcDateTime),
 )
-"""The contact ledger of the cooldown: who was last reserved or mailed, per scope (0 = global).
+"""The cooldown ledger of the cooldown: who was last reserved or mailed, per scope (0 = global).
 
 ``previous_*`` keep the entry a reservation replaced, so a failed delivery can give it back.
 """
@@ -240,3 +240,128 @@ import_reports = Table(
 """The report of a CSV uploaded in the admin UI, kept so the page after the upload is a plain
 GET (reloading it imports nothing). ``invalid`` holds the first rows that were refused
 (``row``, ``email``, ``reason``); ``invalid_count`` how many there were in all."""
+
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", String(320), nullable=False),
+    Column("attributes", Attributes, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "email"),
+    CheckConstraint(
+        "status IN ('subscribed', 'unsubscribed', 'bounced', 'complained', 'blocklisted')",
+        name="status",
+    ),
+)
+"""An organization's audience: one row per address, its attributes (a JSON object) and its
+status. Only ``subscribed`` contacts are mailed; the other statuses agree with the
+organization's suppression list."""
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("description", Text),
+    Column("visibility", String(8), nullable=False),
+    Column("opt_in", String(8), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "name"),
+    CheckConstraint("visibility IN ('public', 'private')", name="visibility"),
+    CheckConstraint("opt_in IN ('single', 'double')", name="opt_in"),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("list_id", Identifier, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "contact_id", Identifier, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("status", String(16), nullable=False),
+    Column("confirmation_sent_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_list_members_contact", "contact_id"),
+    CheckConstraint("status IN ('unconfirmed', 'confirmed', 'unsubscribed')", name="status"),
+)
+"""Membership of a contact in a list, with its own status: only ``confirmed`` members are
+mailed. ``confirmation_sent_at``: when the last double opt-in message went out (at most one
+a day per address)."""
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("description", Text),
+    Column("filter", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "name"),
+)
+"""A saved filter over contacts (``domain.filters``), compiled to SQL when it is counted or
+a campaign that targets it starts."""
+
+campaign_lists = Table(
+    "campaign_lists",
+    metadata,
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("list_id", Identifier, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_campaign_lists_list", "list_id"),
+)
+
+campaign_segments = Table(
+    "campaign_segments",
+    metadata,
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "segment_id", Identifier, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Index("ix_campaign_segments_segment", "segment_id"),
+)
+"""The lists and segments a campaign targets, beside its explicit recipients; resolved into
+deliveries when the campaign starts."""
+
+erased_addresses = Table(
+    "erased_addresses",
+    metadata,
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("address_hash", String(64), primary_key=True),
+    Column("erased_at", UtcDateTime, nullable=False),
+)
+"""Addresses erased on request: only a keyed hash (HMAC-SHA256 with an instance secret) is
+kept, so the address stays suppressed and no import can bring it back."""

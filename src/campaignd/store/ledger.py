@@ -1,4 +1,4 @@
-"""The contact ledger behind the cooldown: atomic reservations and giving them back."""
+"""The cooldown ledger behind the cooldown: atomic reservations and giving them back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.dialect import upsert
-from campaignd.store.schema import campaigns, contacts, deliveries
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries
 
 GLOBAL_SCOPE = 0
 
@@ -36,11 +36,11 @@ async def reserve_queued(
     """
     source = (
         select(
-            literal(scope, contacts.c.scope.type).label("scope"),
+            literal(scope, cooldown_ledger.c.scope.type).label("scope"),
             deliveries.c.email,
-            literal(campaign_id, contacts.c.campaign_id.type).label("campaign_id"),
-            literal(campaign_name, contacts.c.campaign_name.type).label("campaign_name"),
-            literal(now, contacts.c.contacted_at.type).label("contacted_at"),
+            literal(campaign_id, cooldown_ledger.c.campaign_id.type).label("campaign_id"),
+            literal(campaign_name, cooldown_ledger.c.campaign_name.type).label("campaign_name"),
+            literal(now, cooldown_ledger.c.contacted_at.type).label("contacted_at"),
         )
         .where(
             deliveries.c.campaign_id == campaign_id,
@@ -48,7 +48,7 @@ async def reserve_queued(
         )
         .order_by(deliveries.c.email)
     )
-    statement = upsert(connection.dialect.name, contacts).from_select(
+    statement = upsert(connection.dialect.name, cooldown_ledger).from_select(
         ["scope", "email", "campaign_id", "campaign_name", "contacted_at"], source
     )
     excluded = statement.excluded
@@ -58,11 +58,11 @@ async def reserve_queued(
             "campaign_id": excluded.campaign_id,
             "campaign_name": excluded.campaign_name,
             "contacted_at": excluded.contacted_at,
-            "previous_campaign_id": contacts.c.campaign_id,
-            "previous_campaign_name": contacts.c.campaign_name,
-            "previous_contacted_at": contacts.c.contacted_at,
+            "previous_campaign_id": cooldown_ledger.c.campaign_id,
+            "previous_campaign_name": cooldown_ledger.c.campaign_name,
+            "previous_contacted_at": cooldown_ledger.c.contacted_at,
         },
-        where=contacts.c.contacted_at < cutoff,
+        where=cooldown_ledger.c.contacted_at < cutoff,
     )
     await connection.execute(statement)
 
@@ -76,20 +76,20 @@ async def give_back_reservations(
 ) -> None:
     """Restore the ledger entries this campaign took for ``emails`` (failed or cancelled)."""
     mine = and_(
-        contacts.c.scope == scope,
-        contacts.c.campaign_id == campaign_id,
-        contacts.c.email.in_(emails),
+        cooldown_ledger.c.scope == scope,
+        cooldown_ledger.c.campaign_id == campaign_id,
+        cooldown_ledger.c.email.in_(emails),
     )
     await connection.execute(
-        delete(contacts).where(mine, contacts.c.previous_contacted_at.is_(None))
+        delete(cooldown_ledger).where(mine, cooldown_ledger.c.previous_contacted_at.is_(None))
     )
     await connection.execute(
-        update(contacts)
+        update(cooldown_ledger)
         .where(mine)
         .values(
-            campaign_id=contacts.c.previous_campaign_id,
-            campaign_name=contacts.c.previous_campaign_name,
-            contacted_at=contacts.c.previous_contacted_at,
+            campaign_id=cooldown_ledger.c.previous_campaign_id,
+            campaign_name=cooldown_ledger.c.previous_campaign_name,
+            contacted_at=cooldown_ledger.c.previous_contacted_at,
             previous_campaign_id=None,
             previous_campaign_name=None,
             previous_contacted_at=None,
