@@ -164,6 +164,10 @@ def test_create_from_json_with_inline_recipients(engine: Engine, tmp_path: Path)
             "no organization 'nobody'",
         ),
         ({"name": "x", "subject": "s", "organization": "acme"}, "needs at least one body"),
+        (
+            {"name": "n" * 201, "subject": "s", "textBody": "t", "organization": "acme"},
+            "name: 201 characters; at most 200 are allowed",
+        ),
         ({"name": "x", "subject": "{{ broken", "textBody": "t", "organization": "acme"}, "subject"),
         (
             {"name": "x", "subject": "s", "html_file": "missing.html", "organization": "acme"},

@@ -25,6 +25,9 @@ from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 
 CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+FIELD_LENGTHS = {"name": 200, "from_address": 320, "reply_to": 320}
+"""The columns' sizes: checked here, so every edge (API, admin form, campaign file) says so
+in words instead of the database refusing the row."""
 EDIT_ATTEMPTS = 3
 
 
@@ -70,6 +73,12 @@ async def _check_content(services: Services, content: dict[str, Any]) -> None:
     for name in ("name", "subject"):
         if not (content.get(name) or "").strip():
             raise Invalid(f"{_api_name(name)}: must not be empty")
+    for name, longest in FIELD_LENGTHS.items():
+        value = content.get(name)
+        if value is not None and len(value) > longest:
+            raise Invalid(
+                f"{_api_name(name)}: {len(value):,} characters; at most {longest:,} are allowed"
+            )
     if not (content.get("html_body") or content.get("text_body")):
         raise Invalid("htmlBody or textBody: a campaign needs at least one body")
     for name in ("from_address", "reply_to"):
