@@ -353,3 +353,15 @@ def test_schedule_refuses_a_bare_date_and_the_skipped_hour_and_names_the_repeate
     )
     assert "taken as the second" in " ".join(second.stderr.split())
     assert "--fold" in refused("campaign", "schedule", campaign_id, *at, "--fold", "2")
+
+
+def test_clone_prints_the_new_draft(engine: Engine, tmp_path: Path) -> None:
+    ok("org", "create", "acme")
+    original = new_campaign(tmp_path, recipients=["ada@example.com", "bob@example.com"])
+    result = ok("campaign", "clone", str(original))
+    copy = int(result.stdout.splitlines()[0])
+    assert copy != original
+    assert "'Winter Event (copy)' (acme): draft, 2 recipients" in result.stdout
+    assert campaign_row(engine, copy)["subject"] == "Hello {{ first_name }}"
+    assert count(engine, deliveries, deliveries.c.campaign_id == copy) == 2
+    assert "campaign 999 not found" in refused("campaign", "clone", "999")

@@ -560,7 +560,7 @@ async def test_buttons_follow_the_lifecycle(client: httpx.AsyncClient, world: Wo
         html = (await client.get(f"{LIST}/{campaign_id}")).text
         return set(re.findall(r'data-action="(\w+)"', html))
 
-    assert await offered() == {"execute", "delete", "schedule"}
+    assert await offered() == {"execute", "delete", "schedule", "clone"}
     tomorrow = utcnow() + timedelta(days=1)
     answer = await client.post(
         f"{LIST}/{campaign_id}/schedule",
@@ -572,14 +572,27 @@ async def test_buttons_follow_the_lifecycle(client: httpx.AsyncClient, world: Wo
         },
     )
     assert answer.status_code == 303
-    assert await offered() == {"execute", "unschedule", "cancel", "schedule"}
+    assert await offered() == {"execute", "unschedule", "cancel", "schedule", "clone"}
     await client.post(f"{LIST}/{campaign_id}/execute", data={"csrf_token": csrf})
     assert await world.status(campaign_id) == "sending"
-    assert await offered() == {"pause", "cancel"}
+    assert await offered() == {"pause", "cancel", "clone"}
     await client.post(f"{LIST}/{campaign_id}/pause", data={"csrf_token": csrf})
-    assert await offered() == {"resume", "cancel"}
+    assert await offered() == {"resume", "cancel", "clone"}
     await client.post(f"{LIST}/{campaign_id}/cancel", data={"csrf_token": csrf})
-    assert await offered() == set()
+    assert await offered() == {"clone"}
+
+
+async def test_clone_opens_the_new_draft(client: httpx.AsyncClient, world: World) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    answer = await client.post(f"{LIST}/{campaign_id}/clone", data={"csrf_token": csrf})
+    assert answer.status_code == 303
+    copy_url = answer.headers["location"]
+    assert copy_url != f"{LIST}/{campaign_id}"
+    page = await client.get(copy_url)
+    assert flashes_of(page.text)[0].startswith("“")
+    assert "(copy)” is a new draft with" in flashes_of(page.text)[0]
+    assert await world.status(int(copy_url.rsplit("/", 1)[1])) == "draft"
 
 
 async def test_a_refused_action_is_a_flash_message(client: httpx.AsyncClient, world: World) -> None:

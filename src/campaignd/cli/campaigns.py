@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions import clones
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
@@ -186,6 +187,28 @@ def create(
     print(campaign["id"])
     console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     print_report(totals)
+
+
+@app.command("clone")
+def clone(campaign_id: int = CAMPAIGN_ID) -> None:
+    """Make a new draft with a campaign's content and recipients, named "... (copy)".
+
+    Works in any status of the original (a sent campaign too). The copy is not scheduled;
+    its recipients are all queued again, and the cooldown decides at its start who may be
+    mailed. Prints the new campaign's id (the first line on stdout) and its summary.
+
+    \b
+    Example:
+      campaignd campaign clone 12
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> Row:
+        return await clones.clone_campaign(services, principal, campaign_id)
+
+    campaign = run_action(settings, work)
+    print(campaign["id"])
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("import")

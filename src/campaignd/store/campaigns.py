@@ -213,3 +213,26 @@ async def upcoming_campaigns(
         .order_by(campaigns.c.scheduled_for, campaigns.c.id)
     )
     return every(await connection.execute(statement))
+
+
+async def copy_campaign(
+    connection: AsyncConnection, campaign_id: int, *, name: str, actor: str
+) -> int:
+    """A new draft with the content of ``campaign_id`` under ``name``; returns its id."""
+    content = [campaigns.c[field] for field in COPIED_FIELDS]
+    source = select(
+        campaigns.c.organization_id,
+        *content,
+    ).where(campaigns.c.id == campaign_id)
+    row = (await connection.execute(source)).mappings().one()
+    return await create_campaign(
+        connection,
+        organization_id=int(row["organization_id"]),
+        actor=actor,
+        name=name,
+        **{field: row[field] for field in COPIED_FIELDS},
+    )
+
+
+COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to")
+"""What a copy keeps besides its recipients: the content, never the schedule or status."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
@@ -98,3 +98,19 @@ async def first_recipients(
         int(campaign_id): (str(email), variables)
         for campaign_id, email, variables in (await connection.execute(statement)).all()
     }
+
+
+async def copy_recipients(connection: AsyncConnection, source_id: int, target_id: int) -> int:
+    """The recipients of ``source_id`` (address and variables) added to ``target_id`` as
+    queued, whatever became of them in the source; one statement. Returns how many."""
+    rows = select(
+        literal(target_id, deliveries.c.campaign_id.type),
+        deliveries.c.email,
+        deliveries.c.variables,
+        literal(DeliveryStatus.QUEUED.value, deliveries.c.status.type),
+        literal(0, deliveries.c.attempts.type),
+    ).where(deliveries.c.campaign_id == source_id)
+    statement = insert(deliveries).from_select(
+        ["campaign_id", "email", "variables", "status", "attempts"], rows
+    )
+    return int((await connection.execute(statement)).rowcount)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions import clones
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import (
@@ -134,3 +135,12 @@ async def delete_campaign(
     """Delete a draft."""
     await actions.delete_campaign(services, principal, campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/campaigns/{campaign_id}/clone", status_code=status.HTTP_201_CREATED)
+async def clone_campaign(
+    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+) -> Campaign:
+    """A new draft with this campaign's content and recipients (named "... (copy)"), in any
+    status of the original: send it again, or change it first."""
+    return campaign(await clones.clone_campaign(services, principal, campaign_id))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions import clones
 from campaignd.actions.errors import ActionError, Invalid, NotFound
 from campaignd.actions.import_reports import stored_report
 from campaignd.actions.message_preview import MessagePreview, preview_message
@@ -250,6 +251,14 @@ async def campaign_action(
             run = await actions.execute(services, principal, campaign_id)
             campaign = await actions.get_campaign(services, principal, campaign_id)
             message = f"“{campaign['name']}” is sending now (run {run['id']})."
+        elif action == "clone":
+            copy = await clones.clone_campaign(services, principal, campaign_id)
+            return await flash_and_redirect(
+                request,
+                f"{LIST_URL}/{copy['id']}",
+                "success",
+                f"“{copy['name']}” is a new draft with {copy['recipient_count']:,} recipients.",
+            )
         elif action == "delete":
             campaign = await actions.get_campaign(services, principal, campaign_id)
             await actions.delete_campaign(services, principal, campaign_id)

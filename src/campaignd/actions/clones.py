@@ -1,0 +1,41 @@
+"""Clone a campaign: a new draft with the same content and recipients, to send again."""
+
+from __future__ import annotations
+
+from campaignd.actions.campaigns import _audit, _campaign_in_scope, _view
+from campaignd.actions.principal import Principal
+from campaignd.actions.services import Services
+from campaignd.store import campaigns, recipients
+from campaignd.store.rows import Row
+
+NAME_LENGTH = 200
+COPY_SUFFIX = " (copy)"
+
+
+def clone_name(name: str) -> str:
+    """``Winter sale (copy)``, shortened to fit the name's 200 characters."""
+    return name[: NAME_LENGTH - len(COPY_SUFFIX)] + COPY_SUFFIX
+
+
+async def clone_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
+    """A draft with the campaign's content and its recipients, in any status of the source.
+
+    The copy is never scheduled and has no history: its recipients are all queued again,
+    and the cooldown decides at its start who may be mailed, as for any campaign.
+    """
+    principal.require_change()
+    async with services.database.transaction() as connection:
+        source = await _campaign_in_scope(connection, principal, campaign_id)
+        copy_id = await campaigns.copy_campaign(
+            connection, campaign_id, name=clone_name(str(source["name"])), actor=principal.actor
+        )
+        copied = await recipients.copy_recipients(connection, campaign_id, copy_id)
+        await _audit(
+            connection,
+            principal,
+            "clone",
+            copy_id,
+            int(source["organization_id"]),
+            detail={"source": campaign_id, "recipients": copied},
+        )
+        return await _view(connection, copy_id)
