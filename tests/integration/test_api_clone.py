@@ -49,6 +49,18 @@ async def test_a_sent_campaign_clones_into_a_draft_with_its_content_and_recipien
     assert (await api.audit())[-1]["action"] == "campaign.clone"
 
 
+async def test_clone_without_recipients_copies_the_content_only(api: Api) -> None:
+    original = await api.create(recipients=["ada@example.com"])
+    response = await api.call(
+        "acme_admin", "POST", f"/campaigns/{original['id']}/clone?recipients=false"
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["subject"], response.json()["recipientCount"]) == (
+        original["subject"],
+        0,
+    )
+
+
 async def test_a_long_name_is_shortened_to_fit(api: Api) -> None:
     original = await api.create(name="n" * 200)
     copy = (await api.call("acme_admin", "POST", f"/campaigns/{original['id']}/clone")).json()

@@ -17,8 +17,11 @@ def clone_name(name: str) -> str:
     return name[: NAME_LENGTH - len(COPY_SUFFIX)] + COPY_SUFFIX
 
 
-async def clone_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
-    """A draft with the campaign's content and its recipients, in any status of the source.
+async def clone_campaign(
+    services: Services, principal: Principal, campaign_id: int, *, with_recipients: bool = True
+) -> Row:
+    """A draft with the campaign's content (and its recipients unless ``with_recipients``
+    is false), in any status of the source.
 
     The copy is never scheduled and has no history: its recipients are all queued again,
     and the cooldown decides at its start who may be mailed, as for any campaign.
@@ -29,7 +32,11 @@ async def clone_campaign(services: Services, principal: Principal, campaign_id: 
         copy_id = await campaigns.copy_campaign(
             connection, campaign_id, name=clone_name(str(source["name"])), actor=principal.actor
         )
-        copied = await recipients.copy_recipients(connection, campaign_id, copy_id)
+        copied = (
+            await recipients.copy_recipients(connection, campaign_id, copy_id)
+            if with_recipients
+            else 0
+        )
         await _audit(
             connection,
             principal,

@@ -190,7 +190,12 @@ def create(
 
 
 @app.command("clone")
-def clone(campaign_id: int = CAMPAIGN_ID) -> None:
+def clone(
+    campaign_id: int = CAMPAIGN_ID,
+    recipients: bool = typer.Option(
+        True, "--recipients/--no-recipients", help="Copy the recipients too, or the content only."
+    ),
+) -> None:
     """Make a new draft with a campaign's content and recipients, named "... (copy)".
 
     Works in any status of the original (a sent campaign too). The copy is not scheduled;
@@ -204,7 +209,9 @@ def clone(campaign_id: int = CAMPAIGN_ID) -> None:
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> Row:
-        return await clones.clone_campaign(services, principal, campaign_id)
+        return await clones.clone_campaign(
+            services, principal, campaign_id, with_recipients=recipients
+        )
 
     campaign = run_action(settings, work)
     print(campaign["id"])

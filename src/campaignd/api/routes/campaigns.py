@@ -139,8 +139,15 @@ async def delete_campaign(
 
 @router.post("/campaigns/{campaign_id}/clone", status_code=status.HTTP_201_CREATED)
 async def clone_campaign(
-    campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
+    campaign_id: CampaignId,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    recipients: Annotated[
+        bool, Query(description="copy the recipients too (false: content only)")
+    ] = True,
 ) -> Campaign:
     """A new draft with this campaign's content and recipients (named "... (copy)"), in any
     status of the original: send it again, or change it first."""
-    return campaign(await clones.clone_campaign(services, principal, campaign_id))
+    return campaign(
+        await clones.clone_campaign(services, principal, campaign_id, with_recipients=recipients)
+    )
