@@ -30,6 +30,21 @@ def _with_database(name: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _create_database(admin: psycopg.Connection, statement: str) -> None:
+    """``CREATE DATABASE`` copies a template, which fails while another session (another
+    test process creating its own database) is connected to that template: try again."""
+    import time
+
+    for attempt in range(100):
+        try:
+            admin.execute(statement)
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
+
+
 def _template_database() -> str:
     """A database migrated once per test session; each test copies it (fast, isolated)."""
     global _template
@@ -37,7 +52,7 @@ def _template_database() -> str:
         name = f"campaignd_template_{os.getpid()}"
         with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
+            _create_database(admin, f'CREATE DATABASE "{name}"')
         upgrade(_with_database(name))
         _template = name
     return _template
@@ -49,7 +64,7 @@ def fresh_postgres_database() -> Iterator[str]:
     template = _template_database()
     name = f"campaignd_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        _create_database(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _with_database(name)
     finally:

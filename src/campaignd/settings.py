@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     lease_margin: float | None = Field(None, ge=0)  # unset: a third of LEASE_SECONDS
     retry_backoff: float = Field(60.0, ge=0)  # seconds before the first retry; doubles
     upcoming_hours: float = Field(24.0, gt=0)
+    retention_days: int | None = Field(None, ge=1)  # unset: keep every delivery row
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
     jwt_audience: str | None = None

@@ -101,6 +101,8 @@ class Campaign(ResponseModel):
     counts: dict[str, int]
     started_at: datetime | None
     finished_at: datetime | None
+    pruned_at: datetime | None = None
+    """When its per-recipient rows were pruned (``counts`` are those they had); None: kept."""
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -7,6 +7,7 @@ from campaignd.cli import (
     database,
     demo,
     organizations,
+    prune,
     runs,
     serve,
     suppressions,
@@ -28,6 +29,7 @@ app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
+app.command("prune")(prune.prune)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -25,7 +26,7 @@ from campaignd.logs import log_event
 from campaignd.scheduling.lock import LeaderLock
 from campaignd.scheduling.retry import in_transaction
 from campaignd.settings import Settings
-from campaignd.store import campaigns, runs
+from campaignd.store import campaigns, retention, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
@@ -41,6 +42,8 @@ MAX_FANOUT_FAILURES = 3
 """Ticks in a row a campaign's fan-out may fail before its run is closed with the error."""
 WAKE_MARGIN = 0.001
 """Wake this long after a due time, so the campaign is due when the tick looks."""
+PRUNE_EVERY = 24 * 3600.0
+"""Seconds between two prunes by the leader when ``CAMPAIGND_RETENTION_DAYS`` is set."""
 BURST_IDLE_PAUSE = 0.05
 BURST_IDLE_LIMIT = 100
 
@@ -79,6 +82,8 @@ class Scheduler:
         self.wakeups = wakeups
         self.rules = CooldownRules(days=settings.cooldown_days, scope=settings.cooldown_scope)
         self._fanout_failures: dict[int, int] = {}
+        self._pruning: asyncio.Task[None] | None = None
+        self._pruned_at: float | None = None
 
     async def tick(self) -> TickReport:
         """One pass, only while leader (tries to take the lock once when not)."""
@@ -102,13 +107,49 @@ class Scheduler:
                     if await self.lock.acquire():
                         report = await self.tick()
                         timeout = await self._seconds_to_sleep(report)
+                        self._prune_when_due()
                 except Exception:
                     logger.exception("scheduler pass failed")
                 await self._pause(stop, timeout)
         finally:
+            if self._pruning is not None:
+                self._pruning.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._pruning
             with contextlib.suppress(Exception):
                 await self.lock.close()
             log_event(logger, "scheduler stopped")
+
+    def _prune_when_due(self) -> None:
+        """Once a day while leading, with ``CAMPAIGND_RETENTION_DAYS`` set: prune finished
+        campaigns in the background (short batches), never holding up the passes."""
+        days = self.settings.retention_days
+        if days is None or not self.lock.is_leader:
+            return
+        if self._pruning is not None and not self._pruning.done():
+            return
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        self._pruning = asyncio.create_task(self.prune(days))
+
+    async def prune(self, days: int) -> None:
+        """Delete the delivery rows of campaigns finished more than ``days`` ago."""
+        try:
+            moment = utcnow()
+            async with self.database.connection() as connection:
+                found = await retention.prunable(
+                    connection, finished_before=moment - timedelta(days=days)
+                )
+            if not found:
+                return
+            deleted = await retention.prune(self.database, found, actor=ACTOR, now=moment)
+            log_event(
+                logger, "pruned finished campaigns", campaigns=len(found), rows=deleted, days=days
+            )
+        except Exception:
+            logger.exception("pruning finished campaigns failed")
 
     async def run_burst(self) -> None:
         """Tick until nothing is due now and nothing is left to fan out, then return."""

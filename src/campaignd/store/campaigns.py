@@ -85,7 +85,8 @@ async def count_campaigns(connection: AsyncConnection, *, organization_id: int) 
 async def delivery_counts(
     connection: AsyncConnection, campaign_ids: list[int]
 ) -> dict[int, dict[str, int]]:
-    """Per campaign, the number of deliveries in each status (as shown: ``store.waiting``)."""
+    """Per campaign, the number of deliveries in each status (as shown: ``store.waiting``);
+    for a pruned campaign, the counts its rows had when they were deleted."""
     if not campaign_ids:
         return {}
     statement = (
@@ -96,11 +97,21 @@ async def delivery_counts(
     stored: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
     for campaign_id, status, count in (await connection.execute(statement)).all():
         stored[int(campaign_id)][str(status)] = int(count)
-    fanned_out = await fanned_out_among(connection, campaign_ids)
-    return {
-        campaign_id: shown_counts(counts, fanned_out=campaign_id in fanned_out)
+    states = select(campaigns.c.id, campaigns.c.fanned_out_at, campaigns.c.pruned_counts).where(
+        campaigns.c.id.in_(campaign_ids)
+    )
+    shown: dict[int, dict[str, int]] = {
+        campaign_id: shown_counts(counts, fanned_out=False)
         for campaign_id, counts in stored.items()
     }
+    for campaign_id, fanned_out_at, pruned_counts in (await connection.execute(states)).all():
+        if pruned_counts is not None:
+            shown[int(campaign_id)] = {str(key): int(value) for key, value in pruned_counts.items()}
+        else:
+            shown[int(campaign_id)] = shown_counts(
+                stored[int(campaign_id)], fanned_out=fanned_out_at is not None
+            )
+    return shown
 
 
 async def fanned_out_among(connection: AsyncConnection, campaign_ids: list[int]) -> set[int]:

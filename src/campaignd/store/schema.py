@@ -64,6 +64,8 @@ campaigns = Table(
     Column("fanned_out_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Column("consecutive_errors", Integer, nullable=False, server_default=text("0")),
+    Column("pruned_at", UtcDateTime),
+    Column("pruned_counts", JSON),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -71,7 +73,10 @@ campaigns = Table(
     Index("ix_campaigns_organization", "organization_id", "id"),
 )
 
-"""``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
+"""``pruned_at``: when its per-recipient rows were deleted (``store.retention``), with
+``pruned_counts`` the counts per delivery status they had, shown from then on.
+
+``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
 scheduled with a bare offset (the API), and the campaign is then shown in UTC."""
 
 deliveries = Table(
