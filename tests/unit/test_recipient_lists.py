@@ -246,7 +246,7 @@ def test_data_rows_never_change_the_separator() -> None:
 
 
 def test_blank_lines_before_a_semicolon_header_keep_row_numbers() -> None:
-    result = from_csv("\n \n\nemail;name\nada@example.com;Ada\nbroken;B\n")
+    result = from_csv("\n \n\ufeff\nemail;name\nada@example.com;Ada\nbroken;B\n")
     assert result.recipients == {"ada@example.com": {"name": "Ada"}}
     assert [(row.row, row.email) for row in result.invalid] == [(6, "broken")]
 

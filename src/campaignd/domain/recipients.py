@@ -313,12 +313,12 @@ def _header_and_records(
     remaining = iter(lines)
     skipped = 0
     for line in remaining:
-        if line.strip():
+        if _cleaned(line):
             break
         skipped += 1
     else:
         line = ""
-    delimiter = header_delimiter(line.removeprefix("\ufeff"))
+    delimiter = header_delimiter(line)
     records = _records(itertools.chain((line,), remaining), limits, delimiter, skipped)
     for _, cells in records:
         if "".join(cells).strip(" \t\r\n\ufeff"):
