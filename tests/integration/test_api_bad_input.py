@@ -310,7 +310,7 @@ RAW_CASES: dict[str, tuple[str, bytes, dict[str, str], int, str]] = {
         b"name,address\nAda,ada@example.com\n",
         {"content-type": "text/csv"},
         422,
-        "'email' column",
+        'no "email" column: the header is "name, address"',
     ),
     "csv-empty": (
         "/campaigns/{id}/recipients",

@@ -80,6 +80,38 @@ async def test_csv_with_bom_quotes_blank_lines_and_extra_columns(api: Api) -> No
     assert variables["jo@example.com"] == {"first_name": "Jo", "note": "two\nlines"}
 
 
+async def test_csv_separated_by_semicolons_as_its_header_is(api: Api) -> None:
+    campaign_id = await api.campaign_in("draft", recipients=[])
+    body = "\ufeff Email ;First_Name;City\r\nzoe@example.com;Zoë;Paris, France\r\n".encode()
+    response = await api.call(
+        "acme_admin", "POST", f"/campaigns/{campaign_id}/recipients", content=body, headers=CSV
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["added"] == 1
+    listed = await api.call("acme_admin", "GET", f"/campaigns/{campaign_id}/recipients")
+    [delivery] = listed.json()["recipients"]
+    assert delivery["email"] == "zoe@example.com"
+    assert delivery["vars"] == {"first_name": "Zoë", "city": "Paris, France"}
+
+
+async def test_a_header_without_email_answers_what_to_rename(api: Api) -> None:
+    campaign_id = await api.campaign_in("draft")
+    before = await api.snapshot()
+    response = await api.call(
+        "acme_admin",
+        "POST",
+        f"/campaigns/{campaign_id}/recipients",
+        content="E-Mail;Vorname\nzoe@example.com;Zoë\n".encode(),
+        headers=CSV,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        'no "email" column: the header is "E-Mail; Vorname" (separated by ";"); '
+        'rename "E-Mail" to "email"'
+    )
+    assert await api.snapshot() == before
+
+
 async def test_recipient_pages_and_status_filter(api: Api) -> None:
     emails = [f"person{number}@example.com" for number in range(7)]
     campaign_id = await api.campaign_in("draft", recipients=emails)

@@ -230,7 +230,7 @@ def test_import_refusals_change_nothing(engine: Engine, tmp_path: Path) -> None:
     ok("org", "create", "acme")
     campaign_id = new_campaign(tmp_path)
     no_email = write_csv(tmp_path / "no_email.csv", ["name", "Ada"])
-    assert "no 'email' column" in refused("campaign", "import", str(campaign_id), str(no_email))
+    assert 'no "email" column' in refused("campaign", "import", str(campaign_id), str(no_email))
     good = write_csv(tmp_path / "good.csv", ["email", "ada@example.com"])
     assert "campaign 999 not found" in refused("campaign", "import", "999", str(good))
     assert "no file" in refused("campaign", "import", str(campaign_id), str(tmp_path / "none.csv"))

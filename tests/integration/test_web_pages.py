@@ -23,7 +23,14 @@ from campaignd.settings import Settings
 from campaignd.store import organizations, tokens
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.schema import admin_sessions, api_tokens, audit_log, campaigns, runs
+from campaignd.store.schema import (
+    admin_sessions,
+    api_tokens,
+    audit_log,
+    campaigns,
+    deliveries,
+    runs,
+)
 from campaignd.store.sessions import hash_session_id
 from campaignd.wakeups import LocalWakeups
 
@@ -410,8 +417,45 @@ async def test_csv_upload_shows_the_import_report(client: httpx.AsyncClient, wor
     )
     assert broken.status_code == 422
     assert 'aria-describedby="recipients-file-error"' in broken.text
-    problem = "The CSV has no &#39;email&#39; column in its header row."
+    problem = (
+        "No &#34;email&#34; column: the header is &#34;name&#34;; name the column that holds "
+        "the addresses &#34;email&#34;."
+    )
     assert re.search(rf'id="recipients-file-error"[^>]*>{problem}<', broken.text)
+
+
+async def test_a_csv_header_problem_is_said_beside_the_file_field(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    fields = {"csrf_token": csrf, "name": "Semicolons", "subject": "Hi", "text_body": "Hello"}
+    export = "\ufeffE-Mail;Vorname\r\nann@example.org;Ann\r\n".encode()
+    refused = await client.post(
+        f"{LIST}/new", data=fields, files={"recipients": ("export.csv", export, "text/csv")}
+    )
+    assert refused.status_code == 422
+    assert 'aria-describedby="recipients-error"' in refused.text
+    problem = (
+        "No &#34;email&#34; column: the header is &#34;E-Mail; Vorname&#34; (separated by "
+        "&#34;;&#34;); rename &#34;E-Mail&#34; to &#34;email&#34;."
+    )
+    assert re.search(rf'id="recipients-error"[^>]*>{re.escape(problem)}<', refused.text)
+    async with world.services.database.connection() as connection:
+        names = (await connection.scalars(select(campaigns.c.name))).all()
+    assert "Semicolons" not in names
+
+    renamed = export.replace(b"E-Mail", b"Email")
+    answer = await client.post(
+        f"{LIST}/new", data=fields, files={"recipients": ("export.csv", renamed, "text/csv")}
+    )
+    assert answer.status_code == 303
+    html = (await client.get(answer.headers["location"])).text
+    assert re.search(r'data-stat="added">1<', html)
+    async with world.services.database.connection() as connection:
+        variables = await connection.scalar(
+            select(deliveries.c.variables).where(deliveries.c.email == "ann@example.org")
+        )
+    assert variables == {"vorname": "Ann"}
 
 
 async def test_create_converts_the_chosen_zone_to_utc(

@@ -12,6 +12,7 @@ from campaignd.domain.recipients import (
     RecipientListError,
     from_csv,
     from_json,
+    header_delimiter,
     vars_problem,
 )
 
@@ -53,7 +54,7 @@ def test_short_and_long_rows() -> None:
 
 
 def test_missing_email_column_is_an_error_for_the_whole_list() -> None:
-    with pytest.raises(RecipientListError, match="'email' column"):
+    with pytest.raises(RecipientListError, match=r'^no "email" column: the header is "name, addr'):
         from_csv("name,address\nAda,ada@example.com\n")
 
 
@@ -199,3 +200,149 @@ def test_the_cli_reads_files_with_the_same_parser(tmp_path: Path) -> None:
     path.write_text("email," + ",".join(["c"] * 150) + "\n")
     with pytest.raises(RecipientListError, match="151 columns"):
         check_header(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "delimiter"),
+    [
+        ("email,first_name\n", ","),
+        ("email;first_name\n", ";"),
+        ("email\tfirst_name\r\n", "\t"),
+        ("email\n", ","),
+        ("", ","),
+        ('email,"last; first; middle"\n', ","),
+        ('"name, first";email\n', ";"),
+        ('"say ""a,b,c"" here";email\n', ";"),
+        ("email;name;city,country\n", ";"),
+        ("email;name,city\n", ","),
+        ("email\tname;city\n", ";"),
+    ],
+)
+def test_the_header_line_decides_the_separator(line: str, delimiter: str) -> None:
+    assert header_delimiter(line) == delimiter
+
+
+def test_a_semicolon_file_is_read_with_semicolons() -> None:
+    text = "\ufeffEmail;First_Name;City\r\nada@example.com;Ada;Paris, France\r\nbad;x;y\r\n"
+    result = from_csv(text)
+    assert result.recipients == {"ada@example.com": {"first_name": "Ada", "city": "Paris, France"}}
+    assert [(row.row, row.email) for row in result.invalid] == [(3, "bad")]
+
+
+def test_a_tab_separated_file_is_read_with_tabs() -> None:
+    result = from_csv("email\tnote\nada@example.com\tone, two; three\n")
+    assert result.recipients == {"ada@example.com": {"note": "one, two; three"}}
+
+
+def test_a_quoted_semicolon_in_a_comma_header_keeps_commas() -> None:
+    result = from_csv('email,"a;b;c"\nada@example.com,x;y;z\n')
+    assert result.recipients == {"ada@example.com": {"a;b;c": "x;y;z"}}
+
+
+def test_data_rows_never_change_the_separator() -> None:
+    result = from_csv("email\nada@example.com;Ada;Paris\ngrace@example.org\n")
+    assert list(result.recipients) == ["grace@example.org"]
+    assert [row.email for row in result.invalid] == ["ada@example.com;Ada;Paris"]
+
+
+def test_blank_lines_before_a_semicolon_header_keep_row_numbers() -> None:
+    result = from_csv("\n \n\ufeff\nemail;name\nada@example.com;Ada\nbroken;B\n")
+    assert result.recipients == {"ada@example.com": {"name": "Ada"}}
+    assert [(row.row, row.email) for row in result.invalid] == [(6, "broken")]
+
+
+def test_names_are_matched_trimmed_in_any_case_and_without_a_byte_order_mark() -> None:
+    result = from_csv("\ufeff\ufeff Email ; First Name \nada@example.com;Ada\n")
+    assert result.recipients == {"ada@example.com": {"first name": "Ada"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "Email Address,First Name\nada@example.com,Ada\n",
+            'no "email" column: the header is "Email Address, First Name"; '
+            'rename "Email Address" to "email"',
+        ),
+        (
+            "\ufeffE-Mail;Vorname\nada@example.com;Ada\n",
+            'no "email" column: the header is "E-Mail; Vorname" (separated by ";"); '
+            'rename "E-Mail" to "email"',
+        ),
+        (
+            "name\t e_mail \n",
+            'no "email" column: the header is "name | e_mail" (separated by tabs); '
+            'rename "e_mail" to "email"',
+        ),
+        (
+            "Mail,Email Address\n",
+            'no "email" column: the header is "Mail, Email Address"; '
+            'rename the one of "Mail" or "Email Address" that holds the addresses to "email"',
+        ),
+        (
+            "name,address\n",
+            'no "email" column: the header is "name, address"; '
+            'name the column that holds the addresses "email"',
+        ),
+        (
+            "email;name,city\n",
+            'no "email" column: the header is "email;name, city"; it is read as separated by '
+            '"," (the separator its line uses most) but also holds ";": separate every column '
+            'with the same one, and name the address column "email"',
+        ),
+    ],
+)
+def test_a_header_without_email_says_what_it_holds_and_what_to_rename(
+    text: str, message: str
+) -> None:
+    with pytest.raises(RecipientListError) as raised:
+        from_csv(text)
+    assert str(raised.value) == message
+
+
+def test_a_long_header_is_shown_cut_short() -> None:
+    names = ["x" * 100] + [f"column{number}" for number in range(1, 30)]
+    with pytest.raises(RecipientListError) as raised:
+        from_csv(",".join(names) + "\n")
+    message = str(raised.value)
+    assert message.startswith('no "email" column: the header is "' + "x" * 39 + "…, column1, ")
+    assert 'column11, … 18 more"; name the column' in message
+    assert len(message) < 300
+
+
+def test_a_name_twice_is_refused_naming_it_and_its_columns() -> None:
+    with pytest.raises(RecipientListError) as raised:
+        from_csv("email,Name, first ,name,First\nada@example.com,A,B,C,D\n")
+    assert str(raised.value) == (
+        'the header repeats column names: "name" is columns 2 and 4, "first" is columns 3 '
+        "and 5; give each column its own name (names are compared trimmed and in any case)"
+    )
+    with pytest.raises(RecipientListError, match=r'^the header repeats a column name: "email"'):
+        from_csv("Email;email\n")
+
+
+def test_empty_names_are_not_repeated_names() -> None:
+    result = from_csv("email,,\nada@example.com,x,y\n")
+    assert result.recipients == {"ada@example.com": {}}
+
+
+def test_every_chunk_of_a_file_keeps_the_separator_of_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    lines = ["email;note"] + [f"person{n}@example.com;a,b,c,{n}" for n in range(5)]
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    assert check_header(path).delimiter == ";"
+    chunks = list(csv_chunks(path, rows=2))
+    assert [len(chunk.recipients) for chunk in chunks] == [2, 2, 1]
+    assert chunks[2].recipients == {"person4@example.com": {"note": "a,b,c,4"}}
+    assert all(not chunk.invalid for chunk in chunks)
+
+
+def test_the_cli_checks_a_header_in_the_same_words(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("E-Mail;Vorname\nada@example.com;Ada\n", encoding="utf-8-sig")
+    with pytest.raises(RecipientListError) as raised:
+        check_header(path)
+    assert str(raised.value) == (
+        'no "email" column: the header is "E-Mail; Vorname" (separated by ";"); '
+        'rename "E-Mail" to "email"'
+    )

@@ -25,7 +25,7 @@ from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.lifecycle import CampaignStatus
-from campaignd.domain.recipients import RecipientListError
+from campaignd.domain.recipients import DELIMITER_NAMES, RecipientListError
 from campaignd.settings import Settings
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
@@ -115,9 +115,12 @@ def _checked_csv(path: Path, settings: Settings) -> Path:
     if not path.is_file():
         raise fail(f"no file {path}")
     try:
-        check_header(path, actions.recipient_limits(settings))
+        header = check_header(path, actions.recipient_limits(settings))
     except RecipientListError as error:
         raise fail(f"{path}: {error}") from None
+    if header.delimiter != ",":
+        separator = DELIMITER_NAMES[header.delimiter]
+        note(f"{path.name}: read as separated by {separator}, as its header line is")
     return path
 
 
@@ -138,6 +141,10 @@ def create(
     Prints the new campaign's id (the first line on stdout), its summary and the import
     report. The file's fields are those of the API (see docs/cli.md); recipients may be a
     list or a CSV file, and a scheduledFor time schedules it.
+
+    A CSV is read as `campaign import` reads it (see its --help): its header line decides
+    the separator, and a header without an email column is refused before anything is
+    created.
 
     \b
     Example:
@@ -224,7 +231,10 @@ def import_(
     csv_file: Path = typer.Argument(
         ...,
         metavar="FILE.csv",
-        help="CSV with an 'email' column; other columns become template variables.",
+        help=(
+            "CSV with an 'email' column; other columns become template variables. "
+            "Separated by ',', or by ';' or tabs when its header line is."
+        ),
     ),
     chunk_rows: int = typer.Option(
         CHUNK_ROWS, metavar="N", help="Rows per insert statement.", min=1
@@ -234,6 +244,11 @@ def import_(
 
     The file is streamed in chunks; then the report: added, duplicates, and the invalid
     rows with their row number and reason.
+
+    The header row names the columns, trimmed and in any case (Email is email). Its line
+    decides the separator for the whole file: ';' or tab when it holds more of them than
+    commas outside quotes, else ','. A header without an email column is refused, naming
+    what it holds and what to rename, before anything is added.
 
     \b
     Example:

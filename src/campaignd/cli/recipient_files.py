@@ -16,10 +16,12 @@ from typing import IO
 from campaignd.actions.campaigns import ImportReport
 from campaignd.domain.recipients import (
     DEFAULT_LIMITS,
+    CsvHeader,
     InvalidRow,
     RecipientLimits,
     RecipientList,
     RecipientListError,
+    csv_header,
     csv_rows,
 )
 
@@ -49,11 +51,12 @@ def _text(raw: IO[bytes], on_read: Callable[[int], None]) -> io.TextIOWrapper:
     return io.TextIOWrapper(counting, encoding="utf-8-sig", newline="")
 
 
-def check_header(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> None:
-    """Raise ``RecipientListError`` unless the file starts with a header naming ``email``."""
+def check_header(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CsvHeader:
+    """The file's header (its separator and columns); ``RecipientListError`` unless it names
+    an ``email`` column, in the words the API and the admin UI use."""
     with path.open("rb") as raw, _text(raw, lambda _: None) as text:
         try:
-            next(csv_rows(text, limits), None)
+            return csv_header(text, limits)
         except UnicodeDecodeError:
             raise RecipientListError("the file is not UTF-8 text") from None
 
@@ -68,7 +71,9 @@ def csv_chunks(
     """Recipient lists of up to ``rows`` rows each; ``on_read`` gets the bytes read.
 
     The rows come from ``domain.recipients.csv_rows``, the reader the API and the admin UI
-    use, so a file means the same everywhere (and breaks the same limits).
+    use, so a file means the same everywhere (and breaks the same limits). The chunks are
+    cut from one reading of the file, so the separator its header line decided (``,``,
+    ``;`` or tab) reads every chunk.
     """
     with path.open("rb") as raw, _text(raw, on_read) as text:
         chunk = RecipientList()

@@ -1,9 +1,14 @@
 """Recipient lists from CSV or JSON: normalised, de-duplicated, invalid rows reported.
 
 One CSV reader (``csv_rows``) serves the API, the admin UI and the CLI, so a file means the
-same everywhere. Limits (``RecipientLimits``) keep what is stored readable: a recipient's
-variables may nest only so deep, hold only so many keys and bytes, and a CSV only so many
-columns and characters per field. A list that breaks a limit is refused as a whole
+same everywhere. Its header decides how the file is read: the separator (``,``, or ``;`` or
+a tab when the header line shows it, see ``header_delimiter``) and the columns, matched
+trimmed and in any case; a header without an ``email`` column is refused in words that say
+what the header holds and what to rename.
+
+Limits (``RecipientLimits``) keep what is stored readable: a recipient's variables may nest
+only so deep, hold only so many keys and bytes, and a CSV only so many columns and
+characters per field. A list that breaks a limit is refused as a whole
 (``RecipientListError`` naming the row and the limit); nothing of it is stored.
 """
 
@@ -13,6 +18,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -153,12 +159,16 @@ def _too_long(line: int, limits: RecipientLimits) -> RecipientListError:
     )
 
 
-def _records(lines: Iterable[str], limits: RecipientLimits) -> Iterator[tuple[int, list[str]]]:
-    """(line the record ends on, cells) for each record, with the CSV limits enforced."""
-    reader = csv.reader(itertools.chain(lines, (END_OF_INPUT,)))
+def _records(
+    lines: Iterable[str], limits: RecipientLimits, delimiter: str = ",", skipped: int = 0
+) -> Iterator[tuple[int, list[str]]]:
+    """(line the record ends on, cells) for each record, with the CSV limits enforced.
+
+    ``skipped`` blank lines came before ``lines``: line numbers count them too."""
+    reader = csv.reader(itertools.chain(lines, (END_OF_INPUT,)), delimiter=delimiter)
     if csv.field_size_limit() < limits.csv_field_chars:
         csv.field_size_limit(limits.csv_field_chars)  # ours is checked below, per field
-    start = 1  # the line the next record starts on
+    start = skipped + 1  # the line the next record starts on
     try:
         for cells in reader:
             if cells and cells[-1].endswith(END_OF_INPUT):
@@ -169,40 +179,176 @@ def _records(lines: Iterable[str], limits: RecipientLimits) -> Iterator[tuple[in
                 raise _too_wide(start, len(cells), limits)
             if cells and max(map(len, cells)) > limits.csv_field_chars:
                 raise _too_long(start, limits)
-            yield reader.line_num, cells
-            start = reader.line_num + 1
+            yield skipped + reader.line_num, cells
+            start = skipped + reader.line_num + 1
     except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise _too_long(start, limits) from None
         raise RecipientListError(f"line {start}: {error}") from None
 
 
-def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> Iterator[CsvRow]:
-    """The rows of a recipient CSV: a header row naming an ``email`` column (any case), then
-    one recipient per row; other columns become variables. Blank rows are skipped.
+DELIMITERS = (",", ";", "\t")
+"""The separators a recipient CSV may use; on a tie the earlier one wins."""
 
-    Raises ``RecipientListError`` (naming the line) for a file without an ``email`` column,
-    an unterminated quote, or one beyond ``limits``. Lines keep their line endings
-    (``io.StringIO(text, newline="")`` or a file opened with ``newline=""``).
-    """
-    records = _records(lines, limits)
-    header: list[str] | None = None
-    for _, cells in records:
-        if "".join(cells).strip():
-            header = [cell.strip().lower() for cell in cells]
-            break
-    if header is None:
-        raise RecipientListError("the CSV is empty: it needs a header row with an 'email' column")
-    if "email" not in header:
-        raise RecipientListError("the CSV has no 'email' column in its header row")
-    email_index = header.index("email")
-    names = [(index, name) for index, name in enumerate(header) if name and name != "email"]
-    if len(names) > limits.vars_keys:
+DELIMITER_NAMES = {",": '","', ";": '";"', "\t": "tabs"}
+
+
+def header_delimiter(line: str) -> str:
+    """The separator of a file whose header line is ``line``: the one of ``DELIMITERS`` found
+    most often outside quotes, ``,`` on a tie or when there is none.
+
+    Spreadsheets set to a language that writes decimal commas save CSV with ``;``; some
+    tools save tabs. Only the header decides, never data rows: a comma file whose values
+    hold ``;`` stays a comma file, and every row of one file is read the same way."""
+    outside = line.split('"')[0::2]  # a doubled "" inside quotes leaves an empty part
+    counts = [sum(part.count(delimiter) for part in outside) for delimiter in DELIMITERS]
+    return DELIMITERS[counts.index(max(counts))]
+
+
+EMAIL_LIKE = {"email", "mail", "emailaddress", "mailaddress", "emailaddr", "emails"}
+"""Column names (lower-cased, without spaces, ``-``, ``_`` and ``.``) that surely hold
+addresses: ``Email Address``, ``E-Mail``, ``e_mail``, ``Mail``..."""
+
+_NOT_IN_A_NAME = re.compile(r"[\s._-]+")
+
+NAMES_SHOWN = 12
+NAME_CHARS_SHOWN = 40
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    """The header of a recipient CSV as read: the separator and the column names."""
+
+    delimiter: str
+    names: tuple[str, ...]
+    """Trimmed and lower-cased, as variables are named; an empty name is a column ignored."""
+    email_index: int
+
+
+def _cleaned(cell: str) -> str:
+    return cell.strip().lstrip("\ufeff").strip()
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= NAME_CHARS_SHOWN else name[: NAME_CHARS_SHOWN - 1] + "…"
+
+
+def _header_text(cells: list[str], delimiter: str) -> str:
+    """The header as the user would recognise it: the names, long ones and many cut."""
+    names = [_shown(cell) for cell in cells[:NAMES_SHOWN]]
+    if len(cells) > NAMES_SHOWN:
+        names.append(f"… {len(cells) - NAMES_SHOWN} more")
+    separator = {",": ", ", ";": "; ", "\t": " | "}[delimiter]
+    text = f'"{separator.join(names)}"'
+    return text if delimiter == "," else f"{text} (separated by {DELIMITER_NAMES[delimiter]})"
+
+
+def _quoted(names: list[str]) -> str:
+    listed = [f'"{_shown(name)}"' for name in names]
+    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
+
+
+def _no_email_column(cells: list[str], delimiter: str) -> RecipientListError:
+    """Say what the header holds and what to change: rename a column named like an address
+    column, use one separator throughout, or else name the address column ``email``."""
+    message = f'no "email" column: the header is {_header_text(cells, delimiter)}; '
+    likely = [cell for cell in cells if _NOT_IN_A_NAME.sub("", cell.lower()) in EMAIL_LIKE]
+    stray = [other for other in DELIMITERS if other != delimiter and any(other in c for c in cells)]
+    if len(likely) == 1:
+        message += f'rename {_quoted(likely)} to "email"'
+    elif likely:
+        message += f'rename the one of {_quoted(likely)} that holds the addresses to "email"'
+    elif stray:
+        message += (
+            f"it is read as separated by {DELIMITER_NAMES[delimiter]} (the separator its line "
+            f"uses most) but also holds {' and '.join(DELIMITER_NAMES[s] for s in stray)}: "
+            'separate every column with the same one, and name the address column "email"'
+        )
+    else:
+        message += 'name the column that holds the addresses "email"'
+    return RecipientListError(message)
+
+
+def _repeated_names(names: list[str]) -> RecipientListError | None:
+    columns: dict[str, list[str]] = {}
+    for number, name in enumerate(names, start=1):
+        if name:
+            columns.setdefault(name, []).append(str(number))
+    repeated = [
+        f'"{_shown(name)}" is columns {", ".join(numbers[:-1])} and {numbers[-1]}'
+        for name, numbers in columns.items()
+        if len(numbers) > 1
+    ]
+    if not repeated:
+        return None
+    what = "a column name" if len(repeated) == 1 else "column names"
+    return RecipientListError(
+        f"the header repeats {what}: {', '.join(repeated)}; give each column its own name "
+        "(names are compared trimmed and in any case)"
+    )
+
+
+def _parsed_header(cells: list[str], delimiter: str, limits: RecipientLimits) -> CsvHeader:
+    cleaned = [_cleaned(cell) for cell in cells]
+    names = [cell.lower() for cell in cleaned]
+    repeated = _repeated_names(names)
+    if repeated is not None:
+        raise repeated
+    if "email" not in names:
+        raise _no_email_column(cleaned, delimiter)
+    variables = sum(1 for name in names if name and name != "email")
+    if variables > limits.vars_keys:
         raise RecipientListError(
-            f"the header has {len(names)} variable columns, more than the limit of "
+            f"the header has {variables} variable columns, more than the limit of "
             f"{limits.vars_keys} variables per recipient"
         )
-    width = len(header)
+    return CsvHeader(delimiter=delimiter, names=tuple(names), email_index=names.index("email"))
+
+
+def _header_and_records(
+    lines: Iterable[str], limits: RecipientLimits
+) -> tuple[CsvHeader, Iterator[tuple[int, list[str]]]]:
+    """The header (its separator decided from its own line) and the records after it, all
+    read with that separator."""
+    remaining = iter(lines)
+    skipped = 0
+    for line in remaining:
+        if _cleaned(line):
+            break
+        skipped += 1
+    else:
+        line = ""
+    delimiter = header_delimiter(line)
+    records = _records(itertools.chain((line,), remaining), limits, delimiter, skipped)
+    for _, cells in records:
+        if "".join(cells).strip(" \t\r\n\ufeff"):
+            return _parsed_header(cells, delimiter, limits), records
+    raise RecipientListError('the CSV is empty: it needs a header row with an "email" column')
+
+
+def csv_header(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> CsvHeader:
+    """The header of a recipient CSV, checked as ``csv_rows`` checks it; reads no further."""
+    return _header_and_records(lines, limits)[0]
+
+
+def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> Iterator[CsvRow]:
+    """The rows of a recipient CSV: a header row naming an ``email`` column, then one
+    recipient per row; other columns become variables. Blank rows are skipped.
+
+    Column names are trimmed (a byte-order mark too) and lower-cased: ``Email`` and
+    `` email `` name the ``email`` column, ``First_Name`` the variable ``first_name``. The
+    header line decides the separator (``header_delimiter``) for every row of the file, so
+    a caller that splits the rows into chunks reads them all alike.
+
+    Raises ``RecipientListError`` for a header without an ``email`` column (saying what it
+    holds and what to rename) or with a name twice, an unterminated quote (naming the line),
+    or a file beyond ``limits``. Lines keep their line endings (``io.StringIO(text,
+    newline="")`` or a file opened with ``newline=""``).
+    """
+    header, records = _header_and_records(lines, limits)
+    email_index = header.email_index
+    names = [(index, name) for index, name in enumerate(header.names) if name and name != "email"]
+    width = len(header.names)
     overhead = sum(len(name) + 6 for _, name in names) + 2
     for number, cells in records:
         if len(cells) < width:
@@ -222,7 +368,8 @@ def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> 
 def from_csv(text: str, limits: RecipientLimits = DEFAULT_LIMITS) -> RecipientList:
     """CSV with a header row holding an ``email`` column; other columns become variables.
 
-    A byte-order mark, quoted fields and blank lines are fine. Rows are numbered as in a
+    Separated by ``,``, or by ``;`` or tabs when the header line shows it. A byte-order mark,
+    quoted fields and blank lines are fine. Rows are numbered as in a
     spreadsheet: the header is row 1.
     """
     text = text.removeprefix("\ufeff")

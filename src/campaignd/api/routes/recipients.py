@@ -93,6 +93,11 @@ async def add_recipients(
     """Add recipients to a draft or scheduled campaign. Invalid addresses are reported with
     their row and reason; addresses the campaign already holds count as duplicates.
 
+    A CSV's header line decides its separator: `;` or a tab when the line holds more of
+    them than commas outside quotes, else `,`. Column names are matched trimmed and in any
+    case. A header without an `email` column, or naming a column twice, answers 422 saying
+    what the header holds and what to rename.
+
     Role, campaign and status are checked before the body is read. A list that breaks a
     limit (CAMPAIGND_MAX_VARS_*, CAMPAIGND_MAX_CSV_*), or a CSV with a quote that is never
     closed, answers 422 naming the row and the limit, and nothing is added."""

@@ -190,7 +190,7 @@ async def upload_recipients(
         await actions.check_recipients_welcome(services, viewer.principal, campaign_id)
         file_name, text = await csv_of(form)
         if text is None:
-            raise FormProblem("recipients: choose a CSV file with an 'email' column")
+            raise FormProblem('recipients: choose a CSV file with an "email" column')
         recipients = await recipients_of(text, services.settings)
         report = await actions.add_recipients(services, viewer.principal, campaign_id, recipients)
     except NotFound:

@@ -1,0 +1,90 @@
+"""Recipient CSV files through ``campaignd`` run as a program: separators and header words."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+import campaignd
+from campaignd.store.schema import campaigns, deliveries
+from tests.integration.test_cli_campaigns import count, engine, new_campaign, ok
+
+__all__ = ["engine"]
+
+SOURCE = str(Path(campaignd.__file__).resolve().parents[1])
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""The reading of the file does not depend on the database: child processes are slow."""
+
+
+def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``campaignd ARGUMENTS`` as a child process running this checkout's code."""
+    env = dict(os.environ, PYTHONPATH=SOURCE, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "campaignd", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@SQLITE_ONLY
+def test_import_reads_every_chunk_of_a_semicolon_file_with_semicolons(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(tmp_path)
+    lines = [" EMAIL ;First Name;Note"] + [
+        f"person{number}@example.com;P{number};a,b,c" for number in range(5)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    result = run("campaign", "import", str(campaign_id), str(path), "--chunk-rows", "2")
+    assert result.returncode == 0, result.stderr
+    assert "added 5, duplicates 0, invalid 0" in result.stdout
+    assert 'export.csv: read as separated by ";"' in one_line(result.stderr)
+    with engine.connect() as connection:
+        last = connection.execute(
+            select(deliveries.c.variables).where(deliveries.c.email == "person4@example.com")
+        ).scalar_one()
+    assert last == {"first name": "P4", "note": "a,b,c"}
+
+
+@SQLITE_ONLY
+def test_a_header_without_email_is_refused_in_words_and_creates_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ok("org", "create", "acme")
+    (tmp_path / "people.csv").write_text(
+        "Email Address;Vorname\nada@example.com;Ada\n", encoding="utf-8"
+    )
+    (tmp_path / "winter.yaml").write_text(
+        "name: Winter Event\nsubject: Hello\ntextBody: Hi\norganization: acme\n"
+        "recipients: people.csv\n",
+        encoding="utf-8",
+    )
+    result = run("campaign", "create", "--from", str(tmp_path / "winter.yaml"))
+    assert result.returncode != 0
+    assert (
+        'people.csv: no "email" column: the header is "Email Address; Vorname" (separated by '
+        '";"); rename "Email Address" to "email"'
+    ) in one_line(result.stderr)
+    assert result.stdout == ""
+    assert count(engine, campaigns) == 0
+
+    campaign_id = new_campaign(tmp_path)
+    (tmp_path / "twice.csv").write_text("email,Name,name\nada@example.com,A,B\n")
+    refused = run("campaign", "import", str(campaign_id), str(tmp_path / "twice.csv"))
+    assert refused.returncode != 0
+    assert 'the header repeats a column name: "name" is columns 2 and 3' in one_line(refused.stderr)
+    assert count(engine, deliveries) == 0
