@@ -252,7 +252,7 @@ async def add_members(
                 f"status: '{name}' is a single opt-in list, whose members are confirmed "
                 "when added; only a double opt-in list has unconfirmed members"
             )
-        ids, created = await ensure_contacts(
+        created = await ensure_contacts(
             connection,
             organization_id=organization_id,
             emails=addresses,
@@ -261,8 +261,9 @@ async def add_members(
         )
         change = await store.add_members(
             connection,
+            organization_id=organization_id,
             list_id=target.id,
-            contact_ids=[ids[email] for email in addresses],
+            emails=addresses,
             status=status,
             now=now,
         )

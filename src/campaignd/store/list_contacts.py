@@ -11,33 +11,37 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, String, and_, case, delete, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.audience import STATUS_OF_SUPPRESSION, ContactStatus
-from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.columns import Identifier, UtcDateTime
+from campaignd.store.dialect import upsert, value_table
 from campaignd.store.schema import contacts, suppressions
 
-CHUNK = 5_000
-"""Addresses per statement: bound parameters stay well within every driver's limit."""
 
-
-def chunks(items: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def of_addresses(dialect: str, organization_id: int, emails: Sequence[str]) -> Select[Any]:
+    """``SELECT id`` of the organization's contacts among ``emails``: one statement and one
+    bound parameter however many addresses (``dialect.value_table``)."""
+    addresses = value_table(dialect, emails, "email")
+    return select(contacts.c.id).where(
+        contacts.c.organization_id == organization_id,
+        contacts.c.email.in_(select(addresses.c.email)),
+    )
 
 
 async def contact_ids(
     connection: AsyncConnection, *, organization_id: int, emails: Sequence[str]
 ) -> dict[str, int]:
     """Normalised address -> contact id, for those of ``emails`` that are contacts."""
-    found: dict[str, int] = {}
-    for chunk in chunks(emails):
-        statement = select(contacts.c.email, contacts.c.id).where(
-            contacts.c.organization_id == organization_id, contacts.c.email.in_(list(chunk))
-        )
-        found.update({str(email): int(id_) for email, id_ in await connection.execute(statement)})
-    return found
+    if not emails:
+        return {}
+    addresses = value_table(connection.dialect.name, emails, "email")
+    statement = select(contacts.c.email, contacts.c.id).where(
+        contacts.c.organization_id == organization_id,
+        contacts.c.email.in_(select(addresses.c.email)),
+    )
+    return {str(email): int(id_) for email, id_ in await connection.execute(statement)}
 
 
 async def ensure_contacts(
@@ -47,43 +51,48 @@ async def ensure_contacts(
     emails: Sequence[str],
     source: str,
     now: datetime,
-) -> tuple[dict[str, int], int]:
-    """Every one of the normalised ``emails`` as a contact: (address -> id, how many were
-    created). Existing contacts are left as they are."""
-    ids = await contact_ids(connection, organization_id=organization_id, emails=emails)
-    missing = [email for email in emails if email not in ids]
-    for chunk in chunks(missing):
-        reasons = await _suppression_reasons(connection, organization_id, chunk)
-        rows: list[dict[str, Any]] = [
-            {
-                "organization_id": organization_id,
-                "email": email,
-                "attributes": {},
-                "status": STATUS_OF_SUPPRESSION.get(
-                    reasons.get(email, ""), ContactStatus.SUBSCRIBED
-                ).value,
-                "source": source,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for email in chunk
-        ]
-        statement = insert_ignoring_conflicts(
-            connection.dialect.name, contacts, ["organization_id", "email"]
-        )
-        await connection.execute(statement, rows)
-    if missing:
-        ids.update(await contact_ids(connection, organization_id=organization_id, emails=missing))
-    return ids, len(missing)
-
-
-async def _suppression_reasons(
-    connection: AsyncConnection, organization_id: int, emails: Sequence[str]
-) -> dict[str, str]:
-    statement = select(suppressions.c.email, suppressions.c.reason).where(
-        suppressions.c.organization_id == organization_id, suppressions.c.email.in_(list(emails))
+) -> int:
+    """Make every one of the normalised ``emails`` a contact of the organization, in one
+    ``INSERT ... SELECT``; existing contacts are left as they are. How many were created."""
+    if not emails:
+        return 0
+    addresses = value_table(connection.dialect.name, emails, "email")
+    status = case(
+        *(
+            (suppressions.c.reason == reason, contact_status.value)
+            for reason, contact_status in STATUS_OF_SUPPRESSION.items()
+        ),
+        else_=ContactStatus.SUBSCRIBED.value,
     )
-    return {str(email): str(reason) for email, reason in await connection.execute(statement)}
+    rows = (
+        select(
+            literal(organization_id, Identifier),
+            addresses.c.email,
+            literal({}, contacts.c.attributes.type),
+            status,
+            literal(source, String),
+            literal(now, UtcDateTime),
+            literal(now, UtcDateTime),
+        )
+        .select_from(
+            addresses.outerjoin(
+                suppressions,
+                and_(
+                    suppressions.c.organization_id == organization_id,
+                    suppressions.c.email == addresses.c.email,
+                ),
+            )
+        )
+        .where(true())  # SQLite: an upsert's SELECT needs a WHERE (parsing ambiguity)
+    )
+    columns = ["organization_id", "email", "attributes", "status", "source"]
+    statement = (
+        upsert(connection.dialect.name, contacts)
+        .from_select([*columns, "created_at", "updated_at"], rows)
+        .on_conflict_do_nothing(index_elements=["organization_id", "email"])
+        .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept otherwise
+    )
+    return max(0, (await connection.execute(statement)).rowcount)
 
 
 async def locked_contact_id(

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, String, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.audience import MemberStatus
-from campaignd.store.dialect import insert_ignoring_conflicts
-from campaignd.store.list_contacts import chunks
+from campaignd.store.columns import Identifier, UtcDateTime
+from campaignd.store.dialect import insert_ignoring_conflicts, upsert
+from campaignd.store.list_contacts import of_addresses
 from campaignd.store.rows import every, first
 from campaignd.store.schema import campaign_lists, campaigns, contacts, list_members, lists
 
@@ -212,86 +213,78 @@ async def campaigns_targeting(
 async def add_members(
     connection: AsyncConnection,
     *,
+    organization_id: int,
     list_id: int,
-    contact_ids: Sequence[int],
+    emails: Sequence[str],
     status: str,
     now: datetime,
 ) -> MemberChange:
-    """Make the contacts members of the list in ``status``.
+    """Make the contacts of ``emails`` (normalised, each a contact already) members of the
+    list in ``status``: three statements, whatever the number of addresses.
 
     A member in another status is moved to ``status``, except one who left the list
     (``unsubscribed``): that stays as it is (``kept_unsubscribed``).
     """
-    unique = list(dict.fromkeys(contact_ids))
-    existing: dict[int, str] = {}
-    for chunk in _id_chunks(unique):
-        statement = select(list_members.c.contact_id, list_members.c.status).where(
-            list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)
+    if not emails:
+        return MemberChange(added=0, updated=0, unchanged=0, kept_unsubscribed=0)
+    dialect = connection.dialect.name
+    before = select(list_members.c.status, func.count()).where(
+        list_members.c.list_id == list_id,
+        list_members.c.contact_id.in_(of_addresses(dialect, organization_id, emails)),
+    )
+    existing = {
+        str(state): int(count)
+        for state, count in await connection.execute(before.group_by(list_members.c.status))
+    }
+    kept = (
+        existing.get(MemberStatus.UNSUBSCRIBED.value, 0)
+        if status != MemberStatus.UNSUBSCRIBED.value
+        else 0
+    )
+    moved = await connection.execute(
+        update(list_members)
+        .where(
+            list_members.c.list_id == list_id,
+            list_members.c.contact_id.in_(of_addresses(dialect, organization_id, emails)),
+            list_members.c.status.not_in([status, MemberStatus.UNSUBSCRIBED.value]),
         )
-        existing.update(
-            {int(id_): str(state) for id_, state in await connection.execute(statement)}
-        )
-    new = [contact_id for contact_id in unique if contact_id not in existing]
-    moving = [
-        contact_id
-        for contact_id, state in existing.items()
-        if state != status and state != MemberStatus.UNSUBSCRIBED.value
-    ]
-    if new:
-        rows = [
-            {
-                "list_id": list_id,
-                "contact_id": contact_id,
-                "status": status,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for contact_id in new
-        ]
-        adding = insert_ignoring_conflicts(
-            connection.dialect.name, list_members, ["list_id", "contact_id"]
-        )
-        await connection.execute(adding, rows)
-    for chunk in _id_chunks(moving):
-        await connection.execute(
-            update(list_members)
-            .where(
-                list_members.c.list_id == list_id,
-                list_members.c.contact_id.in_(chunk),
-                list_members.c.status != MemberStatus.UNSUBSCRIBED.value,
-            )
-            .values(status=status, updated_at=now)
-        )
-    kept = sum(1 for state in existing.values() if state == MemberStatus.UNSUBSCRIBED.value)
-    if status == MemberStatus.UNSUBSCRIBED.value:
-        kept = 0
+        .values(status=status, updated_at=now)
+    )
+    new = select(
+        literal(list_id, Identifier),
+        contacts.c.id,
+        literal(status, String),
+        literal(now, UtcDateTime),
+        literal(now, UtcDateTime),
+    ).where(contacts.c.id.in_(of_addresses(dialect, organization_id, emails)))
+    added = await connection.execute(
+        upsert(dialect, list_members)
+        .from_select(["list_id", "contact_id", "status", "created_at", "updated_at"], new)
+        .on_conflict_do_nothing(index_elements=["list_id", "contact_id"])
+        .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept otherwise
+    )
+    updated = max(0, moved.rowcount)
     return MemberChange(
-        added=len(new),
-        updated=len(moving),
-        unchanged=len(existing) - len(moving) - kept,
+        added=max(0, added.rowcount),
+        updated=updated,
+        unchanged=sum(existing.values()) - updated - kept,
         kept_unsubscribed=kept,
     )
-
-
-def _id_chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), 5_000):
-        yield list(ids[start : start + 5_000])
 
 
 async def remove_members(
     connection: AsyncConnection, *, list_id: int, organization_id: int, emails: Sequence[str]
 ) -> int:
     """Take the addresses off the list (their contacts stay); how many were members."""
-    removed = 0
-    for chunk in chunks(emails):
-        of_addresses = select(contacts.c.id).where(
-            contacts.c.organization_id == organization_id, contacts.c.email.in_(list(chunk))
-        )
-        statement = delete(list_members).where(
-            list_members.c.list_id == list_id, list_members.c.contact_id.in_(of_addresses)
-        )
-        removed += (await connection.execute(statement)).rowcount
-    return removed
+    if not emails:
+        return 0
+    statement = delete(list_members).where(
+        list_members.c.list_id == list_id,
+        list_members.c.contact_id.in_(
+            of_addresses(connection.dialect.name, organization_id, emails)
+        ),
+    )
+    return max(0, (await connection.execute(statement)).rowcount)
 
 
 async def members_page(
