@@ -360,30 +360,28 @@ async def form_snippet(
     into a web page; it posts to ``{PUBLIC_URL}/subscribe/{organization}``."""
     async with services.database.connection() as connection:
         organization_id, slug = await organization_of(connection, principal, organization)
-        public = await store.all_lists(
-            connection,
-            organization_id=organization_id,
-            visibility=Visibility.PUBLIC.value,
-            counted=False,
-        )
         if lists:
-            every_list = await store.lists_named(
+            found = await store.lists_named(
                 connection, organization_id=organization_id, names=lists
             )
-    if lists:
-        by_name = {item.name: item for item in every_list}
-        for wanted in lists:
-            if wanted not in by_name:
-                raise Invalid(f"lists: no list '{wanted}' in {slug}")
-            if by_name[wanted].visibility != Visibility.PUBLIC.value:
-                raise Invalid(
-                    f"lists: '{wanted}' is private; make it public first (visibility: public)"
-                )
-        chosen = [by_name[wanted] for wanted in lists]
-    else:
-        chosen = public
-        if not chosen:
-            raise Invalid(f"lists: {slug} has no public list; make one public first")
+        else:
+            found = await store.all_lists(
+                connection,
+                organization_id=organization_id,
+                visibility=Visibility.PUBLIC.value,
+                counted=False,
+            )
+            if not found:
+                raise Invalid(f"lists: {slug} has no public list; make one public first")
+    by_name = {item.name: item for item in found}
+    for wanted in lists or []:
+        if wanted not in by_name:
+            raise Invalid(f"lists: no list '{wanted}' in {slug}")
+        if by_name[wanted].visibility != Visibility.PUBLIC.value:
+            raise Invalid(
+                f"lists: '{wanted}' is private; make it public first (visibility: public)"
+            )
+    chosen = [by_name[wanted] for wanted in lists] if lists else found
     action = subscribe_url(services.settings.public_url, slug)
     html = form_html(
         action=action,

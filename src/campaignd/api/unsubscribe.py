@@ -31,16 +31,7 @@ from starlette.formparsers import MultiPartException
 from campaignd.actions.message_preview import PREVIEW_UNSUBSCRIBE_PATH
 from campaignd.actions.unsubscribe import Preferences, leave_list, preferences
 from campaignd.actions.unsubscribe import unsubscribe as suppress
-from campaignd.api.public_pages import (
-    CONTENT_SECURITY_POLICY,
-    HEADERS,
-    STYLE,
-    ending,
-    link_secret,
-    not_found,
-    page,
-    see_other,
-)
+from campaignd.api.public_pages import ending, link_secret, not_found, page, see_other
 from campaignd.delivery.unsubscribe import read_token
 from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_id
@@ -49,8 +40,6 @@ router = APIRouter(include_in_schema=False)
 
 FROM_PAGE = "page"
 """The ``via`` field of the page's own forms; any other POST is a one-click request."""
-
-__all__ = ["CONTENT_SECURITY_POLICY", "HEADERS", "STYLE", "router"]
 
 
 def _form(action: str, *, choice: str | None = "everything", label: str = "Unsubscribe") -> str:
