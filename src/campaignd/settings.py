@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     session_max_age: float = Field(7 * 24 * 3600.0, gt=0)  # seconds an admin session lasts
     login_max_failures: int = Field(10, ge=1)  # wrong tokens per client address and window
     login_failure_window: float = Field(60.0, gt=0)  # seconds
+    subscribe_max_requests: int = Field(10, ge=1)  # public subscribe posts per client and window
+    subscribe_window: float = Field(600.0, gt=0)  # seconds
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     # limits on what a request may hold (bad input answers 422 naming the limit)

@@ -1,137 +1,94 @@
-"""Public unsubscribe pages: ``GET /u/{token}`` asks, ``POST /u/{token}`` suppresses.
+"""The unsubscribe link's pages: ``GET /u/{token}`` is the preference centre, ``POST
+/u/{token}`` changes it.
 
-GET changes nothing (mail scanners prefetch links). POST is the RFC 8058 one-click
-endpoint (``List-Unsubscribe=One-Click``) and also what the page's button sends: it
-suppresses the address for its organization, writes the audit log, answers 200 without a
-redirect, and is harmless when repeated. A token that does not verify gets a 404 page.
+GET changes nothing (mail scanners prefetch links). It shows the organization's lists the
+address belongs to, each with a button to leave it, a button to unsubscribe from
+everything, and a way to stay as one is.
+
+POST is, first of all, the RFC 8058 one-click endpoint (``List-Unsubscribe=One-Click``):
+without a ``choice`` from the page it unsubscribes the address from everything the
+organization sends (suppression ``unsubscribed``, every list left), writes the audit log,
+answers 200 without a redirect, and is harmless when repeated. The page's own buttons
+send a ``choice`` (``leave`` with a ``list``, or ``everything``) and are answered with a
+303 back to the page (post, redirect, get). A token that does not verify gets a 404 page.
 
 ``/u/preview`` is where the unsubscribe link of a preview in the admin UI points: it shows
 the page and unsubscribes nobody.
 
-Every page carries a strict Content-Security-Policy (nothing loads but its own inline
-style, forms post only here, no framing) and sends no referrer.
+Every page carries a strict Content-Security-Policy (see ``public_pages``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from html import escape
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from campaignd.actions.message_preview import PREVIEW_UNSUBSCRIBE_PATH
+from campaignd.actions.unsubscribe import Preferences, leave_list, preferences
 from campaignd.actions.unsubscribe import unsubscribe as suppress
-from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
+from campaignd.api.public_pages import ending, link_secret, not_found, page, see_other
+from campaignd.delivery.unsubscribe import read_token
 from campaignd.store.database import Database
 from campaignd.store.organizations import organization_by_id
-from campaignd.store.secrets import instance_secret
-from campaignd.store.suppressions import is_suppressed
 
 router = APIRouter(include_in_schema=False)
 
-STYLE = """
-body{font-family:system-ui,sans-serif;background:#f5f6f8;color:#1f2933;margin:0}
-main{max-width:32rem;margin:12vh auto;background:#fff;padding:2rem;border-radius:12px;
-box-shadow:0 1px 4px rgba(0,0,0,.08)}
-h1{font-size:1.4rem;margin-top:0}
-button{font:inherit;background:#1f2933;color:#fff;border:0;border-radius:8px;
-padding:.7rem 1.2rem;cursor:pointer}
-.notice{background:#fff4d6;border-radius:8px;padding:.7rem 1rem}
-"""
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title}</title>
-<style>{style}</style></head>
-<body><main>{content}</main></body></html>"""
-
-STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        f"style-src 'sha256-{STYLE_HASH}'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-    ]
-)
-
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-
 FROM_PAGE = "page"
-"""The ``via`` field of the page's own form; any other POST is a one-click request."""
+"""The ``via`` field of the page's own forms; any other POST is a one-click request."""
 
 
-def _page(title: str, content: str, status: int = 200) -> HTMLResponse:
-    html = PAGE.format(title=escape(title), style=STYLE, content=content)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
-def _not_found() -> HTMLResponse:
-    return _page(
-        "Link not valid",
-        "<h1>This link is not valid</h1><p>Please use the unsubscribe link from the "
-        "email exactly as it was sent.</p>",
-        status=404,
-    )
-
-
-def _form(action: str) -> str:
+def _form(action: str, *, choice: str | None = "everything", label: str = "Unsubscribe") -> str:
+    """The form that unsubscribes from everything; its fields make it a valid one-click
+    request too."""
+    chosen = f'<input type="hidden" name="choice" value="{choice}">' if choice else ""
     return (
         f'<form method="post" action="{escape(action, quote=True)}">'
         '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        f'<input type="hidden" name="via" value="{FROM_PAGE}">{chosen}'
+        f"<button type=submit>{escape(label)}</button></form>"
+    )
+
+
+def _leave_form(action: str, list_id: int) -> str:
+    return (
+        f'<form method="post" action="{escape(action, quote=True)}">'
         f'<input type="hidden" name="via" value="{FROM_PAGE}">'
-        "<button type=submit>Unsubscribe</button></form>"
+        '<input type="hidden" name="choice" value="leave">'
+        f'<input type="hidden" name="list" value="{list_id}">'
+        '<button type=submit class="secondary">Leave</button></form>'
     )
 
 
 @router.get(PREVIEW_UNSUBSCRIBE_PATH, response_class=HTMLResponse)
 async def preview_page() -> HTMLResponse:
-    return _page(
+    return page(
         "Unsubscribe (preview)",
         '<p class="notice">This link comes from a preview in the admin UI. It shows '
         "what the unsubscribe page looks like; it names no one and unsubscribes no one.</p>"
         "<h1>Unsubscribe?</h1><p><strong>The recipient</strong> will no longer receive "
-        "emails from this organization.</p>" + _form(PREVIEW_UNSUBSCRIBE_PATH),
+        "emails from this organization.</p>" + _form(PREVIEW_UNSUBSCRIBE_PATH, choice=None),
     )
 
 
 @router.post(PREVIEW_UNSUBSCRIBE_PATH, response_class=HTMLResponse)
 async def preview_unsubscribe() -> HTMLResponse:
-    return _page(
+    return page(
         "Nothing changed (preview)",
         "<h1>Nothing was changed</h1><p>This link comes from a preview in the admin UI, "
         "so nobody was unsubscribed. Each recipient's message carries their own link.</p>",
     )
 
 
-async def _secret(request: Request, database: Database) -> str:
-    secret = getattr(request.app.state, "unsubscribe_secret", None)
-    if secret is None:
-        secret = await instance_secret(database, SECRET_NAME)
-        request.app.state.unsubscribe_secret = secret
-    return str(secret)
-
-
 async def _recipient(request: Request, token: str) -> tuple[Database, int, str, str] | None:
     """(database, organization id, address, organization name) named by a valid token."""
     database: Database = request.app.state.database
     try:
-        organization_id, email = read_token(await _secret(request, database), token)
+        organization_id, email = read_token(await link_secret(request, database), token)
     except ValueError:
         return None
     async with database.connection() as connection:
@@ -141,53 +98,108 @@ async def _recipient(request: Request, token: str) -> tuple[Database, int, str, 
     return database, organization_id, email, str(organization["name"])
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
-async def confirm_page(request: Request, token: str) -> HTMLResponse:
-    found = await _recipient(request, token)
-    if found is None:
-        return _not_found()
-    database, organization_id, email, name = found
-    async with database.connection() as connection:
-        already = await is_suppressed(connection, organization_id=organization_id, email=email)
-    if already:
-        return _done(email, name)
-    return _page(
-        "Unsubscribe",
-        f"<h1>Unsubscribe?</h1><p><strong>{escape(email)}</strong> will no longer receive "
-        f"emails from {_ending(name)}</p>" + _form(str(request.url.path)),
+def _list_item(action: str, item_id: int, name: str, description: str | None, status: str) -> str:
+    about = f"<br><small>{escape(description)}</small>" if description else ""
+    waiting = " <small>(not confirmed yet)</small>" if status == "unconfirmed" else ""
+    return (
+        f"<li><span><strong>{escape(name)}</strong>{waiting}{about}</span>"
+        f"{_leave_form(action, item_id)}</li>"
     )
 
 
-async def _via(request: Request) -> str:
-    """``page`` when the page's own button sent it, else ``one-click``."""
+def _centre(action: str, name: str, chosen: Preferences, notice: str) -> HTMLResponse:
+    email = escape(chosen.email)
+    stay = (
+        f'<p><a href="{escape(action, quote=True)}?stay=1">Stay subscribed</a>: change nothing.</p>'
+    )
+    if not chosen.lists:
+        return page(
+            "Unsubscribe",
+            f"{notice}<h1>Unsubscribe?</h1><p><strong>{email}</strong> will no longer "
+            f"receive emails from {ending(name)}</p>" + _form(action) + stay,
+        )
+    items = "".join(
+        _list_item(action, item.list_id, item.name, item.description, item.status)
+        for item in chosen.lists
+    )
+    return page(
+        "Your subscriptions",
+        f"{notice}<h1>Your subscriptions</h1><p><strong>{email}</strong> is on these lists "
+        f"of {ending(name)} Leave any of them:</p>"
+        f'<ul class="lists">{items}</ul>'
+        f"<h2>Unsubscribe from everything?</h2><p><strong>{email}</strong> will no longer "
+        f"receive emails from {ending(name)}</p>"
+        + _form(action, label="Unsubscribe from everything")
+        + stay,
+    )
+
+
+def _whole(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 19 else None
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+async def confirm_page(
+    request: Request, token: str, left: str | None = None, stay: str | None = None
+) -> HTMLResponse:
+    found = await _recipient(request, token)
+    if found is None:
+        return not_found()
+    database, organization_id, email, name = found
+    chosen = await preferences(
+        database, organization_id=organization_id, email=email, left=_whole(left)
+    )
+    if chosen.suppressed:
+        return _done(email, name)
+    notice = ""
+    if chosen.left is not None:
+        notice = (
+            f'<p class="done">You left <strong>{escape(chosen.left)}</strong>; '
+            "it sends you nothing more.</p>"
+        )
+    elif stay is not None:
+        notice = '<p class="done">Nothing changed: you stay subscribed.</p>'
+    return _centre(str(request.url.path), name, chosen, notice)
+
+
+async def _fields(request: Request) -> FormData | None:
+    """The POST's form fields; None when the body is not a readable form."""
     try:
-        form: FormData = await request.form()
+        return await request.form()
     except (HTTPException, MultiPartException) as problem:
         if isinstance(problem, HTTPException) and problem.status_code != 400:
             raise  # too large: 413
-        return "one-click"  # a malformed form is still a one-click request
-    return FROM_PAGE if form.get("via") == FROM_PAGE else "one-click"
+        return None  # a malformed form is still a one-click request
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+async def unsubscribe(request: Request, token: str) -> Response:
     found = await _recipient(request, token)
     if found is None:
-        return _not_found()
+        return not_found()
     database, organization_id, email, name = found
-    await suppress(database, organization_id=organization_id, email=email, via=await _via(request))
+    form = await _fields(request)
+    via = FROM_PAGE if form is not None and form.get("via") == FROM_PAGE else "one-click"
+    choice = form.get("choice") if form is not None and via == FROM_PAGE else None
+    path = str(request.url.path)
+    if choice == "leave":
+        list_id = _whole(str(form.get("list") or "")) if form is not None else None
+        if list_id is not None and await leave_list(
+            database, organization_id=organization_id, email=email, list_id=list_id
+        ):
+            return see_other(f"{path}?left={list_id}")
+        return see_other(path)
+    if choice == "stay":
+        return see_other(f"{path}?stay=1")
+    await suppress(database, organization_id=organization_id, email=email, via=via)
+    if choice == "everything":
+        return see_other(path)
     return _done(email, name)
 
 
-def _ending(name: str) -> str:
-    """The organization's name, escaped, closing a sentence: "Acme Inc." takes no second
-    full stop."""
-    return escape(name) if name.rstrip().endswith((".", "!", "?")) else f"{escape(name)}."
-
-
 def _done(email: str, name: str) -> HTMLResponse:
-    return _page(
+    return page(
         "Unsubscribed",
         f"<h1>You are unsubscribed</h1><p><strong>{escape(email)}</strong> will no longer "
-        f"receive emails from {_ending(name)}</p>",
+        f"receive emails from {ending(name)}</p>",
     )

@@ -6,6 +6,7 @@ from campaignd.cli import (
     campaigns,
     database,
     demo,
+    lists,
     organizations,
     prune,
     runs,
@@ -27,6 +28,7 @@ app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
+app.add_typer(lists.app, name="list")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

@@ -32,15 +32,29 @@ def _decode(text: str) -> bytes:
 
 
 class TokenSigner:
-    """Seals and opens tokens with one secret (keeps the cipher for speed)."""
+    """Seals and opens tokens with one secret (keeps the cipher for speed).
 
-    def __init__(self, secret: str) -> None:
-        self._cipher = AESGCM(sha256(f"{SALT}:{secret}".encode()).digest())
+    ``salt`` keeps tokens of different purposes apart: a token sealed under one salt does
+    not open under another, even with the same secret.
+    """
+
+    def __init__(self, secret: str, *, salt: str = SALT) -> None:
+        self._salt = salt.encode()
+        self._cipher = AESGCM(sha256(f"{salt}:{secret}".encode()).digest())
 
     def seal(self, payload: object) -> str:
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(payload, separators=(",", ":")).encode()
-        return f"{_encode(nonce)}.{_encode(self._cipher.encrypt(nonce, plain, SALT.encode()))}"
+        return f"{_encode(nonce)}.{_encode(self._cipher.encrypt(nonce, plain, self._salt))}"
+
+    def open(self, token: str) -> object:
+        """The payload sealed in ``token``; ValueError for anything forged or malformed."""
+        try:
+            nonce, sealed = (_decode(part) for part in token.split("."))
+            payload: object = json.loads(self._cipher.decrypt(nonce, sealed, self._salt))
+        except (ValueError, InvalidTag, binascii.Error):
+            raise ValueError("invalid token") from None
+        return payload
 
     def make(self, organization_id: int, email: str) -> str:
         return self.seal([organization_id, email])
@@ -48,9 +62,8 @@ class TokenSigner:
     def read(self, token: str) -> tuple[int, str]:
         """(organization id, address); ValueError for anything forged or malformed."""
         try:
-            nonce, sealed = (_decode(part) for part in token.split("."))
-            payload = json.loads(self._cipher.decrypt(nonce, sealed, SALT.encode()))
-        except (ValueError, InvalidTag, binascii.Error):
+            payload = self.open(token)
+        except ValueError:
             raise ValueError("invalid unsubscribe token") from None
         if (
             not isinstance(payload, list)

@@ -27,6 +27,7 @@ from campaignd.domain.sandbox import (
 SAMPLE_CONTEXT: dict[str, Any] = {
     "email": "someone@example.com",
     "unsubscribe_url": "https://example.com/u/sample",
+    "preferences_url": "https://example.com/u/sample",
 }
 
 FIELD_NAMES = {"subject": "subject", "html": "htmlBody", "text": "textBody"}
@@ -124,9 +125,17 @@ class CompiledCampaign:
 def recipient_context(
     email: str, variables: Mapping[str, Any] | None, unsubscribe_url: str
 ) -> dict[str, Any]:
-    """What the templates see for one recipient: their variables, then ``email`` and
-    ``unsubscribe_url``, which a variable of the same name never overrides."""
-    return {**(variables or {}), "email": email, "unsubscribe_url": unsubscribe_url}
+    """What the templates see for one recipient: their variables, then ``email``,
+    ``unsubscribe_url`` and ``preferences_url``, which a variable of the same name never
+    overrides. ``preferences_url`` is the same page as ``unsubscribe_url`` (the link's page
+    is the preference centre); a body that places only it still gets the unsubscribe
+    footer."""
+    return {
+        **(variables or {}),
+        "email": email,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": unsubscribe_url,
+    }
 
 
 def compile_campaign(

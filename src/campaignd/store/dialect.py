@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import ARRAY, Subquery, Table, Text, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,3 +29,19 @@ async def allow_memory_for_joins(connection: AsyncConnection, megabytes: int) ->
     """
     if connection.dialect.name == "postgresql":
         await connection.execute(text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))
+
+
+def value_table(dialect: str, values: Sequence[str], name: str = "value") -> Subquery:
+    """``values`` as a one-column table (column ``name``) bound as a single parameter: an
+    array read by ``unnest`` on PostgreSQL, a JSON array read by ``json_each`` on SQLite.
+
+    A statement over a hundred thousand addresses stays one statement with one parameter
+    (``IN (...)`` would bind each address on its own).
+    """
+    if dialect == "postgresql":
+        array = bindparam(None, list(values), type_=ARRAY(Text))
+        rows = func.unnest(array).table_valued(name).render_derived()
+        return select(rows.c[name]).subquery()
+    document = bindparam(None, json.dumps(list(values)), type_=Text)
+    each = func.json_each(document).table_valued("value")
+    return select(each.c.value.label(name)).subquery()

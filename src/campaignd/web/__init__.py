@@ -28,9 +28,10 @@ def install(app: FastAPI) -> None:
             try:
                 yield state
             finally:
-                throttle = getattr(app.state, "login_throttle", None)
-                if throttle is not None:
-                    app.state.login_throttle = None
-                    await throttle.close()
+                for name in ("login_throttle", "subscribe_throttle"):
+                    throttle = getattr(app.state, name, None)
+                    if throttle is not None:
+                        setattr(app.state, name, None)
+                        await throttle.close()
 
     app.router.lifespan_context = lifespan

@@ -54,11 +54,13 @@ def client_key(host: str | None) -> str:
 
 
 class LoginThrottle(Protocol):
+    """Counts events per client in windows (wrong tokens at sign-in; subscribe requests)."""
+
     async def retry_after(self, client: str) -> float:
         """Seconds until ``client`` may try again; 0: it may try now."""
 
     async def failed(self, client: str) -> None:
-        """Count one wrong token from ``client``."""
+        """Count one event (a wrong token, a request) from ``client``."""
 
     async def close(self) -> None: ...
 
@@ -116,11 +118,14 @@ class LocalLoginThrottle:
 class RedisLoginThrottle:
     """Counts shared by every instance, one expiring key per client address."""
 
-    def __init__(self, redis: Redis, limit: int, window: float, *, prefix: str) -> None:
+    def __init__(
+        self, redis: Redis, limit: int, window: float, *, prefix: str, name: str = "login-failures"
+    ) -> None:
         self.redis = redis
         self.limit = limit
         self.window = window
-        self.prefix = f"{prefix}:login-failures:"
+        self.name = name
+        self.prefix = f"{prefix}:{name}:"
         self._script = redis.register_script(FAIL_SCRIPT)
         self._fallback = LocalLoginThrottle(limit, window)
 
@@ -130,7 +135,7 @@ class RedisLoginThrottle:
     def _unavailable(self, error: Exception) -> None:
         log_event(
             logger,
-            "sign-in throttle: redis unavailable, counting in this process",
+            f"{self.name} throttle: redis unavailable, counting in this process",
             level=logging.WARNING,
             error=str(error),
         )
@@ -171,8 +176,37 @@ def login_throttle(request: Request) -> LoginThrottle:
 
 
 def create_login_throttle(settings: Settings) -> LoginThrottle:
-    limit, window = settings.login_max_failures, settings.login_failure_window
+    return create_throttle(
+        settings,
+        limit=settings.login_max_failures,
+        window=settings.login_failure_window,
+        name="login-failures",
+    )
+
+
+def create_throttle(settings: Settings, *, limit: int, window: float, name: str) -> LoginThrottle:
+    """A throttle of ``limit`` events per client and ``window`` seconds; with Redis its
+    keys are ``{REDIS_PREFIX}:{name}:{client}``."""
     if settings.redis_url:
         client = connect_redis(settings.redis_url, settings)
-        return RedisLoginThrottle(client, limit, window, prefix=settings.redis_key_prefix)
+        return RedisLoginThrottle(
+            client, limit, window, prefix=settings.redis_key_prefix, name=name
+        )
     return LocalLoginThrottle(limit, window)
+
+
+def subscribe_throttle(request: Request) -> LoginThrottle:
+    """The public subscribe form's throttle (``SUBSCRIBE_MAX_REQUESTS`` per client and
+    ``SUBSCRIBE_WINDOW``), made on first use and closed when the application stops."""
+    state = request.app.state
+    throttle: LoginThrottle | None = getattr(state, "subscribe_throttle", None)
+    if throttle is None:
+        settings = state.services.settings
+        throttle = create_throttle(
+            settings,
+            limit=settings.subscribe_max_requests,
+            window=settings.subscribe_window,
+            name="subscribe-requests",
+        )
+        state.subscribe_throttle = throttle
+    return throttle
