@@ -106,11 +106,15 @@ async def test_nobody_lacking_is_not_listed_and_the_most_lacking_come_first(
 
 
 async def test_only_the_campaigns_own_recipients_are_counted(database: Database) -> None:
-    ours = await campaign_of(database, {"ours@example.org": {"first_name": "Ann"}})
-    theirs = await campaign_of(database, {"theirs@globex.example": {}}, slug="globex")
+    theirs = await campaign_of(
+        database, {f"t{number}@globex.example": {} for number in range(3)}, slug="globex"
+    )
+    ours = await campaign_of(
+        database, {"ann@example.org": {"first_name": "Ann"}, "bob@example.org": {}}
+    )
     variable = RecipientVariable("first_name", empty_only=False)
-    assert await count(database, ours, variable) == {}
-    assert await count(database, theirs, variable) == {"first_name": (1, ["theirs@globex.example"])}
+    assert await count(database, ours, variable) == {"first_name": (1, ["bob@example.org"])}
+    assert (await count(database, theirs, variable))["first_name"][0] == 3
 
 
 async def test_the_number_of_variables_is_bounded(database: Database) -> None:

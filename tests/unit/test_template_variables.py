@@ -110,6 +110,7 @@ def test_names_the_template_or_campaignd_gives_are_not_counted() -> None:
         "{% set ns = namespace(total=0) %}{{ ns.total }} {{ range(3) | list }} {{ dict(a=1) }}"
         "{% macro box(label, size=2) %}{{ label }}{{ size }}{% endmacro %}{{ box('x') }}"
         "{% with greeting = 'Hi' %}{{ greeting }}{% endwith %}"
+        "{% if vip %}{% set title = 'Dear VIP' %}{% endif %}{{ title }}"
     )
     assert flagged(text) == {}
     # a variable of the recipient's cannot override what campaignd gives (recipient_context)
@@ -128,6 +129,11 @@ def test_a_guard_outside_a_macro_does_not_cover_its_body() -> None:
         "{% if first_name %}{{ hello() }}{% endif %}"
     )
     assert flagged(text) == {"first_name": False}
+    inside = (
+        "{% if first_name %}{% macro hello() %}Hi {{ first_name }}{% endmacro %}{% endif %}"
+        "{{ hello() }}"
+    )
+    assert flagged(inside) == {"first_name": False}
 
 
 def test_what_a_recipient_without_the_variable_sees() -> None:
