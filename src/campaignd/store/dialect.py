@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, Text, cast, func, literal, text
+from sqlalchemy import ColumnElement, Subquery, Table, Text, cast, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,18 +31,27 @@ async def allow_memory_for_joins(connection: AsyncConnection, megabytes: int) ->
         await connection.execute(text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))
 
 
-def keyed_json(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A JSON column as it is best read key after key: PostgreSQL parses a ``json`` value
-    again at every ``->``, so it gets the value cast to ``jsonb`` (parsed once; read it from
-    ``read_once``). SQLite reads its JSON text as it is."""
-    return cast(column, JSONB) if dialect == "postgresql" else column
+PARSE_ONCE_FROM_KEYS = 5
+"""PostgreSQL parses a ``json`` value again at every ``->``: reading this many keys of each
+row or more, one cast to ``jsonb`` per row costs less (measured on 1M rows: 1 key 0.6 s
+read as it is, 2.4 s cast; 10 keys 4.8 s against 2.2 s)."""
 
 
-def read_once(dialect: str, statement: Select[Any]) -> Select[Any]:
-    """``statement`` as a subquery whose columns are computed once per row: PostgreSQL
-    would otherwise merge it into the outer query and repeat an expression (a cast) at
-    every place that uses its column. ``OFFSET 0`` keeps it whole; SQLite needs nothing."""
-    return statement.offset(0) if dialect == "postgresql" else statement
+def keyed_json_rows(
+    dialect: str, column: ColumnElement[Any], *conditions: ColumnElement[bool], keys: int
+) -> Subquery:
+    """The rows matching ``conditions``, as one column ``document`` (``column``) to read
+    ``keys`` keys from (``json_has_key``, ``json_text``).
+
+    On PostgreSQL, from ``PARSE_ONCE_FROM_KEYS`` keys on, ``document`` is ``column`` cast
+    to ``jsonb`` once per row, in a subquery kept whole by ``OFFSET 0`` (the planner would
+    otherwise merge it into the outer query and repeat the cast at every use). SQLite reads
+    its JSON text as it is.
+    """
+    if dialect == "postgresql" and keys >= PARSE_ONCE_FROM_KEYS:
+        parsed = select(cast(column, JSONB).label("document")).where(*conditions).offset(0)
+        return parsed.subquery("keyed_rows")
+    return select(column.label("document")).where(*conditions).subquery("keyed_rows")
 
 
 def json_has_key(dialect: str, document: ColumnElement[Any], key: str) -> ColumnElement[bool]:

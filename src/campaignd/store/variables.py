@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.template_variables import RecipientVariable
-from campaignd.store.dialect import json_has_key, json_text, keyed_json, read_once
+from campaignd.store.dialect import json_has_key, json_text, keyed_json_rows
 from campaignd.store.schema import deliveries
 
 MAX_VARIABLES = 50
@@ -53,17 +53,14 @@ async def lacking_variables(
     if not variables:
         return []
     dialect = connection.dialect.name
-    rows = read_once(
+    rows = keyed_json_rows(
         dialect,
-        select(keyed_json(dialect, deliveries.c.variables).label("variables")).where(
-            deliveries.c.campaign_id == campaign_id
-        ),
-    ).subquery("recipient_variables")
+        deliveries.c.variables,
+        deliveries.c.campaign_id == campaign_id,
+        keys=len(variables),
+    )
     counts = select(
-        *(
-            func.count().filter(_lacks(dialect, rows.c.variables, variable))
-            for variable in variables
-        )
+        *(func.count().filter(_lacks(dialect, rows.c.document, variable)) for variable in variables)
     )
     numbers = (await connection.execute(counts)).one()
     lacking = {
