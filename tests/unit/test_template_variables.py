@@ -159,3 +159,7 @@ def test_what_a_recipient_without_the_variable_sees() -> None:
 def test_variables_are_sorted_and_a_broken_template_adds_none() -> None:
     names = [item.name for item in recipient_variables("{{ b }}{{ a", "{{ c }}", "{{ a }}")]
     assert names == ["a", "c"]
+    too_deep = "{{ " + " and ".join(["a"] * 3000) + " }}"  # refused when saved, too
+    assert recipient_variables("{{ b }}", None, too_deep) == [
+        RecipientVariable("b", empty_only=False, seen_as=None)
+    ]

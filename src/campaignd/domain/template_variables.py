@@ -293,11 +293,11 @@ def _variables_of(source: str, environment: BoundedEnvironment, found: dict[str,
     example of a use with that cover (the first one, in the order the templates come)."""
     try:
         tree = environment.parse(source)
-    except TemplateSyntaxError:
-        return  # refused when saved; nothing to read
-    names = meta.find_undeclared_variables(tree) - PROVIDED_NAMES - _assigned(tree)
-    uses = _Uses(frozenset(names))
-    uses.visit(tree, {})
+        names = meta.find_undeclared_variables(tree) - PROVIDED_NAMES - _assigned(tree)
+        uses = _Uses(frozenset(names))
+        uses.visit(tree, {})
+    except (TemplateSyntaxError, RecursionError):
+        return  # a template that cannot be read is refused when saved; nothing to count
     html = environment is html_environment
     for name, cover in uses.cover.items():
         printed = uses.printed.get(name)
