@@ -430,12 +430,12 @@ def preview(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Who would get the campaign now, and why not the others; and which template
-    variables some recipients have no value for.
+    """Who would get it now and why not; who lacks a template variable.
 
-    Applies the cooldown and the suppression list as sending would; changes nothing.
-    A variable the templates print without a fallback is counted over the recipients who
-    lack it (no key, null or empty), with a few of their addresses.
+    Applies the cooldown and the suppression list as sending would, and lists the
+    addresses left out with the reason; changes nothing. Then warns about each variable
+    the templates print without a fallback that some recipients lack (no key, null or
+    empty), with what they would read and a few of their addresses.
 
     \b
     Example:
