@@ -36,7 +36,6 @@ any other way is not, and its variable is reported, which errs towards a warning
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -73,7 +72,6 @@ _PRINTING_FILTERS = frozenset(
     {"default", "d", "title", "upper", "lower", "capitalize", "trim", "e", "escape", "safe"}
 )
 _EXAMPLE_SIDE = 40
-_TAG = re.compile(r"<[^>]*>")
 
 
 def _root(node: nodes.Node) -> str | None:

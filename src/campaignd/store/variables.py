@@ -1,8 +1,10 @@
 """How many of a campaign's recipients lack each variable its templates print.
 
 One pass over the campaign's recipients counts them all (one aggregate per variable), and
-a second statement fetches a few addresses of each variable found lacking: each branch of
-it stops at its ``SAMPLE_SIZE``th match, so it reads at most as much as the count did.
+a second statement fetches a few of each variable found lacking: each of its branches
+stops at its ``SAMPLE_SIZE``th match. Usually that is early; at worst (a variable only the
+last recipients lack) the branches together read one key per recipient and variable, what
+the count read.
 """
 
 from __future__ import annotations
