@@ -186,3 +186,59 @@ async def test_reasons_never_name_another_organizations_campaign(api: Api) -> No
     assert skipped[0]["reason"].startswith(expected)
     for answer in (preview, listed):
         assert "Globex" not in answer.text and "merger" not in answer.text
+
+
+async def test_preview_counts_the_recipients_lacking_each_variable(api: Api) -> None:
+    campaign = await api.create(
+        subject="Hi {{ first_name }}!",
+        htmlBody=(
+            "<p>{{ city | default('your town') }}</p>"
+            "{% for order in orders %}{{ order.number }}{% else %}No orders{% endfor %}"
+            "{% if vip %}<p>Thanks, {{ vip_name | default('friend', true) }}</p>{% endif %}"
+        ),
+        recipients=[
+            {"email": "ann@example.org", "vars": {"first_name": "Ann", "city": "Oslo"}},
+            {"email": "bob@example.org", "vars": {"first_name": "", "city": ""}},
+            {"email": "cy@example.org", "vars": {"city": "Rome", "first_name": None}},
+            "dee@example.org",
+        ],
+    )
+    before = await api.snapshot()
+    answer = await api.call("acme_viewer", "POST", f"/campaigns/{campaign['id']}/preview")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["missingVariables"] == [
+        {
+            "name": "first_name",
+            "recipients": 3,
+            "emptyOnly": False,
+            "seenAs": "Hi !",
+            "sample": ["bob@example.org", "cy@example.org", "dee@example.org"],
+        },
+        {
+            "name": "city",
+            "recipients": 1,
+            "emptyOnly": True,
+            "seenAs": None,
+            "sample": ["bob@example.org"],
+        },
+    ]
+    assert answer.json()["uncheckedVariables"] == []
+    assert await api.snapshot() == before
+
+    theirs = await api.call("globex_admin", "POST", f"/campaigns/{campaign['id']}/preview")
+    nowhere = await api.call("globex_admin", "POST", "/campaigns/987654/preview")
+    assert theirs.status_code == nowhere.status_code == 404
+    assert "bob@example.org" not in theirs.text and "first_name" not in theirs.text
+
+
+async def test_preview_counts_at_most_fifty_variables_and_names_the_others(api: Api) -> None:
+    names = [f"v{number:02}" for number in range(52)]
+    campaign = await api.create(
+        textBody=" ".join("{{ " + name + " }}" for name in names),
+        recipients=[{"email": "a@example.org", "vars": {"v00": "set"}}],
+    )
+    answer = await api.call("acme_admin", "POST", f"/campaigns/{campaign['id']}/preview")
+    assert answer.status_code == 200, answer.text
+    counted = [item["name"] for item in answer.json()["missingVariables"]]
+    assert counted == names[1:50]
+    assert answer.json()["uncheckedVariables"] == ["v50", "v51"]

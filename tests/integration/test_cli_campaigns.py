@@ -309,6 +309,61 @@ def test_status_list_and_preview(engine: Engine, tmp_path: Path) -> None:
     assert "unknown status" in refused("campaign", "list", "--status", "bogus")
 
 
+def test_preview_warns_about_recipients_lacking_a_variable(engine: Engine, tmp_path: Path) -> None:
+    ok("org", "create", "acme")
+    people = [
+        {"email": "ann@example.com", "vars": {"first_name": "Ann", "city": "Oslo"}},
+        {"email": "bob@example.com", "vars": {"first_name": "", "city": ""}},
+        "cy@example.com",
+    ]
+    campaign_id = new_campaign(
+        tmp_path,
+        subject="Hello {{ first_name }}!",
+        textBody="Hi, news from {{ city | default('town') }} today",
+        recipients=people,
+    )
+    shown = ok("campaign", "preview", str(campaign_id)).stdout
+    assert (
+        "warning: 2 recipients have no first_name: they will see “Hello !” "
+        "(bob@example.com, cy@example.com)" in shown
+    )
+    assert (
+        "warning: 1 recipient has an empty city, which default(...) does not replace: "
+        "they will see “Hi, news from today” (bob@example.com)" in shown
+    )
+    assert '{{ first_name | default("...", true) }}' in shown
+    document = json.loads(ok("campaign", "preview", str(campaign_id), "--json").stdout)
+    assert document["missingVariables"] == [
+        {
+            "name": "first_name",
+            "recipients": 2,
+            "emptyOnly": False,
+            "seenAs": "Hello !",
+            "sample": ["bob@example.com", "cy@example.com"],
+        },
+        {
+            "name": "city",
+            "recipients": 1,
+            "emptyOnly": True,
+            "seenAs": "Hi, news from today",
+            "sample": ["bob@example.com"],
+        },
+    ]
+
+    covered = new_campaign(
+        tmp_path,
+        subject="Hello {{ first_name | default('there', true) }}!",
+        textBody="{% if city %}News from {{ city }}{% endif %}",
+        recipients=people,
+    )
+    shown = ok("campaign", "preview", str(covered)).stdout
+    assert "warning" not in shown and "first_name" not in shown
+    assert (
+        json.loads(ok("campaign", "preview", str(covered), "--json").stdout)["missingVariables"]
+        == []
+    )
+
+
 def test_watch_ends_with_the_campaign(engine: Engine, tmp_path: Path) -> None:
     ok("org", "create", "acme")
     campaign_id = new_campaign(

@@ -272,3 +272,123 @@ async def test_a_recipient_whose_render_goes_over_the_limits_is_named(
         "goes over the limit of 100000 loop iterations (macro calls included)); sending to "
         "this recipient would fail too." in html.unescape(huge)
     )
+
+
+def variable_warning(page: str) -> str:
+    match = re.search(r"<div class=\"variable-warning\".*?</div>", page, re.S)
+    assert match, "no warning about missing variables"
+    return match.group(0)
+
+
+def as_text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+
+
+async def test_recipients_lacking_a_variable_are_counted_with_what_they_would_see(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    people: list[object] = [
+        {"email": "ann@example.org", "vars": {"first_name": "Ann", "code": "A-1"}},
+        {"email": "bob@example.org", "vars": {"first_name": "", "code": "B-2"}},
+        {"email": "cy@example.org", "vars": {"code": "C-3"}},
+        {"email": "dee@example.org", "vars": {"first_name": None, "code": "D-4"}},
+        {"email": "eve@example.org", "vars": {"first_name": "  ", "code": ""}},
+    ]
+    campaign_id = await create(world, people)
+    ids = await delivery_ids(world, campaign_id)
+    await sign_in(client, world.acme_viewer)
+    page = (await client.get(f"{LIST}/{campaign_id}")).text
+    warning = variable_warning(page)
+    items = dict(re.findall(r'<li data-missing-variable="(\w+)">(.*?)</li>', warning, re.S))
+
+    assert list(items) == ["first_name", "code"]  # the most lacking first
+    assert as_text(items["first_name"]).startswith(
+        "4 recipients have no first_name: they will see “Hi ,”"
+    )
+    assert "For example" in items["first_name"]
+    shown = re.findall(r"\?sample=(\d+)#message\"[^>]*>([^<]+)</a>", items["first_name"])
+    assert len(shown) == 3
+    assert all(ids[email] == int(delivery) for delivery, email in shown)
+    assert as_text(items["code"]) == (
+        "1 recipient has no code: they will see “Your code:” eve@example.org"
+    )
+    assert "{{ first_name | default(&#34;…&#34;, true) }}" in warning
+
+    # the subject's default() covers a missing first_name, not a blank one: the body's use
+    # decides (no default there); with the body covered, only the blank ones are left
+    await actions.edit_campaign(
+        world.services,
+        world.system,
+        campaign_id,
+        {"html_body": "<h1>Hello {{ first_name or 'there' }}</h1>", "text_body": "Hi"},
+    )
+    warning = variable_warning((await client.get(f"{LIST}/{campaign_id}")).text)
+    assert as_text(warning).startswith(
+        "Some recipients lack a template variable 3 recipients have an empty first_name, "
+        "which default(…) does not replace: they will see “News for”"
+    )
+    assert 'data-missing-variable="code"' not in warning
+
+
+async def test_a_campaign_whose_templates_cover_every_case_has_no_warning(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    people: list[object] = [{"email": "bob@example.org", "vars": {"first_name": ""}}, "cy@x.org"]
+    campaign_id = await create(
+        world,
+        people,
+        html_body="{% if first_name %}<h1>Hello {{ first_name }}</h1>{% endif %}",
+    )
+    await actions.edit_campaign(
+        world.services,
+        world.system,
+        campaign_id,
+        {"subject": "News for {{ first_name | default('you', true) }}", "text_body": "Hi"},
+    )
+    await sign_in(client, world.acme_admin)
+    page = (await client.get(f"{LIST}/{campaign_id}")).text
+    assert "data-eligible" in page
+    assert "variable-warning" not in page and "data-missing-variable" not in page
+
+
+async def test_what_a_recipient_would_see_is_shown_as_text(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, [{"email": "bob@example.org", "vars": {"code": "1"}}])
+    await actions.edit_campaign(
+        world.services,
+        world.system,
+        campaign_id,
+        {"text_body": "Hi {{ first_name }} " + HOSTILE},
+    )
+    await sign_in(client, world.acme_admin)
+    page = (await client.get(f"{LIST}/{campaign_id}")).text
+    assert "<script>alert(1)" not in page
+    assert as_text(variable_warning(page)).startswith(
+        "Some recipients lack a template variable 1 recipient has no first_name: they will "
+        "see “Hi <script>alert(1)</script>”"
+    )
+
+
+async def test_the_import_report_says_who_lacks_a_variable(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, [])
+    csrf = await sign_in(client, world.acme_admin)
+    answer = await client.post(
+        f"{LIST}/{campaign_id}/recipients",
+        data={"csrf_token": csrf},
+        files={
+            "recipients": (
+                "people.csv",
+                b"email,first_name,code\nann@example.org,Ann,A\nbob@example.org,,B\n",
+                "text/csv",
+            )
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    report = (await client.get(answer.headers["location"])).text
+    match = re.search(r"<dd data-missing-variables>(.*?)</dd>", report, re.S)
+    assert match, "no summary of missing variables"
+    assert as_text(match.group(1)) == "1 lack first_name see what they would get"
+    assert f'href="{LIST}/{campaign_id}#eligibility"' in match.group(1)

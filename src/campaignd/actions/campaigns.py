@@ -16,6 +16,7 @@ from campaignd.delivery.messages import render_limits, template_thread
 from campaignd.domain.addresses import InvalidAddress, parse_mailbox
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
+from campaignd.domain.template_variables import recipient_variables
 from campaignd.domain.templates import TemplateProblem, compile_campaign
 from campaignd.settings import Settings
 from campaignd.store import audit, campaigns, organizations, recipients, runs
@@ -23,6 +24,7 @@ from campaignd.store.columns import utcnow
 from campaignd.store.fanout import CooldownRules, preview
 from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
+from campaignd.store.variables import MAX_VARIABLES, lacking_variables
 
 CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
 FIELD_LENGTHS = {"name": 200, "from_address": 320, "reply_to": 320}
@@ -49,6 +51,34 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class MissingVariable:
+    """A variable the templates print that some recipients have no value for."""
+
+    name: str
+    recipients: int
+    empty_only: bool
+    """The templates fall back when the key is absent (``default(...)``), so only the
+    recipients whose value is null or empty are counted: they see it blank all the same."""
+    seen_as: str | None
+    """The text around where it is printed, as those recipients read it ("Hi !")."""
+    sample: list[str]
+    """A few of their addresses."""
+    sample_ids: list[int]
+    """Their deliveries, in the order of ``sample`` (to preview their message)."""
+
+    def sentence(self) -> str:
+        """``12 recipients have no first_name: they will see “Hi !”``."""
+        who = "1 recipient has" if self.recipients == 1 else f"{self.recipients} recipients have"
+        if self.empty_only:
+            lack = f"an empty {self.name}, which default(...) does not replace"
+        else:
+            lack = f"no {self.name}"
+        if self.seen_as:
+            return f"{who} {lack}: they will see “{self.seen_as}”"
+        return f"{who} {lack}: their message will have nothing where it goes"
+
+
+@dataclass(frozen=True)
 class Preview:
     campaign_id: int
     campaign_name: str
@@ -56,6 +86,9 @@ class Preview:
     eligible: int
     ineligible: int
     reasons: list[dict[str, str]]
+    missing_variables: list[MissingVariable]
+    unchecked_variables: list[str]
+    """Variables beyond the first ``MAX_VARIABLES`` (by name), not counted."""
 
 
 def cooldown_rules(services: Services) -> CooldownRules:
@@ -605,11 +638,18 @@ async def execute(services: Services, principal: Principal, campaign_id: int) ->
 async def preview_campaign(
     services: Services, principal: Principal, campaign_id: int, *, limit: int = 1000
 ) -> Preview:
+    """Eligibility now, with reasons, and the template variables some recipients lack."""
     async with services.database.connection() as connection:
         campaign = await _campaign_in_scope(connection, principal, campaign_id)
         total, ineligible, reasons = await preview(
             connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
         )
+        used = await template_thread(
+            recipient_variables, campaign["subject"], campaign["html_body"], campaign["text_body"]
+        )
+        checked = used[:MAX_VARIABLES]
+        counted = await lacking_variables(connection, campaign_id, checked) if total else []
+    described = {variable.name: variable for variable in checked}
     return Preview(
         campaign_id=campaign_id,
         campaign_name=str(campaign["name"]),
@@ -617,6 +657,18 @@ async def preview_campaign(
         eligible=total - ineligible,
         ineligible=ineligible,
         reasons=reasons,
+        missing_variables=[
+            MissingVariable(
+                name=item.name,
+                recipients=item.recipients,
+                empty_only=described[item.name].empty_only,
+                seen_as=described[item.name].seen_as,
+                sample=[email for _, email in item.sample],
+                sample_ids=[delivery_id for delivery_id, _ in item.sample],
+            )
+            for item in counted
+        ],
+        unchecked_variables=[variable.name for variable in used[MAX_VARIABLES:]],
     )
 
 

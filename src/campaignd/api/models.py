@@ -181,6 +181,16 @@ class IneligibleRecipient(ResponseModel):
     reason: str
 
 
+class MissingVariable(ResponseModel):
+    """A variable the templates print that some recipients have no value for."""
+
+    name: str
+    recipients: int
+    empty_only: bool
+    seen_as: str | None
+    sample: list[str]
+
+
 class Preview(ResponseModel):
     campaign_id: int
     campaign_name: str
@@ -188,6 +198,8 @@ class Preview(ResponseModel):
     eligible: int
     ineligible: int
     reasons: list[IneligibleRecipient]
+    missing_variables: list[MissingVariable]
+    unchecked_variables: list[str]
 
 
 class Suppression(ResponseModel):

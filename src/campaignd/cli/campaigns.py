@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -474,9 +475,12 @@ def preview(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Who would get the campaign now, and why not the others.
+    """Who would get it now and why not; who lacks a template variable.
 
-    Applies the cooldown and the suppression list as sending would; changes nothing.
+    Applies the cooldown and the suppression list as sending would, and lists the
+    addresses left out with the reason; changes nothing. Then warns about each variable
+    the templates print without a fallback that some recipients lack (no key, null or
+    empty), with what they would read and a few of their addresses.
 
     \b
     Example:
@@ -497,6 +501,11 @@ def preview(
                 "eligible": result.eligible,
                 "ineligible": result.ineligible,
                 "reasons": [dict(reason) for reason in result.reasons[:limit]],
+                "missingVariables": [
+                    record(asdict(item), MISSING_VARIABLE_FIELDS)
+                    for item in result.missing_variables
+                ],
+                "uncheckedVariables": result.unchecked_variables,
             }
         )
         return
@@ -513,3 +522,31 @@ def preview(
         for reason in result.reasons[:limit]:
             table.add_row(reason["email"], reason["code"], reason["reason"])
         print_table(table)
+    _print_missing_variables(result)
+
+
+MISSING_VARIABLE_FIELDS = ("name", "recipients", "empty_only", "seen_as", "sample")
+
+
+def _print_missing_variables(result: actions.Preview) -> None:
+    """One line per variable some recipients lack, and how to give it a fallback."""
+    for item in result.missing_variables:
+        listed = ", ".join(item.sample)
+        if listed and item.recipients > len(item.sample):
+            listed = f"for example {listed}"
+        _say(f"warning: {item.sentence()}" + (f" ({listed})" if listed else ""))
+    if result.missing_variables:
+        name = result.missing_variables[0].name
+        _say(
+            "Fill in their values, or give the template a fallback that covers empty values "
+            f'too: {{{{ {name} | default("...", true) }}}}'
+        )
+    if result.unchecked_variables:
+        _say(
+            "not checked for missing values (more variables than are counted at once): "
+            + ", ".join(result.unchecked_variables)
+        )
+
+
+def _say(line: str) -> None:
+    console.print(line, highlight=False, soft_wrap=True, markup=False)

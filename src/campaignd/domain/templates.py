@@ -31,6 +31,9 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 }
 
 FIELD_NAMES = {"subject": "subject", "html": "htmlBody", "text": "textBody"}
+PROVIDED_NAMES = frozenset({"email", "unsubscribe_url", "preferences_url"})
+"""What every render gets from campaignd besides the recipient's variables
+(``recipient_context``)."""
 
 
 class TemplateProblem(ValueError):
@@ -166,6 +169,7 @@ def compile_campaign(
 __all__ = [
     "DEFAULT_LIMITS",
     "FIELD_NAMES",
+    "PROVIDED_NAMES",
     "SAMPLE_CONTEXT",
     "CompiledCampaign",
     "RenderLimitExceeded",

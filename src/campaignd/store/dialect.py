@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ARRAY, Subquery, Table, Text, bindparam, func, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Subquery,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -45,3 +59,49 @@ def value_table(dialect: str, values: Sequence[str], name: str = "value") -> Sub
     document = bindparam(None, json.dumps(list(values)), type_=Text)
     each = func.json_each(document).table_valued("value")
     return select(each.c.value.label(name)).subquery()
+
+
+PARSE_ONCE_FROM_KEYS = 5
+"""PostgreSQL parses a ``json`` value again at every ``->``: reading this many keys of each
+row or more, one cast to ``jsonb`` per row costs less (measured on 1M rows: 1 key 0.6 s
+read as it is, 2.4 s cast; 10 keys 4.8 s against 2.2 s)."""
+
+
+def keyed_json_rows(
+    dialect: str, column: ColumnElement[Any], *conditions: ColumnElement[bool], keys: int
+) -> Subquery:
+    """The rows matching ``conditions``, as one column ``document`` (``column``) to read
+    ``keys`` keys from (``json_has_key``, ``json_text``).
+
+    On PostgreSQL, from ``PARSE_ONCE_FROM_KEYS`` keys on, ``document`` is ``column`` cast
+    to ``jsonb`` once per row, in a subquery kept whole by ``OFFSET 0`` (the planner would
+    otherwise merge it into the outer query and repeat the cast at every use). SQLite reads
+    its JSON text as it is.
+    """
+    if dialect == "postgresql" and keys >= PARSE_ONCE_FROM_KEYS:
+        parsed = select(cast(column, JSONB).label("document")).where(*conditions).offset(0)
+        return parsed.subquery("keyed_rows")
+    return select(column.label("document")).where(*conditions).subquery("keyed_rows")
+
+
+def json_has_key(dialect: str, document: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    """The JSON object ``document`` has ``key``, whatever its value (null included)."""
+    if dialect == "postgresql":
+        return document.op("->", return_type=JSONB)(literal(key, Text)).is_not(None)
+    return func.json_type(document, literal(_sqlite_path(key), Text)).is_not(None)
+
+
+def json_text(dialect: str, document: ColumnElement[Any], key: str) -> ColumnElement[str]:
+    """The value at ``key`` of the JSON object ``document`` as text; NULL when the key is
+    absent or its value is null."""
+    if dialect == "postgresql":
+        return document.op("->>", return_type=Text)(literal(key, Text))
+    return func.json_extract(document, literal(_sqlite_path(key), Text), type_=Text)
+
+
+def _sqlite_path(key: str) -> str:
+    """The JSON path to one key, quoted (so ``$`` or ``.`` would not count); template
+    variables are identifiers, which never hold the ``"`` SQLite cannot escape there."""
+    if not key.isidentifier():
+        raise ValueError(f"not a variable name: {key!r}")
+    return f'$."{key}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
@@ -84,6 +85,7 @@ async def preview(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=0, le=10_000, description="most reasons listed")] = 1000,
 ) -> Preview:
-    """Who would get the campaign now, and why the others would not (changes nothing)."""
+    """Who would get the campaign now, and why the others would not; and which variables
+    the templates print that some recipients have no value for (changes nothing)."""
     result = await actions.preview_campaign(services, principal, campaign_id, limit=limit)
-    return Preview.model_validate(vars(result))
+    return Preview.model_validate(asdict(result))
