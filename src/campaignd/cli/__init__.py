@@ -12,6 +12,7 @@ from campaignd.cli import (
     suppressions,
     tokens,
 )
+from campaignd.cli import segments as segment_commands
 from campaignd.cli.help import Commands
 
 app = Commands(
@@ -26,6 +27,7 @@ app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
+app.add_typer(segment_commands.app, name="segment")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from campaignd.api.content import require_json
 from campaignd.api.models import ERROR_RESPONSES
 from campaignd.api.routes import campaigns, health, lifecycle, recipients, reports, suppressions
+from campaignd.api.routes import segments as segment_routes
 
 PREFIX = "/api/admin/marketing"
 
@@ -17,6 +18,7 @@ def admin_api_router() -> APIRouter:
     for module in (reports, campaigns, lifecycle, suppressions):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
+    router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
     return router
 
 
