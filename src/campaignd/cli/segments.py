@@ -106,16 +106,16 @@ def create(
         None, "--description", metavar="TEXT", help="What the segment is for."
     ),
 ) -> None:
-    """Save a filter as a segment, and say how many contacts it selects now.
+    """Save a filter as a segment and say how many contacts it selects.
 
     Only subscribed contacts count. Every list the filter names must exist in the
     organization.
 
     \b
     Example:
-      campaignd segment create "Pro in DACH" --org acme --filter \\
-        '{"all": [{"attribute": "plan", "op": "eq", "value": "pro"},
-                  {"attribute": "country", "op": "in", "value": ["DE", "AT", "CH"]}]}'
+      campaignd segment create "Pro in DACH" --org acme --filter '{"all": [
+        {"attribute": "plan", "op": "eq", "value": "pro"},
+        {"attribute": "country", "op": "in", "value": ["DE", "AT", "CH"]}]}'
     """
     document = read_filter(filter_text, filter_file, required=True)
     settings = prepared_settings()
@@ -188,7 +188,7 @@ def list_(
 def show(
     name: str = NAME, org: str = ORGANIZATION, sample: int = SAMPLE, as_json: bool = JSON
 ) -> None:
-    """Show a segment: its filter, how many contacts it selects now, and a sample.
+    """Show a segment's filter, its live count and a sample.
 
     \b
     Example:
@@ -224,8 +224,8 @@ def count(
 
     \b
     Example:
-      campaignd segment count --org acme \\
-        --filter '{"attribute": "signed_up_at", "op": "after", "value": "now-30d"}'
+      campaignd segment count --org acme --filter \\
+        '{"attribute": "signed_up_at", "op": "after", "value": "now-30d"}'
     """
     document = read_filter(filter_text, filter_file, required=True)
     settings = prepared_settings()
@@ -259,7 +259,7 @@ def edit(
 
     \b
     Example:
-      campaignd segment edit "Pro in DACH" --org acme --name "Pro, German-speaking"
+      campaignd segment edit "Pro in DACH" --org acme --name "Pro, DACH"
     """
     changes: dict[str, Any] = {}
     if new_name is not None:
@@ -282,7 +282,7 @@ def edit(
 
 @app.command("delete")
 def delete(name: str = NAME, org: str = ORGANIZATION) -> None:
-    """Delete a segment that no campaign still to be sent targets.
+    """Delete a segment no campaign still to be sent targets.
 
     \b
     Example:
