@@ -476,3 +476,25 @@ async def test_the_schema_documents_the_filter_and_the_conflicts(api: Api) -> No
     create_body = schema["components"]["schemas"]["SegmentCreate"]["properties"]["filter"]
     assert create_body["examples"] == [ISSUE_EXAMPLE]
     assert '{"list": NAME}' in create_body["description"]
+
+
+async def test_a_saved_filter_the_rules_no_longer_allow_is_shown_not_counted(api: Api) -> None:
+    """A filter saved under looser rules (written here directly) still lists; counting it
+    says why it cannot be counted."""
+    segment = await create(api)
+    async with api.database.transaction() as connection:
+        await connection.execute(
+            update(segments)
+            .where(segments.c.id == segment["id"])
+            .values(filter={"attribute": "plan", "op": "like", "value": "p%"})
+        )
+    listing = await api.call("acme_admin", "GET", "/segments")
+    assert listing.status_code == 200
+    assert listing.json()["segments"][0]["filterText"] == (
+        '(not a valid filter any more: filter.op: "like" is not an op; one of eq, ne, in, '
+        "not_in, lt, lte, gt, gte, contains, starts_with, ends_with, before, after, exists, "
+        "missing)"
+    )
+    counted = await api.call("acme_admin", "GET", f"/segments/{segment['id']}/count")
+    assert counted.status_code == 422
+    assert counted.json()["detail"].startswith("the saved filter is no longer valid: filter.op")

@@ -18,7 +18,7 @@ from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
 from campaignd.actions.suppressions import _organization
-from campaignd.domain.filters import Filter, FilterError, list_paths, parse, to_json
+from campaignd.domain.filters import Filter, FilterError, describe, list_paths, parse, to_json
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store import audit
 from campaignd.store import segments as store
@@ -52,6 +52,15 @@ class Count:
     organization: str
     count: int
     sample: list[SampleContact]
+
+
+def filter_text(document: Any) -> str:
+    """A saved filter in words; one saved under rules since tightened says why it no longer
+    counts instead of failing the listing it appears in."""
+    try:
+        return describe(parse(document))
+    except FilterError as error:
+        return f"(not a valid filter any more: {error})"
 
 
 def _name(value: str) -> str:

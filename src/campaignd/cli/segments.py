@@ -18,7 +18,6 @@ from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import command_group, console, fail
 from campaignd.cli.output import JSON, json_value, print_json, print_table, record
-from campaignd.domain.filters import describe, parse
 from campaignd.store.segments import SampleContact, Segment
 
 app = command_group("Manage segments: saved filters over contacts, counted live.")
@@ -59,7 +58,7 @@ def read_filter(text: str | None, file: str | None, *, required: bool) -> Any:
 
 def segment_record(segment: Segment) -> dict[str, Any]:
     document = record(asdict(segment), SEGMENT_FIELDS)
-    document["filterText"] = describe(parse(segment.filter))
+    document["filterText"] = actions.filter_text(segment.filter)
     return document
 
 
@@ -175,7 +174,7 @@ def list_(
         table.add_row(
             str(row.id),
             row.name,
-            describe(parse(row.filter)),
+            actions.filter_text(row.filter),
             row.description or "",
             format_time(row.updated_at),
         )
@@ -209,7 +208,7 @@ def show(
     if segment.description:
         say(f"description: {segment.description}")
     say(f"filter: {json.dumps(segment.filter, ensure_ascii=False)}")
-    print_count(count, describe(parse(segment.filter)))
+    print_count(count, actions.filter_text(segment.filter))
 
 
 @app.command("count")
@@ -239,7 +238,7 @@ def count(
     if as_json:
         print_json(count_record(counted))
         return
-    print_count(counted, describe(parse(document)))
+    print_count(counted, actions.filter_text(document))
 
 
 @app.command("edit")

@@ -22,7 +22,6 @@ from campaignd.api.segment_models import (
     SegmentEdit,
     SegmentPage,
 )
-from campaignd.domain.filters import describe, parse
 from campaignd.store import segments as store
 
 router = APIRouter(tags=["segments"], route_class=ApiRoute)
@@ -43,7 +42,7 @@ NAME_TAKEN: dict[int | str, dict[str, Any]] = {
 
 
 def segment(row: store.Segment) -> Segment:
-    return Segment.model_validate(asdict(row) | {"filter_text": describe(parse(row.filter))})
+    return Segment.model_validate(asdict(row) | {"filter_text": actions.filter_text(row.filter)})
 
 
 def counted(count: actions.Count) -> SegmentCount:
