@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from campaignd.settings import Settings
 from campaignd.store.columns import utcnow
@@ -22,6 +22,7 @@ from campaignd.store.schema import (
     organizations,
     segments,
 )
+from campaignd.store.segments import segment_conditions
 from tests.integration.api_client import Api, open_api
 
 ISSUE_EXAMPLE = {
@@ -498,3 +499,25 @@ async def test_a_saved_filter_the_rules_no_longer_allow_is_shown_not_counted(api
     counted = await api.call("acme_admin", "GET", f"/segments/{segment['id']}/count")
     assert counted.status_code == 422
     assert counted.json()["detail"].startswith("the saved filter is no longer valid: filter.op")
+
+
+async def test_segment_conditions_give_each_audience_for_a_fan_out(api: Api) -> None:
+    await acme_audience(api)
+    pro = await create(api)
+    readers = await create(api, name="Readers", filter={"list": "newsletter"})
+    theirs = await create(api, "globex_admin", name="Everyone", filter={"all": []})
+    acme = await organization_id(api, "acme")
+    async with api.database.connection() as connection:
+        conditions = await segment_conditions(
+            connection, acme, [readers["id"], theirs["id"], 10**9, pro["id"]], utcnow()
+        )
+        assert len(conditions) == 2  # globex's segment and a missing id are left out
+        chosen = [
+            set((await connection.execute(select(contacts.c.email).where(item))).scalars())
+            for item in [*conditions, or_(*conditions)]
+        ]
+    assert chosen == [
+        {"ada@acme.example", "eve@acme.example"},
+        {"ada@acme.example", "bea@acme.example"},
+        {"ada@acme.example", "bea@acme.example", "eve@acme.example"},
+    ]
