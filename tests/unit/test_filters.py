@@ -10,6 +10,8 @@ import pytest
 from campaignd.domain.filters import (
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_GROUPS,
+    MAX_VALUES,
     Contact,
     FilterError,
     describe,
@@ -113,6 +115,14 @@ def test_depth_and_size_limits() -> None:
     assert refusal(many) == (
         f"filter.any[{MAX_CONDITIONS}]: a filter holds at most {MAX_CONDITIONS} conditions"
     )
+    groups = {"any": [{"not": {"list": "a"}} for _ in range(MAX_GROUPS)]}
+    assert refusal(groups) == f"filter.any[99]: a filter holds at most {MAX_GROUPS} groups"
+    values = {"any": [{"attribute": "a", "op": "in", "value": list(range(1000))}] * 6}
+    assert refusal(values) == (
+        f"filter.any[5].value: a filter holds at most {MAX_VALUES} values in all its lists"
+    )
+    long = parse({"attribute": "a", "op": "in", "value": list(range(1000))})
+    assert describe(long) == "a in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... 990 more]"
 
 
 def test_canonical_form_round_trips_and_normalises() -> None:

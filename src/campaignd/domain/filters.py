@@ -36,8 +36,14 @@ MAX_DEPTH = 8
 """Groups (``all``, ``any``, ``not``) nested in one another."""
 MAX_CONDITIONS = 100
 """Conditions (attribute, field and list) in one filter."""
+MAX_GROUPS = 100
+"""Groups (``all``, ``any``, ``not``) in one filter."""
 MAX_ITEMS = 1000
 """Values in one ``in`` or ``not_in``."""
+MAX_VALUES = 5000
+"""Values of all the ``in`` and ``not_in`` of one filter (each is a bound parameter)."""
+SHOWN_ITEMS = 10
+"""Values of a list that ``describe`` shows."""
 MAX_TEXT = 1000
 """Characters of a string value."""
 MAX_LIST_NAME = 100
@@ -47,8 +53,8 @@ MAX_NUMBER = 2**53
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 RELATIVE = re.compile(r"now(?:([+-])([0-9]{1,6})([hdw]))?")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DATE_SHAPED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-"""What a date attribute starts with (matched at the start of the string)."""
+DATE_SHAPED = DAY
+"""What a date attribute starts with (``DATE_SHAPED.match``: at the start of the string)."""
 UNIT_SECONDS = {"h": 3600, "d": 86_400, "w": 7 * 86_400}
 MAX_RELATIVE_SECONDS = 100 * 366 * 86_400
 STAMP_LENGTH = 19
@@ -195,6 +201,8 @@ def parse(document: Any, *, path: str = "filter") -> Filter:
 class _Parser:
     def __init__(self) -> None:
         self.conditions = 0
+        self.groups = 0
+        self.values = 0
 
     def node(self, document: Any, path: str, *, depth: int) -> Filter:
         if not isinstance(document, dict):
@@ -206,6 +214,9 @@ class _Parser:
                 _only(document, {group}, path)
                 if depth >= MAX_DEPTH:
                     raise FilterError(path, f"groups nest more than {MAX_DEPTH} levels deep")
+                self.groups += 1
+                if self.groups > MAX_GROUPS:
+                    raise FilterError(path, f"a filter holds at most {MAX_GROUPS} groups")
                 return self.group(group, document[group], f"{path}.{group}", depth=depth + 1)
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
@@ -226,7 +237,14 @@ class _Parser:
         else:
             unknown = sorted(str(key) for key in document)[0]
             raise FilterError(f"{path}.{unknown}", f"unknown key; a filter is {SHAPES}")
-        return _condition(subject, document, path)
+        condition = _condition(subject, document, path)
+        if isinstance(condition.value, tuple):
+            self.values += len(condition.value)
+            if self.values > MAX_VALUES:
+                raise FilterError(
+                    f"{path}.value", f"a filter holds at most {MAX_VALUES} values in all its lists"
+                )
+        return condition
 
     def group(self, kind: str, document: Any, path: str, *, depth: int) -> Filter:
         if kind == "not":
@@ -495,7 +513,10 @@ def describe(node: Filter, *, top: bool = True) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(_show(item) for item in value) + "]"
+        shown = ", ".join(_show(item) for item in value[:SHOWN_ITEMS])
+        if len(value) > SHOWN_ITEMS:
+            shown += f", ... {len(value) - SHOWN_ITEMS} more"
+        return f"[{shown}]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -49,6 +49,8 @@ from campaignd.domain.filters import (
     DATES,
     NEGATED,
     ORDER,
+    STAMP_LENGTH,
+    STAMP_PADDING,
     All,
     AnyOf,
     Attribute,
@@ -71,7 +73,6 @@ from campaignd.store.schema import contacts, list_members, lists
 
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
-STAMP_PADDING = "T00:00:00"
 
 Sql = ColumnElement[Any]
 
@@ -348,7 +349,7 @@ class _Compiler:
         if isinstance(bound, Day):
             key, limit = func.substr(raw, 1, 10), bound.day.isoformat()
         else:
-            key, limit = func.substr(raw.concat(STAMP_PADDING), 1, 19), stamp(bound.at)
+            key, limit = func.substr(raw.concat(STAMP_PADDING), 1, STAMP_LENGTH), stamp(bound.at)
         shaped = case((and_(sql.is_string(name), sql.date_shaped(raw)), key), else_=None)
         ordered = sql.byte_order(shaped)
         bound_text = sql.byte_order(literal(limit, Text))
