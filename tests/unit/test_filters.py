@@ -100,6 +100,7 @@ def nested(depth: int) -> dict[str, Any]:
         ({"list": ""}, "filter.list: must be a list's name"),
         ({"list": "news", "status": "confirmed"}, "filter.status: unknown key"),
         ({"plan": "pro"}, 'filter.plan: unknown key; a filter is {"all"'),
+        ({"k" * 10_000: 1}, f"filter.{'k' * 37}...: unknown key"),
     ],
 )
 def test_refusals_name_the_path(document: Any, message: str) -> None:

@@ -236,7 +236,7 @@ class _Parser:
             raise FilterError(path, 'a condition needs "attribute" (a name) or "field"')
         else:
             unknown = sorted(str(key) for key in document)[0]
-            raise FilterError(f"{path}.{unknown}", f"unknown key; a filter is {SHAPES}")
+            raise FilterError(f"{path}.{_key(unknown)}", f"unknown key; a filter is {SHAPES}")
         condition = _condition(subject, document, path)
         if isinstance(condition.value, tuple):
             self.values += len(condition.value)
@@ -261,7 +261,14 @@ def _only(document: dict[str, Any], allowed: set[str], path: str) -> None:
     extra = sorted(str(key) for key in document if key not in allowed)
     if extra:
         keys = ", ".join(f'"{key}"' for key in sorted(allowed))
-        raise FilterError(f"{path}.{extra[0]}", f"unknown key here (this filter takes {keys})")
+        raise FilterError(
+            f"{path}.{_key(extra[0])}", f"unknown key here (this filter takes {keys})"
+        )
+
+
+def _key(key: str) -> str:
+    """A key as shown in a path: cut short when it is long."""
+    return key if len(key) <= 40 else key[:37] + "..."
 
 
 def _attribute_name(value: Any, path: str) -> str:
