@@ -4,6 +4,7 @@
     python -m benchmarks --quick               # small sizes, under about a minute
     python -m benchmarks --skip postgres,memory --sizes 100000
     python -m benchmarks --only fanout --postgres postgresql://postgres@127.0.0.1/test
+    python -m benchmarks --only segments --segment-contacts 1000000
 
 PostgreSQL comes from ``--postgres URL`` or ``CAMPAIGND_TEST_DATABASE_URL``: each figure
 gets a new database created next to it and dropped afterwards. Without either, the
@@ -53,6 +54,7 @@ from benchmarks.common import (
 from benchmarks.memory import ServedInstance, campaign_memory, campaignd_command
 from benchmarks.memory import campaignd_environment as subprocess_environment
 from benchmarks.report import Figure, Report, machine_description, markdown, render
+from benchmarks.segment_count import measure_segment_count
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
@@ -60,7 +62,7 @@ from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.schema import runs
 from campaignd.store.tokens import create_token
 
-SECTIONS = ("fanout", "delivery", "lateness", "memory", "import")
+SECTIONS = ("fanout", "delivery", "lateness", "memory", "import", "segments")
 console = Console() if Console().is_terminal else Console(width=200, no_color=True)
 
 
@@ -77,6 +79,7 @@ class Plan:
     lateness_recipients: int
     memory_sizes: tuple[int, ...]
     import_rows: int
+    segment_contacts: int
     sections: tuple[str, ...]
     postgres: str | None
     directory: Path
@@ -503,6 +506,7 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--memory-sizes", type=_sizes, help="serve memory runs, e.g. 100000")
     parser.add_argument("--messages", type=int, help="messages per delivery figure")
     parser.add_argument("--import-rows", type=int, help="CSV rows per import figure")
+    parser.add_argument("--segment-contacts", type=int, help="contacts a segment is counted over")
     parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
     parser.add_argument(
         "--skip", type=_names, default=set(), help=f"any of {', '.join(SECTIONS)}, postgres"
@@ -529,6 +533,7 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
         lateness_recipients=20 if quick else 1_000,
         memory_sizes=options.memory_sizes or ((5_000,) if quick else (100_000, 1_000_000)),
         import_rows=options.import_rows or (20_000 if quick else 200_000),
+        segment_contacts=options.segment_contacts or (50_000 if quick else 1_000_000),
         sections=sections,
         postgres=postgres,
         directory=Path(tempfile.mkdtemp(prefix="campaignd-bench-")),
@@ -542,6 +547,9 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "lateness": measure_lateness,
     "memory": measure_memory,
     "import": measure_import,
+    "segments": lambda plan, report: measure_segment_count(
+        plan.segment_contacts, plan.postgres, plan.directory, report
+    ),
 }
 
 

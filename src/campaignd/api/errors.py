@@ -103,9 +103,12 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         problem = next(item for item in errors if item.get("type") == "json_invalid")
         reason = (problem.get("ctx") or {}).get("error", "malformed")
         return _answer(400, f"the body is not valid JSON: {reason}")
-    if any(item.get("loc", ())[:2] == ("path", "campaign_id") for item in errors):
-        name = request.path_params.get("campaign_id", "")
-        return _answer(404, f"campaign {name} not found")
+    for item in errors:
+        place, *rest = item.get("loc", ()) or ("",)
+        if place == "path" and rest and str(rest[0]).endswith("_id"):
+            parameter = str(rest[0])  # an id that cannot exist (0, negative, huge, text)
+            name = request.path_params.get(parameter, "")
+            return _answer(404, f"{parameter.removesuffix('_id')} {name} not found")
     return _answer(422, describe_errors(errors))
 
 

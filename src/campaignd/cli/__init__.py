@@ -14,6 +14,7 @@ from campaignd.cli import (
     suppressions,
     tokens,
 )
+from campaignd.cli import segments as segment_commands
 from campaignd.cli.help import Commands
 
 app = Commands(
@@ -29,6 +30,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
 app.add_typer(lists.app, name="list")
+app.add_typer(segment_commands.app, name="segment")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

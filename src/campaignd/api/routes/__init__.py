@@ -15,6 +15,7 @@ from campaignd.api.routes import (
     reports,
     suppressions,
 )
+from campaignd.api.routes import segments as segment_routes
 
 PREFIX = "/api/admin/marketing"
 
@@ -25,6 +26,7 @@ def admin_api_router() -> APIRouter:
     for module in (reports, campaigns, lifecycle, suppressions, lists):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
+    router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
     return router
 
 
