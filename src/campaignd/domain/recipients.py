@@ -177,6 +177,14 @@ def _records(lines: Iterable[str], limits: RecipientLimits) -> Iterator[tuple[in
         raise RecipientListError(f"line {start}: {error}") from None
 
 
+def csv_records(
+    lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[int, list[str]]]:
+    """(line the record ends on, cells) of each record, with the CSV limits enforced: the
+    reader under ``csv_rows``, for files whose columns mean something else (contacts)."""
+    return _records(lines, limits)
+
+
 def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> Iterator[CsvRow]:
     """The rows of a recipient CSV: a header row naming an ``email`` column (any case), then
     one recipient per row; other columns become variables. Blank rows are skipped.

@@ -6,7 +6,15 @@ from fastapi import APIRouter, Depends
 
 from campaignd.api.content import require_json
 from campaignd.api.models import ERROR_RESPONSES
-from campaignd.api.routes import campaigns, health, lifecycle, recipients, reports, suppressions
+from campaignd.api.routes import (
+    campaigns,
+    contacts,
+    health,
+    lifecycle,
+    recipients,
+    reports,
+    suppressions,
+)
 
 PREFIX = "/api/admin/marketing"
 
@@ -17,6 +25,7 @@ def admin_api_router() -> APIRouter:
     for module in (reports, campaigns, lifecycle, suppressions):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
+    router.include_router(contacts.router)  # JSON, CSV or JSON Lines: checked per route
     return router
 
 
