@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from campaignd.cli import (
     campaigns,
+    contacts,
     database,
     demo,
     organizations,
@@ -26,6 +27,7 @@ app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
+app.add_typer(contacts.app, name="contact")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 

@@ -68,8 +68,7 @@ class ContactError(ValueError):
     """The request or the file is refused as a whole; the message names the row and field."""
 
 
-@dataclass(frozen=True)
-class ContactInput:
+class ContactInput(NamedTuple):
     """One contact to store: a normalised address, checked attributes, a status or None
     (new contacts are ``subscribed``, stored ones keep theirs)."""
 
@@ -307,15 +306,15 @@ def incoming_rows(
 def batches(rows: Iterable[IncomingRow], size: int) -> Iterator[ContactBatch]:
     """Rows in batches of ``size``; a file that is not UTF-8 stops with a ``ContactError``."""
     batch = ContactBatch()
-    last = 0
+    count = 0
     try:
         for incoming in rows:
             batch.add(incoming)
-            last = incoming.row
-            if len(batch) >= size:
+            count += 1
+            if count >= size:
                 yield batch
-                batch = ContactBatch()
+                batch, count = ContactBatch(), 0
     except UnicodeDecodeError:
-        raise ContactError(f"the file is not UTF-8 text (after line {last})") from None
-    if len(batch):
+        raise ContactError(f"the file is not UTF-8 text (after line {batch.last_row})") from None
+    if count:
         yield batch

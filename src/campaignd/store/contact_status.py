@@ -2,19 +2,35 @@
 
 ``subscribed`` means no suppression; each other status goes with one suppression reason
 (``domain.audience.SUPPRESSION_OF_STATUS``: ``blocklisted`` is ``manual``). The two
-directions live here, and every statement that writes either side calls one of them in its
+directions live here, and every statement that writes either side goes through them in its
 own transaction: ``store.suppressions`` (the API, the CLI, the admin pages, the
 unsubscribe link, bounces recorded by the delivery workers) makes contacts follow the
-list; ``store.contacts`` makes the list follow a status set on a contact.
+list; ``store.contacts`` makes the list follow a status set on a contact, and gives a new
+contact the status of its address's suppression.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.audience import STATUS_OF_SUPPRESSION, SUPPRESSION_OF_STATUS, ContactStatus
@@ -22,8 +38,7 @@ from campaignd.store.columns import UtcDateTime
 from campaignd.store.dialect import upsert
 from campaignd.store.schema import contacts, suppressions
 
-ADDRESSES_PER_STATEMENT = 5_000
-"""Addresses named in one statement (SQLite allows 32766 parameters in all)."""
+ADDRESSES_PER_STATEMENT = 10_000
 SUBSCRIBED = ContactStatus.SUBSCRIBED.value
 
 T = TypeVar("T")
@@ -34,21 +49,33 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def status_of_reason(reason: ColumnElement[str]) -> ColumnElement[str]:
-    """The contact status that goes with a suppression reason, in SQL."""
+def one_of(dialect: str, values: Sequence[str]) -> Select[tuple[Any]]:
+    """``values`` as a subquery fed by one parameter (an array on PostgreSQL, a JSON array
+    on SQLite), for ``column.in_(...)``: thousands of addresses cost one parameter, not one
+    each."""
+    if dialect == "postgresql":
+        return select(func.unnest(bindparam(None, list(values), type_=ARRAY(Text))))
+    each = func.json_each(bindparam(None, json.dumps(list(values)), type_=Text))
+    return select(each.table_valued("value").c.value)
+
+
+def status_of_reason(
+    reason: ColumnElement[Any], *, otherwise: str = ContactStatus.BLOCKLISTED.value
+) -> ColumnElement[str]:
+    """The contact status that goes with a suppression reason, in SQL (``otherwise`` when
+    there is none, as from an outer join)."""
+    pairs = STATUS_OF_SUPPRESSION.items()
     return case(
-        *(
-            (reason == name, literal(status.value))
-            for name, status in STATUS_OF_SUPPRESSION.items()
-        ),
-        else_=literal(ContactStatus.BLOCKLISTED.value),
+        *((reason == name, literal(status.value)) for name, status in pairs),
+        else_=literal(otherwise),
     )
 
 
 def reason_of_status(status: ColumnElement[str]) -> ColumnElement[str]:
     """The suppression reason that goes with a (not subscribed) contact status, in SQL."""
+    pairs = SUPPRESSION_OF_STATUS.items()
     return case(
-        *((status == state.value, literal(name)) for state, name in SUPPRESSION_OF_STATUS.items()),
+        *((status == state.value, literal(name)) for state, name in pairs),
         else_=literal("manual"),
     )
 
@@ -59,18 +86,18 @@ async def contacts_follow_suppressions(
     """The organization's contacts among ``emails`` take the status of their suppression,
     and those without one become ``subscribed`` again. Addresses without a contact are
     left alone (nothing is created)."""
-    unique = list(dict.fromkeys(emails))
+    dialect = connection.dialect.name
     suppressed_status = status_of_reason(suppressions.c.reason)
     suppressed = exists().where(
         suppressions.c.organization_id == organization_id,
         suppressions.c.email == contacts.c.email,
     )
-    for part in chunked(unique, ADDRESSES_PER_STATEMENT):
+    for part in chunked(list(dict.fromkeys(emails)), ADDRESSES_PER_STATEMENT):
         await connection.execute(
             update(contacts)
             .where(
                 contacts.c.organization_id == organization_id,
-                contacts.c.email.in_(part),
+                contacts.c.email.in_(one_of(dialect, part)),
                 suppressions.c.organization_id == organization_id,
                 suppressions.c.email == contacts.c.email,
                 contacts.c.status != suppressed_status,
@@ -81,7 +108,7 @@ async def contacts_follow_suppressions(
             update(contacts)
             .where(
                 contacts.c.organization_id == organization_id,
-                contacts.c.email.in_(part),
+                contacts.c.email.in_(one_of(dialect, part)),
                 contacts.c.status != SUBSCRIBED,
                 ~suppressed,
             )
@@ -114,8 +141,8 @@ async def suppressions_follow_contacts(
     """The suppression list takes the status of the organization's contacts among
     ``emails``: a contact that is not subscribed gets the suppression of its status (an
     existing one takes that reason), a subscribed one loses its suppression."""
-    unique = list(dict.fromkeys(emails))
-    for part in chunked(unique, ADDRESSES_PER_STATEMENT):
+    dialect = connection.dialect.name
+    for part in chunked(list(dict.fromkeys(emails)), ADDRESSES_PER_STATEMENT):
         not_subscribed = (
             select(
                 contacts.c.organization_id,
@@ -126,12 +153,12 @@ async def suppressions_follow_contacts(
             )
             .where(
                 contacts.c.organization_id == organization_id,
-                contacts.c.email.in_(part),
+                contacts.c.email.in_(one_of(dialect, part)),
                 contacts.c.status != SUBSCRIBED,
             )
             .order_by(contacts.c.email)
         )
-        statement = upsert(connection.dialect.name, suppressions).from_select(
+        statement = upsert(dialect, suppressions).from_select(
             ["organization_id", "email", "reason", "detail", "created_at"], not_subscribed
         )
         statement = statement.on_conflict_do_update(
@@ -142,7 +169,7 @@ async def suppressions_follow_contacts(
         await connection.execute(statement)
         subscribed = select(contacts.c.email).where(
             contacts.c.organization_id == organization_id,
-            contacts.c.email.in_(part),
+            contacts.c.email.in_(one_of(dialect, part)),
             contacts.c.status == SUBSCRIBED,
         )
         await connection.execute(

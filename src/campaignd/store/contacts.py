@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
+    and_,
     bindparam,
     cast,
     column,
@@ -41,12 +42,13 @@ from campaignd.domain.contacts import AttributeValue, ContactInput, Mode
 from campaignd.store.columns import Identifier, UtcDateTime
 from campaignd.store.contact_status import (
     chunked,
-    contacts_follow_suppressions,
+    one_of,
+    status_of_reason,
     suppressions_follow_contacts,
 )
 from campaignd.store.dialect import upsert
 from campaignd.store.erasure import erased_among
-from campaignd.store.schema import contacts
+from campaignd.store.schema import contacts, suppressions
 
 STATEMENT_ROWS = 5_000
 COLUMNS = ["organization_id", "email", "attributes", "status", "source", "created_at", "updated_at"]
@@ -119,12 +121,18 @@ def _rounds(rows: Sequence[ContactInput]) -> list[list[ContactInput]]:
 
 
 def _incoming(
-    dialect: str, payload: str, *, organization_id: int, source: str | None, now: datetime
+    dialect: str,
+    payload: str,
+    *,
+    organization_id: int,
+    source: str | None,
+    now: datetime,
+    status_given: bool,
 ) -> Select[*tuple[Any, ...]]:
     """The rows of ``payload`` (a JSON array of ``{email, attributes, status}``) as the
-    columns of ``contacts``."""
-    fixed = [literal(organization_id, Identifier)]
-    times = [literal(now, UtcDateTime()), literal(now, UtcDateTime())]
+    columns of ``contacts``. Without ``status_given`` a row's status is that of its
+    address's suppression, ``subscribed`` without one (it is stored only for a new
+    contact: a stored one keeps its own)."""
     parameter = bindparam("payload", payload, type_=Text)
     if dialect == "postgresql":
         records = (
@@ -134,26 +142,33 @@ def _incoming(
             )
             .render_derived(name="incoming", with_types=True)
         )
-        return select(
-            *fixed,
-            records.c.email,
-            records.c.attributes,
-            records.c.status,
-            literal(source, Text),
-            *times,
-        ).select_from(records)
-    each = func.json_each(parameter).table_valued("value")
-    value = each.c.value
+        source_rows: Any = records
+        email: ColumnElement[Any] = records.c.email
+        attributes: ColumnElement[Any] = records.c.attributes
+        status: ColumnElement[Any] = records.c.status
+    else:
+        each = func.json_each(parameter).table_valued("value")
+        source_rows = each
+        email = func.json_extract(each.c.value, "$.email")
+        attributes = func.json_extract(each.c.value, "$.attributes")
+        status = func.json_extract(each.c.value, "$.status")
+    if not status_given:
+        source_rows = source_rows.outerjoin(
+            suppressions,
+            and_(suppressions.c.organization_id == organization_id, suppressions.c.email == email),
+        )
+        status = status_of_reason(suppressions.c.reason, otherwise=SUBSCRIBED)
     return (
         select(
-            *fixed,
-            func.json_extract(value, "$.email"),
-            func.json_extract(value, "$.attributes"),
-            func.json_extract(value, "$.status"),
+            literal(organization_id, Identifier),
+            email,
+            attributes,
+            status,
             literal(source, Text),
-            *times,
+            literal(now, UtcDateTime()),
+            literal(now, UtcDateTime()),
         )
-        .select_from(each)
+        .select_from(source_rows)
         .where(true())  # SQLite: an INSERT ... SELECT with ON CONFLICT needs a WHERE
     )
 
@@ -190,40 +205,54 @@ async def _upsert_statement(
     mode: Mode,
     source: str | None,
     now: datetime,
-    set_status: bool,
+    status_given: bool,
+    max_attributes: int | None,
 ) -> UpsertCounts:
     dialect = connection.dialect.name
+    merging = mode is Mode.MERGE
     payload = json.dumps(
         [
             {
                 "email": row.email,
                 "attributes": row.attributes
-                if mode is Mode.MERGE
+                if merging
                 else {name: value for name, value in row.attributes.items() if value is not None},
-                "status": (row.status or SUBSCRIBED),
+                "status": row.status,
             }
             for row in rows
         ]
     )
     source_rows = _incoming(
-        dialect, payload, organization_id=organization_id, source=source, now=now
+        dialect,
+        payload,
+        organization_id=organization_id,
+        source=source,
+        now=now,
+        status_given=status_given,
     )
     statement = upsert(dialect, contacts).from_select(COLUMNS, source_rows)
     sent = statement.excluded
     stored = contacts.c.attributes
-    attributes = (
-        _merged(dialect, stored, sent.attributes) if mode is Mode.MERGE else sent.attributes
-    )
+    attributes = _merged(dialect, stored, sent.attributes) if merging else sent.attributes
     values: dict[str, Any] = {"attributes": attributes, "updated_at": sent.updated_at}
     changed = _differs(dialect, attributes, stored)
-    if set_status:
+    if status_given:
         values["status"] = sent.status
         changed = or_(changed, contacts.c.status != sent.status)
     statement = statement.on_conflict_do_update(
         index_elements=["organization_id", "email"], set_=values, where=changed
     )
-    written = (await connection.execute(statement.returning(contacts.c.created_at))).all()
-    created = sum(1 for (created_at,) in written if created_at == now)
+    counting = merging and max_attributes is not None
+    returned: list[ColumnElement[Any]] = [contacts.c.email, contacts.c.created_at]
+    if counting:
+        returned.append(_attribute_count(dialect))
+    written = (await connection.execute(statement.returning(*returned))).all()
+    if counting:
+        assert max_attributes is not None
+        crowded = [row[0] for row in written if row[2] > max_attributes]
+        if crowded:
+            raise TooManyAttributes(str(crowded[0]), max_attributes)
+    created = sum(1 for row in written if row[1] == now)
     return UpsertCounts(
         created=created, updated=len(written) - created, unchanged=len(rows) - len(written)
     )
@@ -241,13 +270,13 @@ async def _upsert_slice(
     suppression_detail: str | None,
 ) -> UpsertCounts:
     """Up to ``STATEMENT_ROWS`` rows, each address once: the rows without a status keep a
-    stored contact's (and follow the suppression list), those with one set it (and the
+    stored contact's (a new one takes its suppression's), those with one set it (and the
     suppression list follows)."""
     dialect = connection.dialect.name
     keeping = [row for row in rows if row.status is None]
     setting = [row for row in rows if row.status is not None]
     counts = UpsertCounts()
-    for group, set_status in ((keeping, False), (setting, True)):
+    for group, status_given in ((keeping, False), (setting, True)):
         if group:
             counts += await _upsert_statement(
                 connection,
@@ -256,15 +285,9 @@ async def _upsert_slice(
                 mode=mode,
                 source=source,
                 now=now,
-                set_status=set_status,
+                status_given=status_given,
+                max_attributes=max_attributes,
             )
-    if keeping:
-        await contacts_follow_suppressions(
-            connection,
-            organization_id=organization_id,
-            emails=[row.email for row in keeping],
-            now=now,
-        )
     if setting:
         await suppressions_follow_contacts(
             connection,
@@ -279,25 +302,11 @@ async def _upsert_slice(
             await connection.execute(
                 update(contacts)
                 .where(
-                    contacts.c.organization_id == organization_id, contacts.c.email.in_(with_nulls)
+                    contacts.c.organization_id == organization_id,
+                    contacts.c.email.in_(one_of(dialect, with_nulls)),
                 )
                 .values(attributes=_without_nulls(dialect, contacts.c.attributes))
             )
-        merged = [row.email for row in rows if row.attributes]
-        if merged and max_attributes is not None:
-            crowded = (
-                await connection.execute(
-                    select(contacts.c.email)
-                    .where(
-                        contacts.c.organization_id == organization_id,
-                        contacts.c.email.in_(merged),
-                        _attribute_count(dialect) > max_attributes,
-                    )
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            if crowded is not None:
-                raise TooManyAttributes(str(crowded), max_attributes)
     return counts
 
 

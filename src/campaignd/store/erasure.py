@@ -56,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Text
 
 from campaignd.domain.lifecycle import DeliveryStatus, SkipCode
+from campaignd.store.contact_status import chunked, one_of
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.ledger import GLOBAL_SCOPE
 from campaignd.store.rows import Row, every, first
@@ -77,7 +78,7 @@ from campaignd.store.schema import (
 from campaignd.store.waiting import shown_status
 
 ERASURE_SECRET = "erasure"
-HASHES_PER_STATEMENT = 5_000
+HASHES_PER_STATEMENT = 10_000
 ERASED_REASON = "erased on request"
 STILL_TO_SEND = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 AUDIT_ENTRIES_EXPORTED = 1_000
@@ -140,12 +141,11 @@ async def erased_among(
     if hasher is None:
         return set()
     by_hash = {hasher(email): email for email in dict.fromkeys(emails)}
-    digests = list(by_hash)
     found: set[str] = set()
-    for start in range(0, len(digests), HASHES_PER_STATEMENT):
+    for part in chunked(list(by_hash), HASHES_PER_STATEMENT):
         statement = select(erased_addresses.c.address_hash).where(
             erased_addresses.c.organization_id == organization_id,
-            erased_addresses.c.address_hash.in_(digests[start : start + HASHES_PER_STATEMENT]),
+            erased_addresses.c.address_hash.in_(one_of(connection.dialect.name, part)),
         )
         found.update(by_hash[str(value)] for value in await connection.scalars(statement))
     return found
