@@ -27,7 +27,13 @@ from typing import NamedTuple, cast
 
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.audience import ContactStatus
-from campaignd.domain.recipients import DEFAULT_LIMITS, InvalidRow, RecipientLimits, csv_records
+from campaignd.domain.recipients import (
+    DEFAULT_LIMITS,
+    InvalidRow,
+    RecipientLimits,
+    RecipientListError,
+    csv_records,
+)
 
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NAME_RULE = "letters, digits and _, starting with a letter or _, at most 64 characters"
@@ -269,7 +275,15 @@ def csv_contacts(
     The CSV limits of recipient files apply (``CAMPAIGND_MAX_CSV_*``), read by the same
     reader. Lines keep their line endings (a file opened with ``newline=""``).
     """
-    records = csv_records(lines, limits)
+    try:
+        yield from _csv_contacts(csv_records(lines, limits), limits)
+    except RecipientListError as error:  # the CSV itself: a quote never closed, too wide...
+        raise ContactError(str(error)) from None
+
+
+def _csv_contacts(
+    records: Iterator[tuple[int, list[str]]], limits: RecipientLimits
+) -> Iterator[IncomingRow]:
     header: tuple[int, list[tuple[int, str]]] | None = None
     for _, cells in records:
         if "".join(cells).strip():

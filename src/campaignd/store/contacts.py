@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -333,7 +333,9 @@ async def upsert_contacts(
     erased = await erased_among(connection, organization_id, [row.email for row in rows])
     kept = [row for row in rows if row.email not in erased] if erased else list(rows)
     counts = UpsertCounts(erased=len(rows) - len(kept))
-    for round_rows in _rounds(kept):
+    for number, round_rows in enumerate(_rounds(kept)):
+        # a later round's own time tells its updates from the rows an earlier one created
+        moment = now + timedelta(microseconds=number)
         for part in chunked(round_rows, STATEMENT_ROWS):
             counts += await _upsert_slice(
                 connection,
@@ -341,7 +343,7 @@ async def upsert_contacts(
                 organization_id=organization_id,
                 mode=mode,
                 source=source,
-                now=now,
+                now=moment,
                 max_attributes=max_attributes,
                 suppression_detail=suppression_detail,
             )

@@ -329,7 +329,8 @@ async def erase_address(
     recorded = insert_ignoring_conflicts(
         connection.dialect.name, erased_addresses, ["organization_id", "address_hash"]
     ).values(organization_id=organization_id, address_hash=digest, erased_at=now)
-    already = (await connection.execute(recorded)).rowcount == 0
+    recorded = recorded.returning(erased_addresses.c.address_hash)
+    already = (await connection.execute(recorded)).first() is None
     return Erasure(
         placeholder=replacement,
         contact=contact,
