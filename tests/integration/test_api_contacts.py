@@ -267,6 +267,7 @@ async def test_search_read_edit_and_delete(api: Api) -> None:
     )
     assert [row["email"] for row in rest.json()["contacts"]] == [
         "person2@example.com",
+        "person3@example.com",
         "person4@example.com",
     ]
     assert rest.json()["nextCursor"] is None
