@@ -157,6 +157,12 @@ def import_(
     batch_rows: int = typer.Option(
         BATCH_ROWS, "--batch", metavar="N", help="Rows stored per transaction.", min=1
     ),
+    every: float = typer.Option(
+        LINE_EVERY,
+        metavar="SECONDS",
+        help="With no terminal: seconds between progress lines.",
+        min=0.1,
+    ),
 ) -> None:
     """Create or update contacts from a CSV or JSON Lines file.
 
@@ -187,7 +193,7 @@ def import_(
         )
         limits = actions.contact_limits(services)
         try:
-            with ReadProgress(path) as progress:
+            with ReadProgress(path, every) as progress:
                 rows = incoming_rows(kind, _lines(path, progress.advance), limits)
                 for batch in batches(rows, batch_rows):
                     await importing.write(batch)
