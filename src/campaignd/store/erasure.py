@@ -504,10 +504,11 @@ async def export_address(
                 audit_log.c.organization_id == organization_id,
                 _mentions(cast(audit_log.c.detail, Text), email),
             )
-            .order_by(audit_log.c.id)
+            .order_by(audit_log.c.id.desc())
             .limit(AUDIT_ENTRIES_EXPORTED)
         )
     )
+    audit.reverse()  # the latest entries, oldest first
     if contact is not None:
         contact.pop("id", None)
         contact.pop("organization_id", None)
