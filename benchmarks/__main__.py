@@ -492,13 +492,19 @@ def measure_contacts(plan: Plan, report: Report) -> None:
     for kind in kinds:
         label = "SQLite" if kind == "sqlite" else "PostgreSQL"
         step(f"contact import on {label}: a CSV of {plan.contact_rows:,} contacts, four passes")
-        for item in contacts_upsert.run(kind, plan.contact_rows, plan.postgres):
+        passes = contacts_upsert.run(
+            kind, plan.contact_rows, plan.postgres, baseline_rows=plan.baseline_sample
+        )
+        baseline = passes.pop()
+        for item in passes:
             report.add(
                 Figure(
                     section="contacts",
                     name=f"{label}, {item.name}",
                     value=item.rate,
                     unit="rows/s",
+                    baseline=baseline.rate,
+                    baseline_note=f"{baseline.rows // 1000}k one statement per row",
                     note=(
                         f"{item.rows:,} rows in {item.seconds:.1f} s: created {item.created:,}, "
                         f"updated {item.updated:,}, unchanged {item.unchanged:,}"

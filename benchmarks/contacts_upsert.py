@@ -2,11 +2,13 @@
 ``campaignd contact import`` and a streamed ``POST .../contacts`` do it.
 
     python -m benchmarks.contacts_upsert [--rows 1000000] [--postgres URL] [--skip-postgres]
+                                         [--baseline-rows 20000]
 
 Four passes over one organization, each on the file of the pass: new contacts (created), the
 same file again (unchanged: nothing is written), a file where one attribute changed
 (merged), and the first file again once the organization has erased an address (every
-address of the file is then hashed and looked up). SQLite is a fresh file in a temporary
+address of the file is then hashed and looked up); then a baseline, new contacts stored one
+statement per row. SQLite is a fresh file in a temporary
 folder; PostgreSQL a new database next to ``--postgres`` or
 ``CAMPAIGND_TEST_DATABASE_URL`` (skipped without either).
 """
@@ -105,6 +107,48 @@ async def measure(url: str, folder: Path, rows: int) -> list[Pass]:
     return passes
 
 
+async def baseline(url: str, folder: Path, rows: int) -> Pass:
+    """The same new contacts one statement per row (an ``INSERT ... ON CONFLICT`` each, in
+    one transaction): what a naive sync loop costs."""
+    from sqlalchemy import select
+
+    from campaignd.store.dialect import upsert
+    from campaignd.store.schema import contacts, organizations
+
+    path = write_csv(folder / "baseline.csv", rows)
+    database = Database(url)
+    try:
+        async with database.transaction() as connection:
+            await create_organization(connection, slug="baseline")
+        started = time.perf_counter()
+        async with database.transaction() as connection:
+            organization_id = await connection.scalar(
+                select(organizations.c.id).where(organizations.c.slug == "baseline")
+            )
+            with path.open(encoding="utf-8", newline="") as file:
+                for batch in batches(csv_contacts(file), BATCH_ROWS):
+                    for row in batch.contacts:
+                        now = utcnow()
+                        statement = upsert(connection.dialect.name, contacts).values(
+                            organization_id=organization_id,
+                            email=row.email,
+                            attributes=row.attributes,
+                            status="subscribed",
+                            source="baseline",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                        statement = statement.on_conflict_do_update(
+                            index_elements=["organization_id", "email"],
+                            set_={"attributes": statement.excluded.attributes},
+                        )
+                        await connection.execute(statement)
+        seconds = time.perf_counter() - started
+    finally:
+        await database.dispose()
+    return Pass("baseline: one statement per row", rows, seconds, rows, 0, 0)
+
+
 def show(label: str, passes: list[Pass]) -> None:
     for item in passes:
         print(
@@ -114,11 +158,15 @@ def show(label: str, passes: list[Pass]) -> None:
         )
 
 
-def run(kind: str, rows: int, postgres: str | None) -> list[Pass]:
+def run(kind: str, rows: int, postgres: str | None, *, baseline_rows: int = 0) -> list[Pass]:
+    """The four passes, then (with ``baseline_rows``) the row-by-row baseline."""
     with tempfile.TemporaryDirectory(prefix="contacts-bench-") as name:
         folder = Path(name)
         with database_url(kind, folder, postgres) as url:
-            return asyncio.run(measure(url, folder, rows))
+            passes = asyncio.run(measure(url, folder, rows))
+            if baseline_rows:
+                passes.append(asyncio.run(baseline(url, folder, baseline_rows)))
+            return passes
 
 
 def main() -> None:
@@ -126,13 +174,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL (a server to use)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--baseline-rows", type=int, default=20_000, help="rows of the row-by-row baseline"
+    )
     arguments = parser.parse_args()
-    show("SQLite", run("sqlite", arguments.rows, None))
+    show("SQLite", run("sqlite", arguments.rows, None, baseline_rows=arguments.baseline_rows))
     postgres = None if arguments.skip_postgres else postgres_base_url(arguments.postgres)
     if postgres is None:
         print("PostgreSQL: skipped (no --postgres URL or CAMPAIGND_TEST_DATABASE_URL)")
         return
-    show("PostgreSQL", run("postgresql", arguments.rows, postgres))
+    show(
+        "PostgreSQL",
+        run("postgresql", arguments.rows, postgres, baseline_rows=arguments.baseline_rows),
+    )
 
 
 if __name__ == "__main__":

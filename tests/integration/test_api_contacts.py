@@ -213,7 +213,7 @@ async def test_a_stream_stopped_by_a_bad_line_keeps_the_batches_before_it(
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert detail.startswith("line 5: attributes.a: must be a string")
-    assert "the 4 rows before it were saved (created 4" in detail
+    assert "the first 4 rows were saved (created 4, updated 0, unchanged 0)" in detail
     assert sorted(await contact_statuses(api.database)) == [
         f"p{number}@example.com" for number in range(4)
     ]

@@ -277,6 +277,9 @@ async def test_an_erased_address_never_comes_back_and_is_never_mailed(
     )
     assert clicked.status_code == 200
     assert await suppressed(api.database) == {}
+    listed = await api.call("acme_admin", "POST", "/suppressions", json={"emails": [ADA]})
+    assert (listed.json()["added"], listed.json()["unchanged"]) == (0, 1)
+    assert await suppressed(api.database) == {}
 
     theirs = await api.call(
         "globex_admin", "POST", "/contacts", json={"contacts": [{"email": ADA}]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from campaignd.store import audit
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
-from campaignd.store.erasure import erased_among
 from campaignd.store.suppressions import add_suppressions
 
 ACTOR = "unsubscribe-link"
@@ -20,11 +19,9 @@ async def unsubscribe(database: Database, *, organization_id: int, email: str, v
     button on the unsubscribe page). True when the address was not suppressed before;
     repeating it changes nothing and writes nothing. The address's contact, if any, becomes
     ``unsubscribed`` (``store.contact_status``). An address the organization erased is
-    not stored again: it is never mailed already.
+    not stored again (``store.suppressions``): it is never mailed already.
     """
     async with database.transaction() as connection:
-        if await erased_among(connection, organization_id, [email]):
-            return False  # erased on request: already never mailed, and never stored again
         added = await add_suppressions(
             connection,
             organization_id=organization_id,

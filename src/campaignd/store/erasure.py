@@ -326,10 +326,13 @@ async def erase_address(
         (runs, [runs.c.error], runs.c.organization_id == organization_id),
     ):
         mentions += await _scrub(connection, table, columns, condition, email, replacement)
-    recorded = insert_ignoring_conflicts(
-        connection.dialect.name, erased_addresses, ["organization_id", "address_hash"]
-    ).values(organization_id=organization_id, address_hash=digest, erased_at=now)
-    recorded = recorded.returning(erased_addresses.c.address_hash)
+    recorded = (
+        insert_ignoring_conflicts(
+            connection.dialect.name, erased_addresses, ["organization_id", "address_hash"]
+        )
+        .values(organization_id=organization_id, address_hash=digest, erased_at=now)
+        .returning(erased_addresses.c.address_hash)
+    )
     already = (await connection.execute(recorded)).first() is None
     return Erasure(
         placeholder=replacement,

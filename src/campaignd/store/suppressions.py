@@ -19,6 +19,7 @@ from campaignd.store.contact_status import (
     contacts_follow_suppressions_of,
 )
 from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.erasure import erased_among
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import suppressions
 
@@ -40,11 +41,14 @@ async def add_suppressions(
     now: datetime,
     detail: str | None = None,
 ) -> int:
-    """Suppress normalised ``emails``; an address already there keeps its first reason.
+    """Suppress normalised ``emails``; an address already there keeps its first reason, and
+    one the organization erased is not stored again (it is never mailed already).
 
     Returns how many addresses were newly suppressed.
     """
     unique = list(dict.fromkeys(emails))
+    erased = await erased_among(connection, organization_id, unique)
+    unique = [email for email in unique if email not in erased]
     if not unique:
         return 0
     before = await _count(connection, organization_id, unique)

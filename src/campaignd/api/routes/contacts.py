@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
@@ -48,6 +50,7 @@ STREAMED_TYPES = {
 ``CAMPAIGND_MAX_IMPORT_BYTES`` (``api.limits``)."""
 STREAM_BATCH_ROWS = 5_000
 READ_BUFFER_BYTES = 1 << 16
+WAIT_SECONDS = 1.0
 
 Organization = Annotated[
     str | None, Query(max_length=63, description="organization slug; required for platform admins")
@@ -114,20 +117,27 @@ def _saved(report: actions.ContactReport) -> str:
     if not report.rows:
         return "nothing was saved"
     return (
-        f"the {report.rows} rows before it were saved (created {report.created}, updated "
-        f"{report.updated}, unchanged {report.unchanged}); an import is an upsert, so the "
-        "corrected file can be sent again whole"
+        f"the first {report.rows} rows were saved (created {report.created}, updated "
+        f"{report.updated}, unchanged {report.unchanged}) and none after them; an import is "
+        "an upsert, so the corrected file can be sent again whole"
     )
+
+
+class StreamAbandoned(Exception):
+    """The request was cancelled (the client went away, the server stops): the worker
+    thread stops reading."""
 
 
 async def _import_stream(
     request: Request, kind: ContactFormat, importing: actions.ContactImport
 ) -> None:
     """Read, check and store the body batch by batch. Parsing runs in a worker thread; the
-    body's pieces and the batches' writes run on the event loop."""
+    body's pieces and the batches' writes run on the event loop. When the request is
+    cancelled, the thread notices within ``WAIT_SECONDS`` and stops."""
     loop = asyncio.get_running_loop()
     pieces: AsyncIterator[bytes] = request.stream()
     limits = actions.contact_limits(importing.services)
+    abandoned = threading.Event()
 
     async def next_piece() -> bytes | None:
         async for piece in pieces:
@@ -135,22 +145,34 @@ async def _import_stream(
                 return piece
         return None
 
-    def on_loop(work: Awaitable[T]) -> T:
+    def on_loop(work: Callable[[], Awaitable[T]]) -> T:
         async def run() -> T:
-            return await work
+            return await work()
 
-        return asyncio.run_coroutine_threadsafe(run(), loop).result()
+        if abandoned.is_set():
+            raise StreamAbandoned
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
+        while True:
+            try:
+                return future.result(timeout=WAIT_SECONDS)
+            except TimeoutError:
+                if abandoned.is_set():
+                    future.cancel()
+                    raise StreamAbandoned from None
 
     def parse_and_store() -> None:
-        raw = io.BufferedReader(BodyReader(lambda: on_loop(next_piece())), READ_BUFFER_BYTES)
+        raw = io.BufferedReader(BodyReader(lambda: on_loop(next_piece)), READ_BUFFER_BYTES)
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         for batch in batches(incoming_rows(kind, text, limits), STREAM_BATCH_ROWS):
-            on_loop(importing.write(batch))
+            on_loop(partial(importing.write, batch))
 
     try:
         await asyncio.to_thread(parse_and_store)
     except ContactError as error:
         raise Invalid(f"{error}; {_saved(importing.report)}") from None
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
 
 
 def _report(report: actions.ContactReport) -> ContactsReport:
