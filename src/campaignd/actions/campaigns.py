@@ -464,8 +464,8 @@ async def add_recipients(
                 "added": report.added,
                 "duplicates": report.duplicates,
                 "invalid": len(report.invalid),
-                "erased": report.erased,
-            },
+            }
+            | ({"erased": report.erased} if report.erased else {}),
         )
         return report
 
