@@ -78,8 +78,10 @@ BODIES: dict[str, Any] = {
                 "example": "email,first_name,plan\nada@example.com,Ada,pro\n",
             },
             "application/x-ndjson": {
-                "schema": {"type": "string"},
-                "example": '{"email": "ada@example.com", "attributes": {"plan": "pro"}}\n',
+                "schema": {
+                    "type": "string",
+                    "description": 'One contact per line: {"email", "attributes", "status"}',
+                }
             },
         },
     }
