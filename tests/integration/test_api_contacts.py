@@ -335,3 +335,28 @@ async def test_another_organization_cannot_see_or_change_them(api: Api) -> None:
     needs_one = await api.call("platform", "GET", "/contacts")
     assert needs_one.status_code == 422
     assert "organization: required for a platform admin" in needs_one.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ('{"score": NaN}', "contacts[0].attributes.score: must be a finite number"),
+        ('{"score": 1e400}', "contacts[0].attributes.score: must be a finite number"),
+        ('{"id": 123456789012345678901}', "contacts[0].attributes.id: whole numbers beyond"),
+        ('{"deep": ' + "[" * 40 + "]" * 40 + "}", "nested more than 32 levels deep"),
+    ],
+)
+async def test_hostile_json_is_refused_and_nothing_is_stored(
+    api: Api, attributes: str, message: str
+) -> None:
+    body = '{"contacts": [{"email": "a@example.com", "attributes": ' + attributes + "}]}"
+    response = await api.call(
+        "acme_admin",
+        "POST",
+        "/contacts",
+        content=body.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"]
+    assert await count_contacts(api) == 0
