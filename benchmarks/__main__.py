@@ -5,6 +5,7 @@
     python -m benchmarks --skip postgres,memory --sizes 100000
     python -m benchmarks --only fanout --postgres postgresql://postgres@127.0.0.1/test
     python -m benchmarks --only segments --segment-contacts 1000000
+    python -m benchmarks --only contacts --contact-rows 1000000
 
 PostgreSQL comes from ``--postgres URL`` or ``CAMPAIGND_TEST_DATABASE_URL``: each figure
 gets a new database created next to it and dropped afterwards. Without either, the
@@ -32,7 +33,7 @@ import httpx
 from rich.console import Console
 from sqlalchemy import select
 
-from benchmarks import baselines
+from benchmarks import baselines, contacts_upsert
 from benchmarks.common import (
     COOLDOWN_DAYS,
     SmtpSink,
@@ -62,7 +63,7 @@ from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.schema import runs
 from campaignd.store.tokens import create_token
 
-SECTIONS = ("fanout", "delivery", "lateness", "memory", "import", "segments")
+SECTIONS = ("fanout", "delivery", "lateness", "memory", "import", "segments", "contacts")
 console = Console() if Console().is_terminal else Console(width=200, no_color=True)
 
 
@@ -80,6 +81,7 @@ class Plan:
     memory_sizes: tuple[int, ...]
     import_rows: int
     segment_contacts: int
+    contact_rows: int
     sections: tuple[str, ...]
     postgres: str | None
     directory: Path
@@ -481,6 +483,39 @@ def measure_import(plan: Plan, report: Report) -> None:
     )
 
 
+# ---------------------------------------------------------------- contact import
+
+
+def measure_contacts(plan: Plan, report: Report) -> None:
+    kinds = ["sqlite"]
+    if plan.postgres:
+        kinds.append("postgresql")
+    else:
+        report.problems.append("contacts on PostgreSQL: no --postgres URL")
+    for kind in kinds:
+        label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+        step(f"contact import on {label}: a CSV of {plan.contact_rows:,} contacts, four passes")
+        passes = contacts_upsert.run(
+            kind, plan.contact_rows, plan.postgres, baseline_rows=plan.baseline_sample
+        )
+        baseline = passes.pop()
+        for item in passes:
+            report.add(
+                Figure(
+                    section="contacts",
+                    name=f"{label}, {item.name}",
+                    value=item.rate,
+                    unit="rows/s",
+                    baseline=baseline.rate,
+                    baseline_note=f"{baseline.rows // 1000}k one statement per row",
+                    note=(
+                        f"{item.rows:,} rows in {item.seconds:.1f} s: created {item.created:,}, "
+                        f"updated {item.updated:,}, unchanged {item.unchanged:,}"
+                    ),
+                )
+            )
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -507,6 +542,7 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--messages", type=int, help="messages per delivery figure")
     parser.add_argument("--import-rows", type=int, help="CSV rows per import figure")
     parser.add_argument("--segment-contacts", type=int, help="contacts a segment is counted over")
+    parser.add_argument("--contact-rows", type=int, help="contacts per contact import figure")
     parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
     parser.add_argument(
         "--skip", type=_names, default=set(), help=f"any of {', '.join(SECTIONS)}, postgres"
@@ -534,6 +570,7 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
         memory_sizes=options.memory_sizes or ((5_000,) if quick else (100_000, 1_000_000)),
         import_rows=options.import_rows or (20_000 if quick else 200_000),
         segment_contacts=options.segment_contacts or (50_000 if quick else 1_000_000),
+        contact_rows=options.contact_rows or (20_000 if quick else 1_000_000),
         sections=sections,
         postgres=postgres,
         directory=Path(tempfile.mkdtemp(prefix="campaignd-bench-")),
@@ -550,6 +587,7 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "segments": lambda plan, report: measure_segment_count(
         plan.segment_contacts, plan.postgres, plan.directory, report
     ),
+    "contacts": measure_contacts,
 }
 
 

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     subscribe_window: float = Field(600.0, gt=0)  # seconds
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(4 * 1024**3, ge=1024)  # a streamed contact import (CSV, JSONL)
     # limits on what a request may hold (bad input answers 422 naming the limit)
     max_json_depth: int = Field(32, ge=4, le=256)
     max_vars_depth: int = Field(10, ge=1, le=64)

@@ -60,7 +60,7 @@ async def test_create_with_recipients_and_schedule(api: Api) -> None:
     assert datetime.fromisoformat(body["scheduledFor"]) == datetime.fromisoformat(when)
     assert body["recipientCount"] == 2
     assert body["counts"] == {"pending": 2}
-    assert body["import"] == {"added": 2, "duplicates": 0, "invalid": []}
+    assert body["import"] == {"added": 2, "duplicates": 0, "invalid": [], "erased": 0}
     assert body["fromAddress"] == "News <news@acme.example>"
     read = await api.call("acme_viewer", "GET", f"/campaigns/{body['id']}")
     assert read.status_code == 200

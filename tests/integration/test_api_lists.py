@@ -149,6 +149,7 @@ async def test_members_added_removed_and_paged(api: Api) -> None:
         "unchanged": 0,
         "keptUnsubscribed": 0,
         "contactsCreated": 2,
+        "erased": 0,
     }
     ada, grace = sorted(await api.rows(contacts), key=lambda row: row["email"])
     assert grace["email"] == "grace@example.org"

@@ -48,6 +48,8 @@ class ImportReport:
     added: int
     duplicates: int
     invalid: list[InvalidRow]
+    erased: int = 0
+    """Addresses the organization erased: left out, never stored again."""
 
 
 @dataclass(frozen=True)
@@ -444,13 +446,14 @@ async def _insert_recipients(
     connection: AsyncConnection, campaign_id: int, recipient_list: RecipientList
 ) -> ImportReport:
     offered = len(recipient_list.recipients)
-    added = await recipients.add_recipients(
+    result = await recipients.add_recipients_counted(
         connection, campaign_id, recipient_list.recipients.items()
     )
     return ImportReport(
-        added=added,
-        duplicates=recipient_list.duplicates + offered - added,
+        added=result.added,
+        duplicates=recipient_list.duplicates + offered - result.added - result.erased,
         invalid=recipient_list.invalid,
+        erased=result.erased,
     )
 
 
@@ -503,7 +506,8 @@ async def add_recipients(
                 "added": report.added,
                 "duplicates": report.duplicates,
                 "invalid": len(report.invalid),
-            },
+            }
+            | ({"erased": report.erased} if report.erased else {}),
         )
         return report
 

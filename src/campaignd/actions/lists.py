@@ -27,6 +27,7 @@ from campaignd.domain.subscribe_form import FormList, form_html
 from campaignd.store import audit
 from campaignd.store import lists as store
 from campaignd.store.columns import utcnow
+from campaignd.store.erasure import erased_among
 from campaignd.store.list_contacts import ensure_contacts
 
 LIST_SOURCE = "list"
@@ -53,6 +54,8 @@ class MembersAdded:
     unchanged: int
     kept_unsubscribed: int
     contacts_created: int
+    erased: int = 0
+    """Addresses erased on request: never added back."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,8 @@ async def add_members(
                 f"status: '{name}' is a single opt-in list, whose members are confirmed "
                 "when added; only a double opt-in list has unconfirmed members"
             )
+        erased = await erased_among(connection, organization_id, addresses)
+        addresses = [address for address in addresses if address not in erased]
         created = await ensure_contacts(
             connection,
             organization_id=organization_id,
@@ -288,6 +293,7 @@ async def add_members(
         updated=change.updated,
         unchanged=change.unchanged,
         kept_unsubscribed=change.kept_unsubscribed,
+        erased=len(erased),
         contacts_created=created,
     )
 

@@ -46,6 +46,7 @@ from campaignd.store import audit
 from campaignd.store import lists as store
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.erasure import erased_among
 from campaignd.store.list_contacts import (
     change_contact_status,
     ensure_contacts,
@@ -183,6 +184,9 @@ async def subscribe(
     if robot:
         log_event(logger, "subscribe form: honeypot filled in, ignored", client=client)
         return answer
+    async with services.database.connection() as connection:
+        if await erased_among(connection, form.organization_id, [address]):
+            return answer  # erased on request: never subscribed again, and nobody is told
     secret = await instance_secret(services.database, SECRET_NAME)
     installation = await installation_id(services.database)
     now = utcnow()

@@ -120,7 +120,9 @@ async def unsubscribe(database: Database, *, organization_id: int, email: str, v
 
     ``via`` says how: ``one-click`` (RFC 8058, from a mail client) or ``page`` (the
     button on the unsubscribe page). True when the address was not suppressed before;
-    repeating it changes nothing and writes nothing.
+    repeating it changes nothing and writes nothing. The address's contact, if any, becomes
+    ``unsubscribed`` (``store.contact_status``). An address the organization erased is
+    not stored again (``store.suppressions``): it is never mailed already.
     """
     async with database.transaction() as connection:
         added = await add_suppressions(

@@ -12,11 +12,12 @@ import campaignd
 from campaignd import web
 from campaignd.actions.services import Services
 from campaignd.api import subscribe, unsubscribe
+from campaignd.api.contact_models import ContactsUpsert
 from campaignd.api.errors import install_error_handlers
-from campaignd.api.limits import BodySizeLimit
+from campaignd.api.limits import BodySizeLimit, StreamedBodies
 from campaignd.api.models import RecipientsRequest
 from campaignd.api.proxies import TrustedProxies, parse_networks
-from campaignd.api.routes import admin_api_router, health
+from campaignd.api.routes import PREFIX, admin_api_router, contacts, health
 
 DESCRIPTION = """
 Scheduled email campaigns: on time, once per person, with a frequency cooldown.
@@ -27,7 +28,10 @@ token from `campaignd token create` (starts with `cmp_`) or a JWT with `sub`, `r
 """
 
 
-EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (RecipientsRequest,)
+EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (
+    RecipientsRequest,
+    ContactsUpsert,
+)
 """Models a route documents by hand (``openapi_extra``) rather than as a parameter."""
 
 
@@ -64,7 +68,15 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.database = services.database
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=services.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=services.settings.max_body_bytes,
+        streamed=StreamedBodies(
+            paths=frozenset({f"{PREFIX}/contacts"}),
+            media_types=frozenset(contacts.STREAMED_TYPES),
+            limit=services.settings.max_import_bytes,
+        ),
+    )
     proxies = parse_networks(services.settings.trusted_proxies)
     if proxies:
         app.add_middleware(TrustedProxies, networks=proxies)

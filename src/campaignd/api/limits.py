@@ -1,8 +1,10 @@
-"""The body size limit: 413 above ``max_body_bytes``, by Content-Length and by bytes received."""
+"""The body size limit: 413 above ``max_body_bytes`` (``max_import_bytes`` for a streamed
+import), by Content-Length and by bytes received."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,19 +15,42 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the body is larger than the limit of {limit} bytes")
 
 
+@dataclass(frozen=True)
+class StreamedBodies:
+    """POST routes that read a body of ``media_types`` as a stream, never whole in memory
+    (contact imports): they may take up to ``limit`` bytes instead."""
+
+    paths: frozenset[str]
+    media_types: frozenset[str]
+    limit: int
+
+    def applies(self, scope: Scope) -> bool:
+        if scope.get("method") != "POST" or scope.get("path") not in self.paths:
+            return False
+        for name, value in scope.get("headers", []):
+            if name == b"content-type":
+                kind = value.decode("latin-1").split(";", 1)[0].strip().lower()
+                return kind in self.media_types
+        return False
+
+
 class BodySizeLimit:
     """ASGI middleware refusing bodies above ``limit`` bytes, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, streamed: StreamedBodies | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._declared_length(scope) > self.limit:
-            await self._refuse(send)
+        limit = self.default_limit
+        if self.streamed is not None and self.streamed.applies(scope):
+            limit = self.streamed.limit
+        if self._declared_length(scope) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -35,8 +60,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -50,7 +75,7 @@ class BodySizeLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
@@ -62,8 +87,8 @@ class BodySizeLimit:
                     return 0
         return 0
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": BodyTooLarge(self.limit).detail}).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": BodyTooLarge(limit).detail}).encode()
         await send(
             {
                 "type": "http.response.start",

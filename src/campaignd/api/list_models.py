@@ -70,6 +70,8 @@ class MembersAdded(ResponseModel):
     updated: int
     unchanged: int
     kept_unsubscribed: int
+    erased: int = 0
+    """Addresses erased on request, left out."""
     """Addresses that had left the list themselves: they stay out (remove, then add, to
     override that)."""
     contacts_created: int

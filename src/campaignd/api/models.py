@@ -81,6 +81,8 @@ class ImportReport(ResponseModel):
     added: int
     duplicates: int
     invalid: list[InvalidRecipient]
+    erased: int = 0
+    """Addresses the organization erased (see docs/audience.md): left out."""
 
 
 class Campaign(ResponseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from campaignd.cli import (
     campaigns,
+    contacts,
     database,
     demo,
     lists,
@@ -31,6 +32,7 @@ app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
 app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")
+app.add_typer(contacts.app, name="contact")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

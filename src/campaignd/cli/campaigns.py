@@ -72,8 +72,11 @@ def _summary(campaign: Row) -> str:
 
 
 def print_report(totals: ImportTotals) -> None:
+    line = f"added {totals.added}, duplicates {totals.duplicates}, invalid {totals.invalid_count}"
+    if totals.erased:
+        line += f", erased {totals.erased} (left out: erased on request)"
     console.print(
-        f"added {totals.added}, duplicates {totals.duplicates}, invalid {totals.invalid_count}",
+        line,
         highlight=False,
         soft_wrap=True,
         markup=False,

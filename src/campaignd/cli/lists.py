@@ -295,6 +295,7 @@ class Added:
     unchanged: int = 0
     kept_unsubscribed: int = 0
     contacts_created: int = 0
+    erased: int = 0
 
     def include(self, change: actions.MembersAdded) -> None:
         self.organization = change.organization
@@ -303,6 +304,7 @@ class Added:
         self.unchanged += change.unchanged
         self.kept_unsubscribed += change.kept_unsubscribed
         self.contacts_created += change.contacts_created
+        self.erased += change.erased
 
 
 @app.command("add")
@@ -353,6 +355,8 @@ def add(
     )
     if totals.kept_unsubscribed:
         line += f", {totals.kept_unsubscribed} left the list before and stay out"
+    if totals.erased:
+        line += f", {totals.erased} erased on request and left out"
     if totals.contacts_created:
         line += f" ({totals.contacts_created} new contacts)"
     _say(line)

@@ -101,10 +101,12 @@ class ImportTotals:
     duplicates: int = 0
     invalid_count: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
+    erased: int = 0
 
     def include(self, report: ImportReport) -> None:
         self.added += report.added
         self.duplicates += report.duplicates
+        self.erased += report.erased
         self.invalid_count += len(report.invalid)
         room = INVALID_SHOWN - len(self.invalid)
         if room > 0:

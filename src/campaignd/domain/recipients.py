@@ -305,11 +305,10 @@ def _parsed_header(cells: list[str], delimiter: str, limits: RecipientLimits) ->
     return CsvHeader(delimiter=delimiter, names=tuple(names), email_index=names.index("email"))
 
 
-def _header_and_records(
+def _records_by_header(
     lines: Iterable[str], limits: RecipientLimits
-) -> tuple[CsvHeader, Iterator[tuple[int, list[str]]]]:
-    """The header (its separator decided from its own line) and the records after it, all
-    read with that separator."""
+) -> tuple[str, Iterator[tuple[int, list[str]]]]:
+    """The separator the first line that is not blank shows, and every record read with it."""
     remaining = iter(lines)
     skipped = 0
     for line in remaining:
@@ -319,7 +318,24 @@ def _header_and_records(
     else:
         line = ""
     delimiter = header_delimiter(line)
-    records = _records(itertools.chain((line,), remaining), limits, delimiter, skipped)
+    return delimiter, _records(itertools.chain((line,), remaining), limits, delimiter, skipped)
+
+
+def csv_records(
+    lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[int, list[str]]]:
+    """(line the record ends on, cells) of each record, read with the separator the header
+    line shows and the CSV limits enforced: the reader under ``csv_rows``, for files whose
+    columns mean something else (contacts)."""
+    return _records_by_header(lines, limits)[1]
+
+
+def _header_and_records(
+    lines: Iterable[str], limits: RecipientLimits
+) -> tuple[CsvHeader, Iterator[tuple[int, list[str]]]]:
+    """The header (its separator decided from its own line) and the records after it, all
+    read with that separator."""
+    delimiter, records = _records_by_header(lines, limits)
     for _, cells in records:
         if "".join(cells).strip(" \t\r\n\ufeff"):
             return _parsed_header(cells, delimiter, limits), records

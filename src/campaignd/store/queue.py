@@ -19,10 +19,10 @@ from campaignd.domain.cooldown import suppressed_reason
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
 from campaignd.store.clock import database_now, lease_expiry
-from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.ledger import give_back_in_any_scope, give_back_reservations
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
+from campaignd.store.suppressions import suppress_outcomes
 from campaignd.store.waiting import QUEUED
 
 SENDING = DeliveryStatus.SENDING.value
@@ -280,11 +280,7 @@ async def _suppress_bounces(
         for outcome in outcomes
         if outcome.suppress_as
     ]
-    if rows:
-        statement = insert_ignoring_conflicts(
-            connection.dialect.name, suppressions, ["organization_id", "email"]
-        )
-        await connection.execute(statement, rows)
+    await suppress_outcomes(connection, rows, now=now)
 
 
 async def _count_errors(connection: AsyncConnection, outcomes: Sequence[Outcome]) -> None:

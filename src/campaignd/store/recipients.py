@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.campaigns import fanned_out_among
 from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.erasure import erased_among, has_erased
 from campaignd.store.rows import Row, every
-from campaignd.store.schema import deliveries
+from campaignd.store.schema import campaigns, deliveries
 from campaignd.store.waiting import shown_status, stored_status
 
 INSERT_CHUNK = 5_000
@@ -23,6 +25,13 @@ async def count_recipients(connection: AsyncConnection, campaign_id: int) -> int
     return int((await connection.execute(statement)).scalar_one())
 
 
+@dataclass(frozen=True)
+class Added:
+    added: int
+    erased: int
+    """Addresses left out because the organization erased them (never stored again)."""
+
+
 async def add_recipients(
     connection: AsyncConnection,
     campaign_id: int,
@@ -30,12 +39,48 @@ async def add_recipients(
 ) -> int:
     """Insert normalised ``(email, variables)`` pairs as queued deliveries (``store.waiting``).
 
-    Addresses the campaign already holds are left alone. Returns how many were added.
+    Addresses the campaign already holds, and addresses its organization erased, are left
+    out. Returns how many were added.
     """
+    return (await add_recipients_counted(connection, campaign_id, recipients)).added
+
+
+async def add_recipients_counted(
+    connection: AsyncConnection,
+    campaign_id: int,
+    recipients: Iterable[tuple[str, dict[str, Any] | None]],
+) -> Added:
+    """``add_recipients``, also saying how many erased addresses were left out.
+
+    Erased addresses are looked for only when the organization has erased one (one indexed
+    look-up per call otherwise).
+    """
+    organization_id = await connection.scalar(
+        select(campaigns.c.organization_id).where(campaigns.c.id == campaign_id)
+    )
+    check_erased = organization_id is not None and await has_erased(
+        connection, int(organization_id)
+    )
     before = await count_recipients(connection, campaign_id)
     statement = insert_ignoring_conflicts(
         connection.dialect.name, deliveries, ["campaign_id", "email"]
     )
+    erased = 0
+
+    async def insert(chunk: list[dict[str, Any]]) -> None:
+        nonlocal erased
+        if check_erased:
+            assert organization_id is not None
+            left_out = await erased_among(
+                connection, int(organization_id), [row["email"] for row in chunk]
+            )
+            if left_out:
+                kept = [row for row in chunk if row["email"] not in left_out]
+                erased += len(chunk) - len(kept)
+                chunk = kept
+        if chunk:
+            await connection.execute(statement, chunk)
+
     chunk: list[dict[str, Any]] = []
     for email, variables in recipients:
         chunk.append(
@@ -48,11 +93,11 @@ async def add_recipients(
             }
         )
         if len(chunk) >= INSERT_CHUNK:
-            await connection.execute(statement, chunk)
+            await insert(chunk)
             chunk = []
     if chunk:
-        await connection.execute(statement, chunk)
-    return await count_recipients(connection, campaign_id) - before
+        await insert(chunk)
+    return Added(added=await count_recipients(connection, campaign_id) - before, erased=erased)
 
 
 async def list_deliveries(

@@ -8,6 +8,7 @@ from campaignd.api.content import require_json
 from campaignd.api.models import ERROR_RESPONSES
 from campaignd.api.routes import (
     campaigns,
+    contacts,
     health,
     lifecycle,
     lists,
@@ -27,6 +28,7 @@ def admin_api_router() -> APIRouter:
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
     router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
+    router.include_router(contacts.router)  # JSON, CSV or JSON Lines: checked per route
     return router
 
 

@@ -37,6 +37,7 @@ def import_report(report: actions.ImportReport) -> ImportReport:
             "added": report.added,
             "duplicates": report.duplicates,
             "invalid": [vars(row) for row in report.invalid],
+            "erased": report.erased,
         }
     )
 

@@ -209,6 +209,7 @@ async def add_members(
         unchanged=change.unchanged,
         kept_unsubscribed=change.kept_unsubscribed,
         contacts_created=change.contacts_created,
+        erased=change.erased,
     )
 
 
