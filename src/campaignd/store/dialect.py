@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, String, Table, TableValuedAlias, cast, column, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -26,3 +27,14 @@ async def allow_memory_for_joins(connection: AsyncConnection, megabytes: int) ->
     """
     if connection.dialect.name == "postgresql":
         await connection.execute(text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))
+
+
+def object_entries(dialect: str, document: ColumnElement[str]) -> TableValuedAlias:
+    """The ``key`` and ``value`` (as text) of each member of a JSON object given as text:
+    ``json_each`` on SQLite, ``json_each_text`` on PostgreSQL. One parameter carries a
+    whole batch of rows into one statement."""
+    if dialect == "postgresql":
+        entries = func.json_each_text(cast(document, JSON))
+    else:
+        entries = func.json_each(document)
+    return entries.table_valued(column("key", String), column("value", String), name="entries")

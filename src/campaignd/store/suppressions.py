@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Text, bindparam, delete, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.columns import Identifier, UtcDateTime
+from campaignd.store.dialect import object_entries, upsert
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import suppressions
 
 
-async def _count(connection: AsyncConnection, organization_id: int, emails: Sequence[str]) -> int:
-    statement = select(func.count()).where(
-        suppressions.c.organization_id == organization_id,
-        suppressions.c.email.in_(list(emails)),
-    )
-    return int((await connection.execute(statement)).scalar_one())
+class ExportedSuppression(NamedTuple):
+    email: str
+    reason: str
+    created_at: datetime
 
 
 async def add_suppressions(
@@ -34,25 +35,42 @@ async def add_suppressions(
 
     Returns how many addresses were newly suppressed.
     """
-    unique = list(dict.fromkeys(emails))
-    if not unique:
-        return 0
-    before = await _count(connection, organization_id, unique)
-    statement = insert_ignoring_conflicts(
-        connection.dialect.name, suppressions, ["organization_id", "email"]
+    entries = dict.fromkeys(emails, reason)
+    return await add_suppression_entries(
+        connection, organization_id=organization_id, entries=entries, now=now, detail=detail
     )
-    rows = [
-        {
-            "organization_id": organization_id,
-            "email": email,
-            "reason": reason,
-            "detail": detail,
-            "created_at": now,
-        }
-        for email in unique
-    ]
-    await connection.execute(statement, rows)
-    return len(unique) - before
+
+
+async def add_suppression_entries(
+    connection: AsyncConnection,
+    *,
+    organization_id: int,
+    entries: Mapping[str, str],
+    now: datetime,
+    detail: str | None = None,
+) -> int:
+    """Suppress each normalised address of ``entries`` with its reason, in one statement;
+    an address already there keeps its first reason. Returns how many were newly suppressed
+    (the rows the insert returned, so a concurrent insert of the same address is not
+    counted twice)."""
+    if not entries:
+        return 0
+    dialect = connection.dialect.name
+    source = object_entries(dialect, bindparam("entries", json.dumps(entries), type_=Text()))
+    rows = select(
+        literal(organization_id, Identifier),
+        source.c.key,
+        source.c.value,
+        literal(detail, Text()),
+        literal(now, UtcDateTime()),
+    ).where(true())  # SQLite reads ON CONFLICT after a SELECT only when it has a WHERE
+    statement = (
+        upsert(dialect, suppressions)
+        .from_select(["organization_id", "email", "reason", "detail", "created_at"], rows)
+        .on_conflict_do_nothing(index_elements=["organization_id", "email"])
+        .returning(suppressions.c.email)
+    )
+    return len((await connection.execute(statement)).all())
 
 
 async def remove_suppressions(
@@ -101,3 +119,38 @@ async def list_suppressions(
         conditions.append(suppressions.c.email > after_email)
     statement = select(suppressions).where(*conditions).order_by(suppressions.c.email).limit(limit)
     return every(await connection.execute(statement))
+
+
+async def export_page(
+    connection: AsyncConnection,
+    *,
+    organization_id: int,
+    reason: str | None = None,
+    after_email: str | None = None,
+    limit: int = 5_000,
+) -> list[ExportedSuppression]:
+    """The next ``limit`` entries after ``after_email``, in address order (keyset pages on
+    the primary key, so every page costs the same however far into the list it is)."""
+    conditions = [suppressions.c.organization_id == organization_id]
+    if reason is not None:
+        conditions.append(suppressions.c.reason == reason)
+    if after_email is not None:
+        conditions.append(suppressions.c.email > after_email)
+    statement = (
+        select(suppressions.c.email, suppressions.c.reason, suppressions.c.created_at)
+        .where(*conditions)
+        .order_by(suppressions.c.email)
+        .limit(limit)
+    )
+    result = await connection.execute(statement)
+    return [ExportedSuppression(*row) for row in result.all()]
+
+
+async def count_suppressions(
+    connection: AsyncConnection, *, organization_id: int, reason: str | None = None
+) -> int:
+    conditions = [suppressions.c.organization_id == organization_id]
+    if reason is not None:
+        conditions.append(suppressions.c.reason == reason)
+    statement = select(func.count()).select_from(suppressions).where(*conditions)
+    return int((await connection.execute(statement)).scalar_one())

@@ -6,14 +6,25 @@ from fastapi import APIRouter, Depends
 
 from campaignd.api.content import require_json
 from campaignd.api.models import ERROR_RESPONSES
-from campaignd.api.routes import campaigns, health, lifecycle, recipients, reports, suppressions
+from campaignd.api.routes import (
+    campaigns,
+    health,
+    lifecycle,
+    recipients,
+    reports,
+    suppression_files,
+    suppressions,
+)
 
 PREFIX = "/api/admin/marketing"
 
 
 def admin_api_router() -> APIRouter:
-    """Reports first: ``/campaigns/scheduled`` must not be read as a campaign id."""
+    """Reports first: ``/campaigns/scheduled`` must not be read as a campaign id; and the
+    suppression files before ``/suppressions/{email}``. Routes with a CSV body or answer are
+    not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
+    router.include_router(suppression_files.router)
     for module in (reports, campaigns, lifecycle, suppressions):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
