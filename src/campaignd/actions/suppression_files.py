@@ -323,20 +323,35 @@ async def import_report(
 
 
 @dataclass(frozen=True)
+class ExportPage:
+    text: str
+    """CSV lines, each ending in CRLF."""
+    rows: int
+
+
+@dataclass(frozen=True)
 class Export:
     organization: str
     reason: str | None
     total: int | None
     """Entries on the list when the export began (asked for with ``count``; entries may
     come and go while the export runs)."""
-    lines: AsyncIterator[str]
-    """The header, then the CSV lines of one page at a time."""
+    pages: AsyncIterator[ExportPage]
+    """The entries a page at a time, in address order, each page read in a short read
+    transaction of its own."""
+    header: str = export_header()
 
     @property
     def file_name(self) -> str:
         """``suppressions-acme.csv``, ``suppressions-acme-bounced.csv``."""
         name = "-".join(part for part in ("suppressions", self.organization, self.reason) if part)
         return re.sub(r"[^A-Za-z0-9-]", "-", name) + ".csv"
+
+    async def lines(self) -> AsyncIterator[str]:
+        """The whole file: the header, then a page of lines at a time."""
+        yield self.header
+        async for page in self.pages:
+            yield page.text
 
 
 async def export_suppressions(
@@ -360,8 +375,7 @@ async def export_suppressions(
                 connection, organization_id=organization_id, reason=reason
             )
 
-    async def lines() -> AsyncIterator[str]:
-        yield export_header()
+    async def pages() -> AsyncIterator[ExportPage]:
         after: str | None = None
         while True:
             async with services.database.connection() as connection:
@@ -373,9 +387,9 @@ async def export_suppressions(
                     limit=page_rows,
                 )
             if page:
-                yield export_lines(page)
+                yield ExportPage(export_lines(page), len(page))
             if len(page) < page_rows:
                 return
             after = page[-1].email
 
-    return Export(organization=slug, reason=reason, total=total, lines=lines())
+    return Export(organization=slug, reason=reason, total=total, pages=pages())

@@ -94,7 +94,7 @@ async def export_suppressions(
     )
     disposition = f'attachment; filename="{export.file_name}"'
     return CsvResponse(
-        _encoded(export.lines),
+        _encoded(export.lines()),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
