@@ -28,7 +28,7 @@ from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import bytes_progress, rows_progress
 from campaignd.store.rows import Row
 
-app = command_group("Manage suppression lists (never mailed), and import or export them as CSV.")
+app = command_group("Manage suppression lists (never mailed); import and export CSV.")
 
 ORGANIZATION = typer.Option(..., "--org", metavar="SLUG", help="The organization's slug.")
 EMAILS = typer.Argument(..., metavar="EMAIL...", help="One or more addresses.")
