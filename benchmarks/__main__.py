@@ -4,6 +4,7 @@
     python -m benchmarks --quick               # small sizes, under about a minute
     python -m benchmarks --skip postgres,memory --sizes 100000
     python -m benchmarks --only fanout --postgres postgresql://postgres@127.0.0.1/test
+    python -m benchmarks --only suppressions --suppression-rows 100000,1000000
 
 PostgreSQL comes from ``--postgres URL`` or ``CAMPAIGND_TEST_DATABASE_URL``: each figure
 gets a new database created next to it and dropped afterwards. Without either, the
@@ -31,7 +32,7 @@ import httpx
 from rich.console import Console
 from sqlalchemy import select
 
-from benchmarks import baselines
+from benchmarks import baselines, suppressions_csv
 from benchmarks.common import (
     COOLDOWN_DAYS,
     SmtpSink,
@@ -60,7 +61,7 @@ from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.schema import runs
 from campaignd.store.tokens import create_token
 
-SECTIONS = ("fanout", "delivery", "lateness", "memory", "import")
+SECTIONS = ("fanout", "delivery", "lateness", "memory", "import", "suppressions")
 console = Console() if Console().is_terminal else Console(width=200, no_color=True)
 
 
@@ -77,6 +78,7 @@ class Plan:
     lateness_recipients: int
     memory_sizes: tuple[int, ...]
     import_rows: int
+    suppression_sizes: tuple[int, ...]
     sections: tuple[str, ...]
     postgres: str | None
     directory: Path
@@ -478,6 +480,16 @@ def measure_import(plan: Plan, report: Report) -> None:
     )
 
 
+# ---------------------------------------------------------------- suppression lists as CSV
+
+
+def measure_suppressions(plan: Plan, report: Report) -> None:
+    sizes = ", ".join(f"{size:,}" for size in plan.suppression_sizes)
+    step(f"suppression list CSV: import and export of {sizes} rows, HTTP and CLI")
+    folder = Path(tempfile.mkdtemp(prefix="suppressions-", dir=plan.directory))
+    suppressions_csv.measure_into(report, plan.suppression_sizes, plan.postgres, folder)
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -503,6 +515,9 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--memory-sizes", type=_sizes, help="serve memory runs, e.g. 100000")
     parser.add_argument("--messages", type=int, help="messages per delivery figure")
     parser.add_argument("--import-rows", type=int, help="CSV rows per import figure")
+    parser.add_argument(
+        "--suppression-rows", type=_sizes, help="suppression list sizes, e.g. 100000,1000000"
+    )
     parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
     parser.add_argument(
         "--skip", type=_names, default=set(), help=f"any of {', '.join(SECTIONS)}, postgres"
@@ -529,6 +544,8 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
         lateness_recipients=20 if quick else 1_000,
         memory_sizes=options.memory_sizes or ((5_000,) if quick else (100_000, 1_000_000)),
         import_rows=options.import_rows or (20_000 if quick else 200_000),
+        suppression_sizes=options.suppression_rows
+        or ((10_000, 50_000) if quick else (100_000, 1_000_000)),
         sections=sections,
         postgres=postgres,
         directory=Path(tempfile.mkdtemp(prefix="campaignd-bench-")),
@@ -542,6 +559,7 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "lateness": measure_lateness,
     "memory": measure_memory,
     "import": measure_import,
+    "suppressions": measure_suppressions,
 }
 
 
