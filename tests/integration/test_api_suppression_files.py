@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -113,7 +114,11 @@ async def test_import_reports_each_row_and_the_export_reads_it_back(api: Api) ->
         ["bob@example.org", "complained"],
         ["grace@example.org", "complained"],
     ]
-    assert all(row[2].endswith("Z") and row[2][10] == "T" for row in rows[1:])
+    listed_page = await api.call("acme_admin", "GET", "/suppressions")
+    times = {item["email"]: item["createdAt"] for item in listed_page.json()["suppressions"]}
+    for email, _, created_at in rows[1:]:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", created_at)
+        assert created_at[:19] == times[email][:19], (created_at, times[email])
 
     moved = await api.call(
         "platform",

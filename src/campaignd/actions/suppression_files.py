@@ -390,6 +390,6 @@ async def export_suppressions(
                 yield ExportPage(export_lines(page), len(page))
             if len(page) < page_rows:
                 return
-            after = page[-1].email
+            after = page[-1][0]
 
     return Export(organization=slug, reason=reason, total=total, pages=pages())

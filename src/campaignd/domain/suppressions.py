@@ -15,7 +15,6 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.recipients import DEFAULT_LIMITS, InvalidRow, RecipientLimits, csv_rows
@@ -114,21 +113,16 @@ def check_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -
     return count
 
 
-def iso_utc(moment: datetime) -> str:
-    """``2026-12-01T08:30:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def export_header() -> str:
     return ",".join(EXPORT_COLUMNS) + "\r\n"
 
 
-def export_lines(rows: Iterable[tuple[str, str, datetime]]) -> str:
-    """CSV lines (``email,reason,created_at``, CRLF as RFC 4180 has it) for ``rows``.
+def export_lines(rows: Iterable[tuple[str, str, str]]) -> str:
+    """CSV lines (``email,reason,created_at``, CRLF as RFC 4180 has it) for ``rows``, the
+    time already written as ISO 8601 in UTC.
 
     Values are written as they are, so an export imports back unchanged.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows((email, reason, iso_utc(created_at)) for email, reason, created_at in rows)
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, String, Table, TableValuedAlias, cast, column, func, text
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    TableValuedAlias,
+    cast,
+    column,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,3 +50,12 @@ def object_entries(dialect: str, document: ColumnElement[str]) -> TableValuedAli
     else:
         entries = func.json_each(document)
     return entries.table_valued(column("key", String), column("value", String), name="entries")
+
+
+def iso_utc_text(dialect: str, moment: ColumnElement[Any]) -> ColumnElement[str]:
+    """A stored UTC time as ``2026-12-01T08:30:00Z``, made by the database (a million rows
+    need no Python datetime)."""
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", moment)
+        return func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''), type_=String)
+    return func.strftime("%Y-%m-%dT%H:%M:%SZ", moment, type_=String)

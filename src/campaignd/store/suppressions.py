@@ -5,21 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy import Text, bindparam, delete, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.store.columns import Identifier, UtcDateTime
-from campaignd.store.dialect import object_entries, upsert
+from campaignd.store.dialect import iso_utc_text, object_entries, upsert
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import suppressions
 
-
-class ExportedSuppression(NamedTuple):
-    email: str
-    reason: str
-    created_at: datetime
+ExportedSuppression = tuple[str, str, str]
+"""``(email, reason, created_at)``, the time as ISO 8601 in UTC (``2026-12-01T08:30:00Z``)."""
 
 
 async def add_suppressions(
@@ -130,20 +126,22 @@ async def export_page(
     limit: int = 5_000,
 ) -> list[ExportedSuppression]:
     """The next ``limit`` entries after ``after_email``, in address order (keyset pages on
-    the primary key, so every page costs the same however far into the list it is)."""
+    the primary key, so every page costs the same however far into the list it is); the
+    database writes the times as text, so a page makes no Python datetime."""
     conditions = [suppressions.c.organization_id == organization_id]
     if reason is not None:
         conditions.append(suppressions.c.reason == reason)
     if after_email is not None:
         conditions.append(suppressions.c.email > after_email)
+    created_at = iso_utc_text(connection.dialect.name, suppressions.c.created_at)
     statement = (
-        select(suppressions.c.email, suppressions.c.reason, suppressions.c.created_at)
+        select(suppressions.c.email, suppressions.c.reason, created_at)
         .where(*conditions)
         .order_by(suppressions.c.email)
         .limit(limit)
     )
     result = await connection.execute(statement)
-    return [ExportedSuppression(*row) for row in result.all()]
+    return [(email, reason, time) for email, reason, time in result.all()]
 
 
 async def count_suppressions(
