@@ -338,6 +338,10 @@ def export(
     settings = prepared_settings()
     if output is not None and output.is_dir():
         raise fail(f"--output: {output} is a folder; name a file")
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output: there is no folder {output.parent}")
+    # a bar beside CSV lines on the same terminal would garble both
+    show_bar = errors.is_terminal and (output is not None or not sys.stdout.isatty())
 
     async def work(services: Services, principal: Principal) -> tuple[str, int]:
         found = await actions_files.export_suppressions(
@@ -350,7 +354,7 @@ def export(
             else:
                 target = stack.enter_context(_partial_path(output).open("wb"))
             target.write(found.header.encode("utf-8"))
-            progress = stack.enter_context(rows_progress()) if errors.is_terminal else None
+            progress = stack.enter_context(rows_progress()) if show_bar else None
             task = None
             if progress is not None:
                 task = progress.add_task(f"exporting {slug}", total=found.total)
@@ -369,9 +373,11 @@ def export(
         # the reader stopped (`| head`): nothing more to say, and nothing left to flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
-    except BaseException:
+    except BaseException as error:
         if output is not None:
             _partial_path(output).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise fail(f"{output or 'standard output'}: {error.strerror or error}") from None
         raise
     what = f"{written} address" if written == 1 else f"{written} addresses"
     if output is None:
