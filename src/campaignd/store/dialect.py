@@ -59,3 +59,12 @@ def iso_utc_text(dialect: str, moment: ColumnElement[Any]) -> ColumnElement[str]
         utc = func.timezone("UTC", moment)
         return func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''), type_=String)
     return func.strftime("%Y-%m-%dT%H:%M:%SZ", moment, type_=String)
+
+
+async def refresh_statistics(connection: AsyncConnection, table: Table) -> None:
+    """PostgreSQL: ``ANALYZE`` ``table`` now, after a bulk load, rather than when autovacuum
+    gets to it. Until then the planner takes the table for as small as it was, and may read
+    a keyset page by sorting every row after the cursor instead of walking the index.
+    SQLite plans from its indexes alone."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f'ANALYZE "{table.name}"'))

@@ -10,7 +10,7 @@ from sqlalchemy import Text, bindparam, delete, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.store.columns import Identifier, UtcDateTime
-from campaignd.store.dialect import iso_utc_text, object_entries, upsert
+from campaignd.store.dialect import iso_utc_text, object_entries, refresh_statistics, upsert
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import suppressions
 
@@ -152,3 +152,8 @@ async def count_suppressions(
         conditions.append(suppressions.c.reason == reason)
     statement = select(func.count()).select_from(suppressions).where(*conditions)
     return int((await connection.execute(statement)).scalar_one())
+
+
+async def after_bulk_load(connection: AsyncConnection) -> None:
+    """Fresh planner statistics once many addresses were added at once."""
+    await refresh_statistics(connection, suppressions)
