@@ -6,6 +6,7 @@
     python -m benchmarks --only fanout --postgres postgresql://postgres@127.0.0.1/test
     python -m benchmarks --only segments --segment-contacts 1000000
     python -m benchmarks --only contacts --contact-rows 1000000
+    python -m benchmarks --only suppressions --suppression-rows 100000,1000000
 
 PostgreSQL comes from ``--postgres URL`` or ``CAMPAIGND_TEST_DATABASE_URL``: each figure
 gets a new database created next to it and dropped afterwards. Without either, the
@@ -33,7 +34,7 @@ import httpx
 from rich.console import Console
 from sqlalchemy import select
 
-from benchmarks import baselines, contacts_upsert
+from benchmarks import baselines, contacts_upsert, suppressions_csv
 from benchmarks.common import (
     COOLDOWN_DAYS,
     SmtpSink,
@@ -63,7 +64,16 @@ from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.schema import runs
 from campaignd.store.tokens import create_token
 
-SECTIONS = ("fanout", "delivery", "lateness", "memory", "import", "segments", "contacts")
+SECTIONS = (
+    "fanout",
+    "delivery",
+    "lateness",
+    "memory",
+    "import",
+    "segments",
+    "contacts",
+    "suppressions",
+)
 console = Console() if Console().is_terminal else Console(width=200, no_color=True)
 
 
@@ -82,6 +92,7 @@ class Plan:
     import_rows: int
     segment_contacts: int
     contact_rows: int
+    suppression_sizes: tuple[int, ...]
     sections: tuple[str, ...]
     postgres: str | None
     directory: Path
@@ -516,6 +527,16 @@ def measure_contacts(plan: Plan, report: Report) -> None:
             )
 
 
+# ---------------------------------------------------------------- suppression lists as CSV
+
+
+def measure_suppressions(plan: Plan, report: Report) -> None:
+    sizes = ", ".join(f"{size:,}" for size in plan.suppression_sizes)
+    step(f"suppression list CSV: import and export of {sizes} rows, HTTP and CLI")
+    folder = Path(tempfile.mkdtemp(prefix="suppressions-", dir=plan.directory))
+    suppressions_csv.measure_into(report, plan.suppression_sizes, plan.postgres, folder)
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -543,6 +564,9 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--import-rows", type=int, help="CSV rows per import figure")
     parser.add_argument("--segment-contacts", type=int, help="contacts a segment is counted over")
     parser.add_argument("--contact-rows", type=int, help="contacts per contact import figure")
+    parser.add_argument(
+        "--suppression-rows", type=_sizes, help="suppression list sizes, e.g. 100000,1000000"
+    )
     parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
     parser.add_argument(
         "--skip", type=_names, default=set(), help=f"any of {', '.join(SECTIONS)}, postgres"
@@ -571,6 +595,8 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
         import_rows=options.import_rows or (20_000 if quick else 200_000),
         segment_contacts=options.segment_contacts or (50_000 if quick else 1_000_000),
         contact_rows=options.contact_rows or (20_000 if quick else 1_000_000),
+        suppression_sizes=options.suppression_rows
+        or ((10_000, 50_000) if quick else (100_000, 1_000_000)),
         sections=sections,
         postgres=postgres,
         directory=Path(tempfile.mkdtemp(prefix="campaignd-bench-")),
@@ -588,6 +614,7 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
         plan.segment_contacts, plan.postgres, plan.directory, report
     ),
     "contacts": measure_contacts,
+    "suppressions": measure_suppressions,
 }
 
 

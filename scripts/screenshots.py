@@ -82,6 +82,11 @@ CSV = (
     b"email,first_name\ncustomer7@example.org,Ann\nnew.customer@example.org,Ben\n"
     b"customer1@example.org,Cleo\nnot-an-address,Dan\n"
 )
+OLD_ESP = (
+    b"Email,Reason,Unsubscribed on\nmaria.lopez@example.org,,2025-03-02\n"
+    b"j.chen@example.net,complained,2025-04-11\ncustomer2@example.org,,2025-05-20\n"
+    b"tom@example,,2025-06-01\nliz@example.com,spam,2025-06-07\nsam.o@example.org,,2025-07-15\n"
+)
 
 
 def sign_in(page: Page, url: str, token: str) -> None:
@@ -147,6 +152,16 @@ def main() -> None:
             page.screenshot(path=options.out / "form-problem.png", full_page=True)
             page.goto(f"{server.url}/admin/marketing/suppressions")
             page.screenshot(path=options.out / "suppressions.png", full_page=True)
+            page.set_input_files(
+                "#import-file",
+                files=[
+                    {"name": "old-esp-unsubscribes.csv", "mimeType": "text/csv", "buffer": OLD_ESP}
+                ],
+            )
+            page.select_option("#import-reason", "unsubscribed")
+            page.click("button[data-action=import]")
+            page.wait_for_url("**/suppressions/imports/*")
+            page.screenshot(path=options.out / "suppression-import.png", full_page=True)
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844},
                 device_scale_factor=2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,6 +15,7 @@ from campaignd.actions.services import Services
 from campaignd.domain.recipients import from_json
 from tests.browser.server import PLATFORM_ADMIN, LiveServer, Seeder
 from tests.browser.test_admin_browser import LIST, admin, sign_in
+from tests.browser.test_first_use_browser import PHONE, fits, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -130,3 +132,53 @@ def test_the_preview_shows_one_recipient_in_a_sandbox(
     expect(page).to_have_url(re.compile(r"\?sample=\d+#message$"))
     expect(page.locator("[data-sample-subject]")).to_have_text("For Bob")
     expect(frame.locator("h1")).to_have_text("Hello Bob")
+
+
+def test_import_a_file_and_download_the_list_on_a_phone(
+    browser: object, server: LiveServer, seeder: Seeder
+) -> None:
+    token = admin(seeder)
+    context, phone = open_page(browser, PHONE)
+    try:
+        sign_in(phone, server, token)
+        phone.goto(f"{server.url}{PAGE}")
+        fits(phone)
+        data = (
+            b"email,reason\nann@example.org,bounced\n"
+            b"a-rather-long-address-that-should-still-fit@subdomain.example.org,\n"
+            b"not-an-address,\nbob@example.org,lost\n"
+        )
+        phone.set_input_files(
+            "#import-file", files=[{"name": "old.csv", "mimeType": "text/csv", "buffer": data}]
+        )
+        phone.select_option("#import-reason", "unsubscribed")
+        phone.click("button[data-action=import]")
+        expect(phone).to_have_url(re.compile(rf"{PAGE}/imports/\d+$"))
+        expect(phone.locator("[data-stat=added]")).to_have_text("2")
+        expect(phone.locator("[data-stat=invalid]")).to_have_text("2")
+        expect(phone.locator("tr[data-row]")).to_have_count(2)
+        expect(phone.locator("tr[data-row='4']")).to_contain_text("not-an-address")
+        expect(phone.locator("tr[data-row='5']")).to_contain_text("reason 'lost'")
+        fits(phone)
+
+        phone.reload()
+        expect(phone.locator("[data-stat=added]")).to_have_text("2")
+        assert suppressed(seeder) == [
+            "a-rather-long-address-that-should-still-fit@subdomain.example.org",
+            "ann@example.org",
+        ]
+
+        phone.click("text=Back to the suppression list")
+        expect(phone.locator("tr[data-email]")).to_have_count(2)
+        fits(phone)
+        with phone.expect_download() as download:
+            phone.click("a[data-action=export]")
+        assert download.value.suggested_filename == "suppressions-acme.csv"
+        lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+        assert lines[0] == "email,reason,created_at"
+        assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
+            "a-rather-long-address-that-should-still-fit@subdomain.example.org,unsubscribed",
+            "ann@example.org,bounced",
+        ]
+    finally:
+        context.close()  # type: ignore[attr-defined]

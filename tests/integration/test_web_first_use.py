@@ -104,6 +104,12 @@ async def test_every_admin_form_answers_a_success_with_a_redirect(
     address = {"csrf_token": csrf, "email": "gone@example.org"}
     await post(f"{suppressions}/add", f"{suppressions}/add", data={**address, "reason": "manual"})
     await post(f"{suppressions}/remove", f"{suppressions}/remove", data=address)
+    await post(
+        f"{suppressions}/import",
+        f"{suppressions}/import",
+        data={"csrf_token": csrf, "reason": "bounced"},
+        files={"file": ("old-esp.csv", b"email\nbounce@example.org\n", "text/csv")},
+    )
     await post("/admin/logout", "/admin/logout", data={"csrf_token": csrf})
 
     assert admin_forms() == posted

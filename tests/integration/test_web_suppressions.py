@@ -268,3 +268,185 @@ async def test_hostile_token_names_are_text(client: httpx.AsyncClient, world: Wo
     assert "<script>alert(1)" not in html
     assert "added by token:&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert csrf_of(html)
+
+
+def upload(name: str, data: bytes) -> dict[str, tuple[str, bytes, str]]:
+    return {"file": (name, data, "text/csv")}
+
+
+def stat(html: str, name: str) -> str:
+    found = re.search(rf'data-stat="{name}">([^<]*)<', html)
+    assert found, name
+    return found.group(1)
+
+
+def skipped_rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-row="(\d+)">', html)
+
+
+async def test_import_a_file_see_its_report_and_export_the_list(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await suppress(world, ["ann@example.org"], "acme", "bounced")
+    csrf = await sign_in(client, world.acme_admin)
+    page = (await client.get(PAGE)).text
+    assert 'action="/admin/marketing/suppressions/import" enctype="multipart/form-data"' in page
+    assert f'href="{PAGE}/export"' in page
+
+    data = (
+        b"email,reason\nAnn@Example.org,manual\nbob@example.org,complained\n"
+        b"nobody,\ncid@example.org,\n"
+    )
+    answer = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf, "reason": "unsubscribed"},
+        files=upload("old-esp.csv", data),
+    )
+    assert answer.status_code == 303
+    report_url = answer.headers["location"]
+    assert re.fullmatch(rf"{PAGE}/imports/\d+", report_url)
+    report = (await client.get(report_url)).text
+    assert (stat(report, "added"), stat(report, "unchanged"), stat(report, "invalid")) == (
+        "2",
+        "1",
+        "1",
+    )
+    assert '<span class="filename">old-esp.csv</span>' in report
+    assert skipped_rows(report) == ["4"]
+    assert "An email address must have an @-sign." in report
+    assert await suppressed(world) == {
+        "ann@example.org": "bounced",
+        "bob@example.org": "complained",
+        "cid@example.org": "unsubscribed",
+    }
+    again = (await client.get(report_url)).text
+    assert stat(again, "added") == "2"
+    assert len(await suppressed(world)) == 3
+
+    listing = (await client.get(PAGE)).text
+    row = listing.split('<tr data-email="cid@example.org">')[1].split("</tr>")[0]
+    assert "imported from old-esp.csv by token:acme admin" in row
+
+    exported = await client.get(f"{PAGE}/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="suppressions-acme.csv"' in exported.headers["content-disposition"]
+    lines = exported.text.splitlines()
+    assert lines[0] == "email,reason,created_at"
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
+        "ann@example.org,bounced",
+        "bob@example.org,complained",
+        "cid@example.org,unsubscribed",
+    ]
+    complained = (await client.get(f"{PAGE}?reason=complained")).text
+    assert f'href="{PAGE}/export?reason=complained"' in complained
+    only = await client.get(f"{PAGE}/export?reason=complained")
+    assert only.text.splitlines()[1:] == [lines[2]]
+
+
+async def test_a_file_that_cannot_be_read_is_named_and_changes_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    csrf = await sign_in(client, world.acme_admin)
+    cases = {
+        b"name\nAnn\n": "No &#34;email&#34; column: the header is &#34;name&#34;",
+        b'email\n"ann@example.org\n': "Line 2: a quoted field opens here and is never closed",
+        "email\nzoë@example.org\n".encode("latin-1"): "Line 2: the file is not UTF-8 text",
+    }
+    for data, message in cases.items():
+        answer = await client.post(
+            f"{PAGE}/import", data={"csrf_token": csrf}, files=upload("bad.csv", data)
+        )
+        assert answer.status_code in (400, 422), data
+        assert "<strong>Nothing imported:</strong> " + message in answer.text, answer.text
+    no_file = await client.post(f"{PAGE}/import", data={"csrf_token": csrf})
+    assert no_file.status_code == 422
+    assert "File: choose a CSV file with an &#39;email&#39; column." in no_file.text
+    bad_reason = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf, "reason": "spam"},
+        files=upload("ok.csv", b"email\nann@example.org\n"),
+    )
+    assert "Reason: &#39;spam&#39; is not a reason" in bad_reason.text
+    assert await suppressed(world) == {}
+
+
+async def test_imports_and_their_reports_stay_in_their_organization(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await suppress(world, ["theirs@globex.example"], "globex", "manual")
+    csrf = await sign_in(client, world.globex_admin)
+    answer = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf},
+        files=upload("globex.csv", b"email\nsecret@globex.example\n"),
+    )
+    globex_report = answer.headers["location"]
+
+    client.cookies.clear()
+    csrf = await sign_in(client, world.acme_admin)
+    hidden = await client.get(globex_report)
+    assert hidden.status_code == 404
+    assert "secret@globex.example" not in hidden.text
+    missing = await client.get(f"{PAGE}/imports/999999")
+    assert missing.status_code == 404
+    assert (await client.get(f"{PAGE}/imports/0")).status_code == 404
+    export = await client.get(f"{PAGE}/export")
+    assert "globex.example" not in export.text
+    refused = await client.get(f"{PAGE}/export?organization=globex")
+    assert refused.status_code == 303
+    page = await client.get(refused.headers["location"])
+    assert flashes_of(page.text) == [
+        "Organization: you belong to &#39;acme&#39;, not &#39;globex&#39;."
+    ]
+    sneaky = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf, "organization": "globex"},
+        files=upload("x.csv", b"email\nsneaky@example.org\n"),
+    )
+    assert "you belong to &#39;acme&#39;" in sneaky.text
+    assert await suppressed(world, "globex") == {
+        "secret@globex.example": "manual",
+        "theirs@globex.example": "manual",
+    }
+    assert await suppressed(world, "acme") == {}
+
+    client.cookies.clear()
+    csrf = await sign_in(client, world.platform_admin)
+    shown = (await client.get(globex_report)).text
+    assert "secret@globex.example" not in shown and 'data-stat="added">1<' in shown
+    answer = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf, "organization": "acme"},
+        files=upload("acme.csv", b"email\nmine@acme.example\n"),
+    )
+    report = (await client.get(answer.headers["location"])).text
+    assert f'href="{PAGE}?organization=acme">Back to the suppression list' in report
+    assert await suppressed(world, "acme") == {"mine@acme.example": "manual"}
+    export = await client.get(f"{PAGE}/export?organization=globex")
+    assert 'filename="suppressions-globex.csv"' in export.headers["content-disposition"]
+
+
+async def test_a_viewer_exports_but_cannot_import(client: httpx.AsyncClient, world: World) -> None:
+    await suppress(world, ["bob@example.org"], "acme", "manual")
+    csrf = await sign_in(client, world.acme_viewer)
+    page = (await client.get(PAGE)).text
+    assert "/admin/marketing/suppressions/import" not in page
+    assert "bob@example.org" in (await client.get(f"{PAGE}/export")).text
+    answer = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": csrf},
+        files=upload("x.csv", b"email\neve@example.org\n"),
+    )
+    assert answer.status_code == 303
+    page = await client.get(answer.headers["location"])
+    assert flashes_of(page.text) == [
+        "You have read-only access: viewers can look but not change anything."
+    ]
+    forged = await client.post(
+        f"{PAGE}/import",
+        data={"csrf_token": "forged"},
+        files=upload("x.csv", b"email\neve@example.org\n"),
+    )
+    assert forged.status_code == 403
+    assert await suppressed(world) == {"bob@example.org": "manual"}

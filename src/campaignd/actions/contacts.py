@@ -14,7 +14,7 @@ from campaignd.actions.campaigns import recipient_limits
 from campaignd.actions.errors import Forbidden, Invalid, NotFound
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
-from campaignd.actions.suppressions import _organization as organization_acted_on
+from campaignd.actions.suppressions import organization_of as organization_acted_on
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.audience import ContactStatus
 from campaignd.domain.contacts import (

@@ -30,3 +30,9 @@ class Invalid(ActionError):
 class UnknownName(Invalid):
     """A request names something that does not exist (an organization's slug): 422 over
     HTTP, since it is a field of the request; the CLI says which database it looked in."""
+
+
+class Unreadable(ActionError):
+    """A file or body that cannot be read as text at all (not UTF-8): 400 over HTTP."""
+
+    status_code = 400

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.actions.suppressions import _organization as organization_of
-from campaignd.actions.suppressions import normalised
+from campaignd.actions.suppressions import normalised, organization_of
 from campaignd.domain.audience import MemberStatus, OptIn, Visibility
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.lists import name_problem

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.actions.suppressions import _organization
+from campaignd.actions.suppressions import organization_of
 from campaignd.domain.filters import Filter, FilterError, describe, list_paths, parse, to_json
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store import audit
@@ -112,7 +112,7 @@ async def _segment_in_scope(
         if found is None:
             raise NotFound(f"segment {key} not found")
         return found
-    organization_id, slug = await _organization(connection, principal, organization)
+    organization_id, slug = await organization_of(connection, principal, organization)
     found = await store.segment_by_name(connection, organization_id=organization_id, name=key)
     if found is None:
         raise NotFound(f"segment '{key}' not found in {slug}")
@@ -136,7 +136,7 @@ async def create_segment(
     name, description = _name(name), _description(description)
     now = utcnow()
     async with services.database.transaction() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         node = await checked_filter(connection, organization_id, slug, filter)
         segment_id = await store.create_segment(
             connection,
@@ -171,7 +171,7 @@ async def list_segments(
 ) -> tuple[str, list[Segment], str | None]:
     """The organization, a page of its segments (name order) and the next cursor, if any."""
     async with services.database.connection() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         rows = await store.list_segments(
             connection, organization_id=organization_id, after_name=cursor, limit=limit + 1
         )
@@ -333,7 +333,7 @@ async def count_filter(
 ) -> Count:
     """Count an unsaved filter (the admin builder's live count): checked as a save would."""
     async with services.database.connection() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         node = await checked_filter(connection, organization_id, slug, filter)
         return await _count(
             connection,

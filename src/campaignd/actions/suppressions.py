@@ -10,11 +10,10 @@ from campaignd.actions.errors import Invalid, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.domain.suppressions import REASONS as REASONS
 from campaignd.store import audit, organizations, suppressions
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
-
-REASONS = ("manual", "unsubscribed", "bounced", "complained")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def normalised(emails: list[str]) -> list[str]:
     return list(result)
 
 
-async def _organization(
+async def organization_of(
     connection: AsyncConnection, principal: Principal, slug: str | None
 ) -> tuple[int, str]:
     """The organization acted on: named by a platform admin, else the principal's own."""
@@ -67,7 +66,7 @@ async def list_suppressions(
     if reason is not None and reason not in REASONS:
         raise Invalid(f"reason: must be one of {', '.join(REASONS)}")
     async with services.database.connection() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         rows = await suppressions.list_suppressions(
             connection,
             organization_id=organization_id,
@@ -88,7 +87,7 @@ async def find_suppression(
     except InvalidAddress as error:
         raise Invalid(f"email: '{email}' is not a valid address: {error}") from None
     async with services.database.connection() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         entry = await suppressions.get_suppression(
             connection, organization_id=organization_id, email=address
         )
@@ -108,7 +107,7 @@ async def add_suppressions(
         raise Invalid(f"reason: must be one of {', '.join(REASONS)}")
     addresses = normalised(emails)
     async with services.database.transaction() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         added = await suppressions.add_suppressions(
             connection,
             organization_id=organization_id,
@@ -133,7 +132,7 @@ async def remove_suppressions(
     principal.require_change()
     addresses = normalised(emails)
     async with services.database.transaction() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         removed = await suppressions.remove_suppressions(
             connection, organization_id=organization_id, emails=addresses
         )

@@ -223,6 +223,22 @@ class SuppressionsAdded(ResponseModel):
     unchanged: int
 
 
+class InvalidSuppression(ResponseModel):
+    row: int
+    """The row in the file, numbered as in a spreadsheet (the header is row 1)."""
+    email: str
+    problem: str
+
+
+class SuppressionsImported(ResponseModel):
+    organization: str
+    added: int
+    unchanged: int
+    invalid: list[InvalidSuppression]
+    """The first 1,000 rows skipped, with why."""
+    invalid_count: int
+
+
 class SuppressionsRemoved(ResponseModel):
     organization: str
     removed: int

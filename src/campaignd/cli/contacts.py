@@ -18,12 +18,12 @@ from rich.table import Table
 from campaignd.actions import contacts as actions
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
+from campaignd.actions.text_files import CountingReader
 from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import command_group, console, errors, fail
 from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress
-from campaignd.cli.recipient_files import CountingReader
 from campaignd.domain.audience import ContactStatus
 from campaignd.domain.contacts import (
     FILE_SUFFIXES,

@@ -1,4 +1,5 @@
-"""Rich progress bars shared by the commands: bytes of a file read, and a campaign going out."""
+"""Rich progress bars shared by the commands: bytes of a file read, rows written, and a
+campaign going out."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def bytes_progress(output: Console | None = None) -> Progress:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=output or errors,
+    )
+
+
+def rows_progress(output: Console | None = None) -> Progress:
+    """A bar for rows written (an export), on stderr, so stdout stays the file."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=output or errors,
     )

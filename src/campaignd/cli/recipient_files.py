@@ -7,13 +7,12 @@ holds, so duplicates across chunks are counted as duplicates too.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from campaignd.actions.campaigns import ImportReport
+from campaignd.actions.text_files import csv_text
 from campaignd.domain.recipients import (
     DEFAULT_LIMITS,
     CsvHeader,
@@ -29,32 +28,10 @@ CHUNK_ROWS = 50_000
 INVALID_SHOWN = 20
 
 
-class CountingReader(io.RawIOBase):
-    """A binary file that tells ``on_read`` how many bytes each read returned."""
-
-    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
-        self._raw = raw
-        self._on_read = on_read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self._on_read(len(data))
-        return len(data)
-
-
-def _text(raw: IO[bytes], on_read: Callable[[int], None]) -> io.TextIOWrapper:
-    counting = io.BufferedReader(CountingReader(raw, on_read), buffer_size=1 << 20)
-    return io.TextIOWrapper(counting, encoding="utf-8-sig", newline="")
-
-
 def check_header(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CsvHeader:
     """The file's header (its separator and columns); ``RecipientListError`` unless it names
     an ``email`` column, in the words the API and the admin UI use."""
-    with path.open("rb") as raw, _text(raw, lambda _: None) as text:
+    with path.open("rb") as raw, csv_text(raw) as text:
         try:
             return csv_header(text, limits)
         except UnicodeDecodeError:
@@ -75,7 +52,7 @@ def csv_chunks(
     cut from one reading of the file, so the separator its header line decided (``,``,
     ``;`` or tab) reads every chunk.
     """
-    with path.open("rb") as raw, _text(raw, on_read) as text:
+    with path.open("rb") as raw, csv_text(raw, on_read) as text:
         chunk = RecipientList()
         size = 0
         last = 1

@@ -8,14 +8,19 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    JSON,
     ColumnElement,
+    String,
     Subquery,
     Table,
+    TableValuedAlias,
     Text,
     bindparam,
     cast,
+    column,
     func,
     literal,
+    literal_column,
     select,
     text,
 )
@@ -105,3 +110,32 @@ def _sqlite_path(key: str) -> str:
     if not key.isidentifier():
         raise ValueError(f"not a variable name: {key!r}")
     return f'$."{key}"'
+
+
+def object_entries(dialect: str, document: ColumnElement[str]) -> TableValuedAlias:
+    """The ``key`` and ``value`` (as text) of each member of a JSON object given as text:
+    ``json_each`` on SQLite, ``json_each_text`` on PostgreSQL. One parameter carries a
+    whole batch of rows into one statement."""
+    if dialect == "postgresql":
+        entries = func.json_each_text(cast(document, JSON))
+    else:
+        entries = func.json_each(document)
+    return entries.table_valued(column("key", String), column("value", String), name="entries")
+
+
+def iso_utc_text(dialect: str, moment: ColumnElement[Any]) -> ColumnElement[str]:
+    """A stored UTC time as ``2026-12-01T08:30:00Z``, made by the database (a million rows
+    need no Python datetime)."""
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", moment)
+        return func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''), type_=String)
+    return func.strftime("%Y-%m-%dT%H:%M:%SZ", moment, type_=String)
+
+
+async def refresh_statistics(connection: AsyncConnection, table: Table) -> None:
+    """PostgreSQL: ``ANALYZE`` ``table`` now, after a bulk load, rather than when autovacuum
+    gets to it. Until then the planner takes the table for as small as it was, and may read
+    a keyset page by sorting every row after the cursor instead of walking the index.
+    SQLite plans from its indexes alone."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f'ANALYZE "{table.name}"'))

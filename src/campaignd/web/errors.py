@@ -57,6 +57,9 @@ async def _not_found(request: Request, problem: NotFound) -> Response:
 async def _bad_parameters(request: Request, problem: RequestValidationError) -> Response:
     """An id out of range is a page that does not exist; a bad query parameter says which."""
     errors = list(problem.errors())
+    if any(tuple(error.get("loc", ()))[:2] == ("path", "report_id") for error in errors):
+        name = request.path_params.get("report_id", "")
+        return await _not_found(request, NotFound(f"import {name} not found"))
     if any(tuple(error.get("loc", ()))[:1] == ("path",) for error in errors):
         name = request.path_params.get("campaign_id", "")
         return await _not_found(request, NotFound(f"campaign {name} not found"))

@@ -14,6 +14,7 @@ from campaignd.api.routes import (
     lists,
     recipients,
     reports,
+    suppression_files,
     suppressions,
 )
 from campaignd.api.routes import segments as segment_routes
@@ -22,8 +23,11 @@ PREFIX = "/api/admin/marketing"
 
 
 def admin_api_router() -> APIRouter:
-    """Reports first: ``/campaigns/scheduled`` must not be read as a campaign id."""
+    """Reports first: ``/campaigns/scheduled`` must not be read as a campaign id; and the
+    suppression files before ``/suppressions/{email}``. Routes with a CSV body or answer are
+    not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
+    router.include_router(suppression_files.router)
     for module in (reports, campaigns, lifecycle, suppressions, lists):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)

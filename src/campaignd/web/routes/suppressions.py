@@ -1,14 +1,20 @@
-"""The suppression list: an organization's addresses that are never mailed; add, look up, remove."""
+"""The suppression list: an organization's addresses that are never mailed; add, look up,
+remove, and the whole list as a CSV file (export, import with its report)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
 
+from campaignd.actions import suppression_files
 from campaignd.actions import suppressions as actions
 from campaignd.actions.errors import ActionError
+from campaignd.api.params import MAX_ID
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
@@ -16,12 +22,13 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import FormProblem, text_of
-from campaignd.web.rendering import flash_and_redirect, render
+from campaignd.web.rendering import flash_and_redirect, protect, redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
 
 PAGE_URL = "/admin/marketing/suppressions"
 PAGE_SIZE = 50
+ReportId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix=PAGE_URL, route_class=AdminRoute)
 
@@ -30,6 +37,15 @@ def page_url(**params: str | None) -> str:
     """The page with the given query parameters (empty ones left out)."""
     query = urlencode({name: value for name, value in params.items() if value})
     return f"{PAGE_URL}?{query}" if query else PAGE_URL
+
+
+def export_url(**params: str | None) -> str:
+    query = urlencode({name: value for name, value in params.items() if value})
+    return f"{PAGE_URL}/export?{query}" if query else f"{PAGE_URL}/export"
+
+
+def report_url(report_id: int) -> str:
+    return f"{PAGE_URL}/imports/{report_id}"
 
 
 def _optional(value: str | None) -> str | None:
@@ -82,6 +98,7 @@ async def _page(
     address: str | None = None,
     error: str | None = None,
     values: dict[str, str] | None = None,
+    import_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
     organizations = await _organizations(request, viewer)
@@ -121,6 +138,8 @@ async def _page(
         "lookup": await _lookup(request, viewer, address, organization),
         "error": error,
         "values": values or {},
+        "import_error": import_error,
+        "export_url": export_url(organization=organization, reason=reason),
     }
     return await render(
         request, "suppressions.html", context, viewer=viewer, status_code=status_code
@@ -233,3 +252,80 @@ async def remove_suppression(request: Request, viewer: ViewerDep) -> Response:
     return await flash_and_redirect(
         request, back, "info", f"{email} was not on the suppression list; nothing changed."
     )
+
+
+@router.get("/export")
+async def export_suppressions(
+    request: Request, viewer: ViewerDep, organization: str | None = None, reason: str | None = None
+) -> Response:
+    """The list (or one reason's part of it) as a CSV download, streamed a page at a time."""
+    organization, reason = _optional(organization), _optional(reason)
+    try:
+        export = await suppression_files.export_suppressions(
+            services_of(request), viewer.principal, organization=organization, reason=reason
+        )
+    except ActionError as problem:
+        back = _back(viewer, organization)
+        return await flash_and_redirect(request, back, "error", _sentence(problem.detail))
+
+    async def body() -> AsyncIterator[bytes]:
+        async for text in export.lines():
+            yield text.encode("utf-8")
+
+    response = StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export.file_name}"'},
+    )
+    return protect(response)
+
+
+@router.post("/import")
+async def import_suppressions(request: Request, viewer: ViewerDep) -> Response:
+    """Import an uploaded CSV, then show its report on a page of its own (Post/Redirect/Get:
+    reloading the report imports nothing)."""
+    form = await checked_form(request)
+    organization = _optional(text_of(form, "organization"))
+    if not viewer.can_change:
+        return await flash_and_redirect(request, _back(viewer, organization), "error", READ_ONLY)
+    upload = form.get("file")
+    reason = text_of(form, "reason").strip() or "manual"
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise FormProblem("file: choose a CSV file with an 'email' column")
+        done = await suppression_files.import_suppressions(
+            services_of(request),
+            viewer.principal,
+            upload.file,
+            organization=organization,
+            reason=_reason_of(reason),
+            file_name=upload.filename,
+        )
+    except (FormProblem, ActionError) as problem:
+        text = problem.detail if isinstance(problem, ActionError) else str(problem)
+        status_code = problem.status_code if isinstance(problem, ActionError) else 422
+        return await _page(
+            request,
+            viewer,
+            organization=organization,
+            reason=None,
+            after=None,
+            import_error=_sentence(text),
+            status_code=status_code,
+        )
+    return await redirect(request, report_url(done.id))
+
+
+@router.get("/imports/{report_id}")
+async def import_report_page(request: Request, viewer: ViewerDep, report_id: ReportId) -> Response:
+    """The report of one import: counts, and the rows skipped with their row numbers."""
+    report = await suppression_files.import_report(
+        services_of(request), viewer.principal, report_id
+    )
+    context = {
+        "active": "suppressions",
+        "report": report,
+        "back_url": _back(viewer, report.organization),
+        "invalid_kept": suppression_files.INVALID_KEPT,
+    }
+    return await render(request, "suppressions_import.html", context, viewer=viewer)
