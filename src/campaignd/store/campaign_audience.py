@@ -1,0 +1,150 @@
+"""A campaign's audience: the contacts of the lists and segments it targets.
+
+It is resolved once, when the campaign fans out: one ``INSERT ... SELECT`` adds every
+contact of the audience as a queued delivery beside the explicit recipients, so the
+fan-out's suppression, cooldown and reservation then treat both alike. The preview reads
+the same ``SELECT`` without writing.
+
+Who is in the audience: the organization's ``subscribed`` contacts that are not on its
+suppression list and that are a ``confirmed`` member of one of the lists or match one of
+the segments; each contact once, however many lists and segments hold them. An address
+that is also an explicit recipient keeps its recipient row (and variables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    cast,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.audience import ContactStatus, MemberStatus
+from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.store.campaign_targets import target_ids
+from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.schema import contacts, deliveries, list_members, suppressions
+
+
+def audience_select(
+    organization_id: int,
+    list_ids: Sequence[int],
+    conditions: Sequence[ColumnElement[bool]] = (),
+) -> Select[tuple[int, str, Any]]:
+    """The contacts (``id``, ``email``, ``attributes``) of an audience, each once.
+
+    Callers pick other columns of ``contacts`` with ``with_only_columns``, which keeps the
+    conditions (and keeps a ``WHERE``, which SQLite's ``INSERT ... SELECT ... ON CONFLICT``
+    needs to parse).
+    ``list_ids``: lists whose confirmed members belong to it; ``conditions``: more ways in
+    (the segments' filters, conditions on ``contacts``), any of which is enough.
+    """
+    ways_in = list(conditions)
+    if list_ids:
+        members = select(list_members.c.contact_id).where(
+            list_members.c.list_id.in_(list(list_ids)),
+            list_members.c.status == MemberStatus.CONFIRMED.value,
+        )
+        ways_in.insert(0, contacts.c.id.in_(members))
+    suppressed = exists().where(
+        suppressions.c.organization_id == organization_id,
+        suppressions.c.email == contacts.c.email,
+    )
+    return select(contacts.c.id, contacts.c.email, contacts.c.attributes).where(
+        contacts.c.organization_id == organization_id,
+        contacts.c.status == ContactStatus.SUBSCRIBED.value,
+        or_(*ways_in) if ways_in else false(),
+        ~suppressed,
+    )
+
+
+async def _segment_conditions(
+    connection: AsyncConnection, organization_id: int, segment_ids: Sequence[int], now: datetime
+) -> list[ColumnElement[bool]]:
+    """The segments' filters as conditions on ``contacts``, one per segment."""
+    raise NotImplementedError(
+        f"campaigns cannot target segments yet (segments {', '.join(map(str, segment_ids))})"
+    )
+
+
+async def campaign_audience(
+    connection: AsyncConnection, campaign_id: int, organization_id: int, *, now: datetime
+) -> Select[tuple[int, str, Any]] | None:
+    """The audience of the campaign's lists and segments as they are ``now``; None when it
+    targets neither."""
+    targets = await target_ids(connection, campaign_id)
+    if not targets:
+        return None
+    conditions: list[ColumnElement[bool]] = []
+    if targets.segment_ids:
+        conditions = await _segment_conditions(
+            connection, organization_id, targets.segment_ids, now
+        )
+    return audience_select(organization_id, targets.list_ids, conditions)
+
+
+def _variables(attributes: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """A contact's attributes as a delivery's variables (``jsonb`` to ``json`` on PostgreSQL;
+    on SQLite both are the same JSON text)."""
+    return cast(attributes, JSON) if dialect == "postgresql" else attributes
+
+
+async def add_audience(
+    connection: AsyncConnection, campaign_id: int, organization_id: int, *, now: datetime
+) -> int:
+    """Add the campaign's audience as queued deliveries, in one statement; returns how many
+    were added (an address the campaign already holds keeps its row)."""
+    audience = await campaign_audience(connection, campaign_id, organization_id, now=now)
+    if audience is None:
+        return 0
+    dialect = connection.dialect.name
+    source = audience.with_only_columns(
+        literal(campaign_id, Integer),
+        contacts.c.email,
+        _variables(contacts.c.attributes, dialect),
+        literal(DeliveryStatus.QUEUED.value, String),
+        literal(0, Integer),
+    )
+    statement = insert_ignoring_conflicts(
+        dialect, deliveries, ["campaign_id", "email"]
+    ).from_select(["campaign_id", "email", "variables", "status", "attempts"], source)
+    return int((await connection.execute(statement)).rowcount)
+
+
+def recipients_and_audience(
+    campaign_id: int, audience: Select[tuple[int, str, Any]] | None
+) -> Subquery:
+    """Everyone the campaign would mail, each address once: its recipients (deliveries)
+    then the audience's contacts it does not hold yet. Columns ``email``, ``part`` (0 for a
+    recipient, 1 for the audience) and ``position`` (within the part)."""
+    recipients = select(
+        deliveries.c.email.label("email"),
+        literal(0, Integer).label("part"),
+        deliveries.c.id.label("position"),
+    ).where(deliveries.c.campaign_id == campaign_id)
+    if audience is None:
+        return recipients.subquery("candidates")
+    held = exists().where(
+        deliveries.c.campaign_id == campaign_id, deliveries.c.email == contacts.c.email
+    )
+    newcomers = audience.with_only_columns(
+        contacts.c.email.label("email"),
+        literal(1, Integer).label("part"),
+        contacts.c.id.label("position"),
+    ).where(~held)
+    return union_all(recipients, newcomers).subquery("candidates")
