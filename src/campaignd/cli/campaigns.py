@@ -169,7 +169,7 @@ def create(
     \b
     Examples:
       campaignd campaign create --from winter.yaml
-      campaignd campaign create --from winter.yaml --list Newsletter --segment "Active buyers"
+      campaignd campaign create --from winter.yaml --list Newsletter --list VIP
     """
     configured = settings_or_exit()
     try:
@@ -312,8 +312,9 @@ def target(
     no_lists: bool = typer.Option(False, "--no-lists", help="Target no list any more."),
     no_segments: bool = typer.Option(False, "--no-segments", help="Target no segment any more."),
 ) -> None:
-    """Change the lists and segments a campaign is sent to, beside its recipients.
+    """Change the lists and segments a campaign is sent to.
 
+    Beside its recipients, a campaign is sent to the members of its lists and segments.
     The lists given replace the ones it targets, and so do the segments; a part not given
     stays as it is. Allowed while the campaign is a draft or scheduled. Their members are
     resolved when the campaign starts.
@@ -321,7 +322,7 @@ def target(
     \b
     Examples:
       campaignd campaign target 12 --list Newsletter --list Customers
-      campaignd campaign target 12 --segment "Active buyers" --no-lists
+      campaignd campaign target 12 --segment Active --no-lists
     """
     if list_names and no_lists:
         raise fail("give --list or --no-lists, not both")
