@@ -359,3 +359,32 @@ async def test_a_list_of_another_organization_is_never_read(api: Api, smtp: Smtp
         entries = (await connection.execute(select(cooldown_ledger.c.email))).scalars().all()
     assert total == 3 and run["recipient_count"] == 3
     assert sorted(entries) == mailed
+
+
+async def test_add_audience_adds_each_contact_once_and_says_how_many(api: Api) -> None:
+    acme = await organization_id(api)
+    await add_contacts(api.database, acme, ["ada@example.org", "bob@example.org"])
+    await add_list(
+        api.database,
+        acme,
+        "Newsletter",
+        {"ada@example.org": "confirmed", "bob@example.org": "confirmed"},
+    )
+    await add_list(api.database, acme, "Customers", {"bob@example.org": "confirmed"})
+    alone = int((await api.create(lists=["Newsletter", "Customers"]))["id"])
+    beside = int(
+        (await api.create(lists=["Newsletter", "Customers"], recipients=["bob@example.org"]))["id"]
+    )
+
+    async with api.database.transaction() as connection:
+        assert await campaign_audience.add_audience(connection, alone, acme, now=utcnow()) == 2
+        assert await campaign_audience.add_audience(connection, beside, acme, now=utcnow()) == 1
+
+    assert sorted(await deliveries_of(api.database, alone)) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]
+    assert sorted(await deliveries_of(api.database, beside)) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]

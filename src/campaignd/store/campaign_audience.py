@@ -1,7 +1,8 @@
 """A campaign's audience: the contacts of the lists and segments it targets.
 
 It is resolved once, when the campaign fans out: one ``INSERT ... SELECT`` adds every
-contact of the audience as a queued delivery beside the explicit recipients, so the
+contact of the audience as a queued delivery beside the explicit recipients (deduplicated:
+each contact once, an address the campaign already holds left alone), so the
 fan-out's suppression, cooldown and reservation then treat both alike. The preview reads
 the same ``SELECT`` without writing.
 
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Insert,
     Integer,
     Select,
     String,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     cast,
     exists,
     false,
+    insert,
     literal,
     or_,
     select,
@@ -37,8 +40,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.domain.audience import ContactStatus, MemberStatus
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.campaign_targets import target_ids
-from campaignd.store.dialect import insert_ignoring_conflicts
+from campaignd.store.dialect import insert_ignoring_conflicts, refresh_statistics
 from campaignd.store.schema import contacts, deliveries, list_members, suppressions
+
+REPLAN_AFTER = 10_000
+"""Deliveries added at once after which the fan-out's next statements are planned with
+fresh statistics (``store.dialect.refresh_statistics``)."""
 
 
 def audience_select(
@@ -56,11 +63,7 @@ def audience_select(
     """
     ways_in = list(conditions)
     if list_ids:
-        members = select(list_members.c.contact_id).where(
-            list_members.c.list_id.in_(list(list_ids)),
-            list_members.c.status == MemberStatus.CONFIRMED.value,
-        )
-        ways_in.insert(0, contacts.c.id.in_(members))
+        ways_in.insert(0, _confirmed_member(list_ids))
     suppressed = exists().where(
         suppressions.c.organization_id == organization_id,
         suppressions.c.email == contacts.c.email,
@@ -70,6 +73,22 @@ def audience_select(
         contacts.c.status == ContactStatus.SUBSCRIBED.value,
         or_(*ways_in) if ways_in else false(),
         ~suppressed,
+    )
+
+
+def _confirmed_member(list_ids: Sequence[int]) -> ColumnElement[bool]:
+    """The contact is a confirmed member of one of the lists.
+
+    A correlated ``EXISTS`` on the membership's key (list, contact): PostgreSQL runs it as
+    a hash semi-join, SQLite as one probe of the key per contact, and one list is compared
+    with ``=`` (an ``IN`` of one value costs SQLite half as much again per probe).
+    """
+    ids = sorted(set(list_ids))
+    in_list = list_members.c.list_id == ids[0] if len(ids) == 1 else list_members.c.list_id.in_(ids)
+    return exists().where(
+        list_members.c.contact_id == contacts.c.id,
+        in_list,
+        list_members.c.status == MemberStatus.CONFIRMED.value,
     )
 
 
@@ -104,11 +123,30 @@ def _variables(attributes: ColumnElement[Any], dialect: str) -> ColumnElement[An
     return cast(attributes, JSON) if dialect == "postgresql" else attributes
 
 
+def _held(campaign_id: int) -> ColumnElement[bool]:
+    """The campaign already holds the contact's address (as an explicit recipient)."""
+    return exists().where(
+        deliveries.c.campaign_id == campaign_id, deliveries.c.email == contacts.c.email
+    )
+
+
+async def _holds_recipients(connection: AsyncConnection, campaign_id: int) -> bool:
+    statement = select(deliveries.c.id).where(deliveries.c.campaign_id == campaign_id).limit(1)
+    return (await connection.execute(statement)).first() is not None
+
+
 async def add_audience(
     connection: AsyncConnection, campaign_id: int, organization_id: int, *, now: datetime
 ) -> int:
     """Add the campaign's audience as queued deliveries, in one statement; returns how many
-    were added (an address the campaign already holds keeps its row)."""
+    were added (an address the campaign already holds keeps its row and variables).
+
+    Must run inside the fan-out's transaction, after its claim: nothing else adds
+    deliveries to a started campaign. So a campaign with no recipients of its own takes
+    its audience with a plain ``INSERT`` (each contact comes once); one with recipients
+    leaves their addresses alone by the unique key (``ON CONFLICT DO NOTHING``, which costs
+    PostgreSQL a speculative insertion per row, about 15% of the statement).
+    """
     audience = await campaign_audience(connection, campaign_id, organization_id, now=now)
     if audience is None:
         return 0
@@ -120,10 +158,18 @@ async def add_audience(
         literal(DeliveryStatus.QUEUED.value, String),
         literal(0, Integer),
     )
-    statement = insert_ignoring_conflicts(
-        dialect, deliveries, ["campaign_id", "email"]
-    ).from_select(["campaign_id", "email", "variables", "status", "attempts"], source)
-    return int((await connection.execute(statement)).rowcount)
+    columns = ["campaign_id", "email", "variables", "status", "attempts"]
+    into: Insert
+    if await _holds_recipients(connection, campaign_id):
+        keys = ["campaign_id", "email"]
+        into = insert_ignoring_conflicts(dialect, deliveries, keys).from_select(columns, source)
+    else:
+        into = insert(deliveries).from_select(columns, source)
+    result = await connection.execute(into.execution_options(preserve_rowcount=True))
+    added = int(result.rowcount)
+    if added >= REPLAN_AFTER:
+        await refresh_statistics(connection, deliveries)
+    return added
 
 
 def recipients_and_audience(
@@ -139,12 +185,9 @@ def recipients_and_audience(
     ).where(deliveries.c.campaign_id == campaign_id)
     if audience is None:
         return recipients.subquery("candidates")
-    held = exists().where(
-        deliveries.c.campaign_id == campaign_id, deliveries.c.email == contacts.c.email
-    )
     newcomers = audience.with_only_columns(
         contacts.c.email.label("email"),
         literal(1, Integer).label("part"),
         contacts.c.id.label("position"),
-    ).where(~held)
+    ).where(~_held(campaign_id))
     return union_all(recipients, newcomers).subquery("candidates")

@@ -26,3 +26,16 @@ async def allow_memory_for_joins(connection: AsyncConnection, megabytes: int) ->
     """
     if connection.dialect.name == "postgresql":
         await connection.execute(text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))
+
+
+async def refresh_statistics(connection: AsyncConnection, table: Table) -> None:
+    """PostgreSQL: sample ``table`` again for the planner, now, inside this transaction.
+
+    After a statement added many rows, the statements that follow in the same transaction
+    would be planned with statistics that do not know them (a new campaign's rows look like
+    a handful: nested loops over a million). ``ANALYZE`` in a transaction counts its own
+    rows; ``SKIP_LOCKED`` makes it give up at once rather than wait behind a vacuum.
+    SQLite plans without such statistics.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f'ANALYZE (SKIP_LOCKED) "{table.name}"'))
