@@ -55,11 +55,12 @@ def audience_select(
 ) -> Select[tuple[int, str, Any]]:
     """The contacts (``id``, ``email``, ``attributes``) of an audience, each once.
 
-    Callers pick other columns of ``contacts`` with ``with_only_columns``, which keeps the
-    conditions (and keeps a ``WHERE``, which SQLite's ``INSERT ... SELECT ... ON CONFLICT``
-    needs to parse).
     ``list_ids``: lists whose confirmed members belong to it; ``conditions``: more ways in
     (the segments' filters, conditions on ``contacts``), any of which is enough.
+
+    Callers pick other columns of ``contacts`` with ``with_only_columns``, which keeps the
+    conditions (and so a ``WHERE``, without which SQLite cannot parse
+    ``INSERT ... SELECT ... ON CONFLICT``).
     """
     ways_in = list(conditions)
     if list_ids:
