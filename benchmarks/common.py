@@ -34,7 +34,7 @@ from campaignd.store.columns import UtcDateTime, utcnow
 from campaignd.store.database import Database
 from campaignd.store.migrate import upgrade
 from campaignd.store.runs import start_campaign
-from campaignd.store.schema import campaigns, organizations
+from campaignd.store.schema import campaign_lists, campaigns, lists, organizations
 
 POSTGRES_ENVIRONMENT = "CAMPAIGND_TEST_DATABASE_URL"
 COOLDOWN_DAYS = 90
@@ -212,6 +212,22 @@ def _numbers(dialect: str) -> tuple[str, str]:
     return "", "generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS numbers(i)"
 
 
+def _personal_variables(dialect: str) -> str:
+    """SQL for the variables of ``person{i}`` (as ``variables_of``), a JSON object."""
+    cities = "', '".join(CITIES)
+    if dialect == "sqlite":
+        city = f"json_extract(json_array('{cities}'), '$[' || (i % {len(CITIES)}) || ']')"
+        return (
+            "json_object('first_name', 'Person ' || i, 'city', "
+            f"{city}, 'since', CAST(2010 + i % 15 AS TEXT))"
+        )
+    city = f"(ARRAY['{cities}'])[1 + i % {len(CITIES)}]"
+    return (
+        "json_build_object('first_name', 'Person ' || i, 'city', "
+        f"{city}, 'since', CAST(2010 + i % 15 AS TEXT))"
+    )
+
+
 async def insert_recipients(
     connection: AsyncConnection,
     campaign_id: int,
@@ -223,19 +239,7 @@ async def insert_recipients(
     """Recipients ``person{first..last}@example.org`` with personal variables, one statement."""
     dialect = connection.dialect.name
     prefix, source = _numbers(dialect)
-    cities = "', '".join(CITIES)
-    if dialect == "sqlite":
-        city = f"json_extract(json_array('{cities}'), '$[' || (i % {len(CITIES)}) || ']')"
-        variables = (
-            "json_object('first_name', 'Person ' || i, 'city', "
-            f"{city}, 'since', CAST(2010 + i % 15 AS TEXT))"
-        )
-    else:
-        city = f"(ARRAY['{cities}'])[1 + i % {len(CITIES)}]"
-        variables = (
-            "json_build_object('first_name', 'Person ' || i, 'city', "
-            f"{city}, 'since', CAST(2010 + i % 15 AS TEXT))"
-        )
+    variables = _personal_variables(dialect)
     statement = text(
         f"{prefix}INSERT INTO deliveries (campaign_id, email, variables, status, attempts) "
         f"SELECT :campaign_id, 'person' || i || '@example.org', {variables}, :status, 0 "
@@ -244,6 +248,57 @@ async def insert_recipients(
     await connection.execute(
         statement,
         {"campaign_id": campaign_id, "first": first, "last": last, "status": status},
+    )
+
+
+async def insert_contacts(
+    connection: AsyncConnection, organization_id: int, *, first: int, last: int
+) -> None:
+    """Subscribed contacts ``person{first..last}@example.org`` with the recipients' variables
+    as attributes, one statement."""
+    dialect = connection.dialect.name
+    prefix, source = _numbers(dialect)
+    attributes = _personal_variables(dialect)
+    if dialect == "postgresql":
+        attributes = f"CAST({attributes} AS jsonb)"
+    statement = text(
+        f"{prefix}INSERT INTO contacts (organization_id, email, attributes, status, source, "
+        "created_at, updated_at) "
+        f"SELECT :organization_id, 'person' || i || '@example.org', {attributes}, "
+        f"'subscribed', 'benchmark', :now, :now FROM {source}"
+    ).bindparams(bindparam("now", type_=UtcDateTime()))
+    await connection.execute(
+        statement,
+        {"organization_id": organization_id, "first": first, "last": last, "now": utcnow()},
+    )
+
+
+async def create_list(connection: AsyncConnection, organization_id: int, name: str) -> int:
+    now = utcnow()
+    statement = (
+        insert(lists)
+        .values(
+            organization_id=organization_id,
+            name=name,
+            visibility="private",
+            opt_in="single",
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(lists.c.id)
+    )
+    return int((await connection.execute(statement)).scalar_one())
+
+
+async def insert_members(connection: AsyncConnection, list_id: int, organization_id: int) -> None:
+    """Every contact of the organization, a confirmed member of the list, one statement."""
+    statement = text(
+        "INSERT INTO list_members (list_id, contact_id, status, created_at, updated_at) "
+        "SELECT :list_id, id, 'confirmed', :now, :now FROM contacts "
+        "WHERE organization_id = :organization_id"
+    ).bindparams(bindparam("now", type_=UtcDateTime()))
+    await connection.execute(
+        statement, {"list_id": list_id, "organization_id": organization_id, "now": utcnow()}
     )
 
 
@@ -328,6 +383,36 @@ async def seed_audience(
         )
     in_cooldown = last // 5 - (first - 1) // 5
     return Audience(organization_id, campaign_id, recipients, in_cooldown)
+
+
+async def seed_list_audience(database: Database, contacts: int) -> Audience:
+    """A campaign with no recipients of its own that targets one list of ``contacts``
+    subscribed, confirmed contacts; a fifth of them in cooldown, as in ``seed_audience``."""
+    now = utcnow()
+    async with database.transaction() as connection:
+        organization_id = await create_organization(connection)
+        holder = await create_campaign(
+            connection, organization_id, name=HOLDER_NAME, status=CampaignStatus.SENT
+        )
+        campaign_id = await create_campaign(connection, organization_id)
+        await insert_contacts(connection, organization_id, first=1, last=contacts)
+        list_id = await create_list(connection, organization_id, "Everyone")
+        await insert_members(connection, list_id, organization_id)
+        await connection.execute(
+            insert(campaign_lists).values(campaign_id=campaign_id, list_id=list_id)
+        )
+        for remainder, name, days in ((0, HOLDER_NAME, 15), (1, "Last Year's Sale", 200)):
+            await insert_ledger(
+                connection,
+                first=1,
+                last=contacts,
+                every=5,
+                remainder=remainder,
+                campaign_id=holder,
+                campaign_name=name,
+                contacted_at=now - timedelta(days=days),
+            )
+    return Audience(organization_id, campaign_id, contacts, contacts // 5)
 
 
 async def analyse(database: Database) -> None:

@@ -79,3 +79,13 @@ async def test_clone_is_scoped_and_needs_the_right_to_change(api: Api) -> None:
     viewer = await api.call("acme_viewer", "POST", f"/campaigns/{original['id']}/clone")
     assert viewer.status_code == 403
     assert await api.snapshot() == before
+
+
+async def test_clone_keeps_the_lists_it_targets(api: Api) -> None:
+    made = await api.call("acme_admin", "POST", "/lists", json={"name": "News"})
+    assert made.status_code == 201, made.text
+    original = await api.create(lists=["News"])
+    copy = (
+        await api.call("acme_admin", "POST", f"/campaigns/{original['id']}/clone?recipients=false")
+    ).json()
+    assert (copy["lists"], copy["segments"]) == (["News"], [])

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaignd.actions.campaign_targets import TargetNames, save_targets
 from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
@@ -19,7 +20,7 @@ from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientLi
 from campaignd.domain.template_variables import recipient_variables
 from campaignd.domain.templates import TemplateProblem, compile_campaign
 from campaignd.settings import Settings
-from campaignd.store import audit, campaigns, organizations, recipients, runs
+from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.fanout import CooldownRules, preview
 from campaignd.store.ledger import scope_of
@@ -227,6 +228,8 @@ async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
     counts = (await campaigns.delivery_counts(connection, [campaign_id]))[campaign_id]
     campaign["counts"] = counts
     campaign["recipient_count"] = sum(counts.values())
+    targets = (await campaign_targets.targets_of(connection, [campaign_id]))[campaign_id]
+    campaign["lists"], campaign["segments"] = targets.lists, targets.segments
     return campaign
 
 
@@ -256,10 +259,14 @@ async def list_campaigns(
             limit=limit + 1,
         )
         page = rows[:limit]
-        counts = await campaigns.delivery_counts(connection, [int(row["id"]) for row in page])
+        page_ids = [int(row["id"]) for row in page]
+        counts = await campaigns.delivery_counts(connection, page_ids)
+        targets = await campaign_targets.targets_of(connection, page_ids)
     for row in page:
         row["counts"] = counts[int(row["id"])]
         row["recipient_count"] = sum(row["counts"].values())
+        row["lists"] = targets[int(row["id"])].lists
+        row["segments"] = targets[int(row["id"])].segments
     next_cursor = int(page[-1]["id"]) if len(rows) > limit else None
     return page, next_cursor
 
@@ -273,8 +280,10 @@ async def create_campaign(
     recipient_list: RecipientList | None = None,
     scheduled_for: datetime | None = None,
     timezone: str | None = None,
+    targets: TargetNames | None = None,
 ) -> tuple[Row, ImportReport | None]:
-    """``timezone``: the zone ``scheduled_for`` was chosen in, kept to show it in."""
+    """``timezone``: the zone ``scheduled_for`` was chosen in, kept to show it in;
+    ``targets``: the lists and segments it is sent to beside its recipients."""
     principal.require_change()
     values = asdict(content)
     await _check_content(services, values)
@@ -290,6 +299,8 @@ async def create_campaign(
         report = None
         if recipient_list is not None:
             report = await _insert_recipients(connection, campaign_id, recipient_list)
+        if targets:
+            await save_targets(connection, campaign_id, organization_id, targets)
         if scheduled_for is not None:
             await campaigns.transition(
                 connection,
@@ -298,13 +309,14 @@ async def create_campaign(
                 scheduled_for=scheduled_for,
                 timezone=timezone,
             )
+        detail = {"name": content.name, "recipients": report.added if report else 0}
         await _audit(
             connection,
             principal,
             "create",
             campaign_id,
             organization_id,
-            detail={"name": content.name, "recipients": report.added if report else 0},
+            detail=detail | (targets.detail() if targets else {}),
         )
         view = await _view(connection, campaign_id)
     if scheduled_for is not None:
@@ -313,9 +325,15 @@ async def create_campaign(
 
 
 async def edit_campaign(
-    services: Services, principal: Principal, campaign_id: int, changes: dict[str, Any]
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    changes: dict[str, Any],
+    *,
+    targets: TargetNames | None = None,
 ) -> Row:
-    """Change content fields (``CONTENT_FIELDS``) while the campaign is a draft or scheduled.
+    """Change content fields (``CONTENT_FIELDS``) and the lists and segments it targets
+    while the campaign is a draft or scheduled.
 
     The merged content is checked (its templates tried) before the writer transaction, so
     a slow template never holds the database's write lock; the transaction then makes sure
@@ -326,26 +344,27 @@ async def edit_campaign(
     if unknown:
         raise Invalid(f"{_api_name(sorted(unknown)[0])}: cannot be edited")
     for _attempt in range(EDIT_ATTEMPTS):
-        async with services.database.connection() as connection:
-            checked = await _campaign_in_scope(connection, principal, campaign_id)
-        await _check_content(services, {name: checked[name] for name in CONTENT_FIELDS} | changes)
+        if changes:
+            async with services.database.connection() as connection:
+                checked = await _campaign_in_scope(connection, principal, campaign_id)
+            await _check_content(
+                services, {name: checked[name] for name in CONTENT_FIELDS} | changes
+            )
         async with services.database.transaction() as connection:
             current = await _campaign_in_scope(connection, principal, campaign_id)
-            if any(current[name] != checked[name] for name in CONTENT_FIELDS):
+            if changes and any(current[name] != checked[name] for name in CONTENT_FIELDS):
                 continue  # edited meanwhile: check the new combination
             updated = await campaigns.transition(
                 connection, campaign_id, Action.EDIT, organization_id=principal.scope, **changes
             )
             if updated is None:
                 raise await _refuse(connection, principal, campaign_id, Action.EDIT)
-            await _audit(
-                connection,
-                principal,
-                "edit",
-                campaign_id,
-                current["organization_id"],
-                detail={"fields": sorted(changes)},
-            )
+            organization_id = int(current["organization_id"])
+            detail: dict[str, Any] = {"fields": sorted(changes)}
+            if targets:
+                await save_targets(connection, campaign_id, organization_id, targets)
+                detail = {"fields": sorted([*changes, *targets.fields()]), **targets.detail()}
+            await _audit(connection, principal, "edit", campaign_id, organization_id, detail=detail)
             return await _view(connection, campaign_id)
     raise Conflict("the campaign was being edited by someone else at the same time; try again")
 

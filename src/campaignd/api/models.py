@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 SuppressionReason = Literal["manual", "unsubscribed", "bounced", "complained"]
 EmailText = Annotated[str, Field(max_length=320)]
 """An address as sent: longer than any mailable address (254) answers 422 at once."""
+TargetName = Annotated[str, Field(min_length=1, max_length=100)]
+"""The name of a list or a segment of the campaign's organization."""
 
 
 class RequestModel(BaseModel):
@@ -40,6 +42,10 @@ class CampaignCreate(RequestModel):
     reply_to: str | None = Field(None, max_length=320)
     organization: str | None = Field(None, max_length=63)
     recipients: list[RecipientItem] | None = None
+    lists: list[TargetName] = Field(default_factory=list, max_length=100)
+    """Lists whose confirmed, subscribed members get the campaign (resolved when it starts)."""
+    segments: list[TargetName] = Field(default_factory=list, max_length=100)
+    """Segments whose subscribed contacts get the campaign (resolved when it starts)."""
     scheduled_for: AwareDatetime | None = None
 
 
@@ -50,6 +56,10 @@ class CampaignEdit(RequestModel):
     text_body: str | None = None
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
+    lists: list[TargetName] = Field(default_factory=list, max_length=100)
+    """Replaces the lists it targets ([] for none); left out: unchanged."""
+    segments: list[TargetName] = Field(default_factory=list, max_length=100)
+    """Replaces the segments it targets ([] for none); left out: unchanged."""
 
 
 class ScheduleRequest(RequestModel):
@@ -101,6 +111,10 @@ class Campaign(ResponseModel):
     """The IANA zone it was scheduled in (admin UI); None when scheduled with an offset."""
     recipient_count: int
     counts: dict[str, int]
+    lists: list[str] = Field(default_factory=list)
+    """The lists it targets, beside its recipients (their members join it when it starts)."""
+    segments: list[str] = Field(default_factory=list)
+    """The segments it targets, beside its recipients."""
     started_at: datetime | None
     finished_at: datetime | None
     pruned_at: datetime | None = None

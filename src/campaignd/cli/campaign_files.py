@@ -32,6 +32,8 @@ FIELDS = {
     "replyto": "replyTo",
     "organization": "organization",
     "recipients": "recipients",
+    "lists": "lists",
+    "segments": "segments",
     "scheduledfor": "scheduledFor",
     "timezone": "timezone",
 }
@@ -54,6 +56,8 @@ class CampaignFile:
     recipients_csv: Path | None
     scheduled_for: datetime | None
     scheduled_note: str | None = None
+    lists: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,18 @@ def _body(fields: dict[str, Any], inline: str, file_field: str, path: Path) -> s
         ) from None
 
 
+def _names(fields: dict[str, Any], name: str, path: Path) -> tuple[str, ...]:
+    """``lists`` or ``segments``: a list of names (one name alone is taken as a list of one)."""
+    value = fields.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise CampaignFileError(f"{path}: {name} must be a list of names")
+    return tuple(dict.fromkeys(value))
+
+
 def _recipients(
     fields: dict[str, Any], path: Path, limits: RecipientLimits
 ) -> tuple[RecipientList | None, Path | None]:
@@ -248,4 +264,6 @@ def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> 
         recipients_csv=recipients_csv,
         scheduled_for=None if scheduled is None else scheduled.moment,
         scheduled_note=None if scheduled is None else scheduled.note,
+        lists=_names(fields, "lists", path),
+        segments=_names(fields, "segments", path),
     )

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
+from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
@@ -48,6 +49,8 @@ CAMPAIGN_FIELDS = (
     "scheduled_for",
     "recipient_count",
     "counts",
+    "lists",
+    "segments",
     "started_at",
     "finished_at",
     "created_by",
@@ -68,7 +71,19 @@ def _summary(campaign: Row) -> str:
         line += f" for {format_time(campaign['scheduled_for'])}"
     if campaign.get("status_reason"):
         line += f" ({campaign['status_reason']})"
-    return line + f", {campaign['recipient_count']} recipients"
+    line += f", {campaign['recipient_count']} recipients"
+    targets = _targets(campaign)
+    return line if targets == "-" else f"{line}; {targets}"
+
+
+def _targets(campaign: Row) -> str:
+    """``lists Newsletter, Customers; segments Active`` (``-`` when it targets none)."""
+    parts = [
+        f"{kind} {', '.join(campaign[kind])}"
+        for kind in ("lists", "segments")
+        if campaign.get(kind)
+    ]
+    return "; ".join(parts) or "-"
 
 
 def print_report(totals: ImportTotals) -> None:
@@ -139,20 +154,34 @@ def create(
     chunk_rows: int = typer.Option(
         CHUNK_ROWS, metavar="N", help="Rows per insert when recipients is a CSV.", min=1
     ),
+    list_names: list[str] = typer.Option(
+        [],
+        "--list",
+        metavar="NAME",
+        help="Also send to this list's members (repeat for more lists).",
+    ),
+    segment_names: list[str] = typer.Option(
+        [],
+        "--segment",
+        metavar="NAME",
+        help="Also send to this segment's contacts (repeat for more segments).",
+    ),
 ) -> None:
     """Create a campaign from a YAML or JSON file.
 
     Prints the new campaign's id (the first line on stdout), its summary and the import
     report. The file's fields are those of the API (see docs/cli.md); recipients may be a
-    list or a CSV file, and a scheduledFor time schedules it.
+    list or a CSV file, lists and segments name the organization's lists and segments it is
+    sent to (with --list and --segment adding more), and a scheduledFor time schedules it.
 
     A CSV is read as `campaign import` reads it (see its --help): its header line decides
     the separator, and a header without an email column is refused before anything is
     created.
 
     \b
-    Example:
+    Examples:
       campaignd campaign create --from winter.yaml
+      campaignd campaign create --from winter.yaml --list Newsletter --list VIP
     """
     configured = settings_or_exit()
     try:
@@ -161,6 +190,9 @@ def create(
         raise fail(str(error)) from None
     if definition.scheduled_note:
         note(f"scheduledFor: {definition.scheduled_note}")
+    lists = list(dict.fromkeys([*definition.lists, *list_names]))
+    segments = list(dict.fromkeys([*definition.segments, *segment_names]))
+    targets = TargetNames(lists=lists or None, segments=segments or None)
     if definition.recipients_csv is not None:
         _checked_csv(definition.recipients_csv, configured)
     if definition.scheduled_for is not None:
@@ -179,6 +211,7 @@ def create(
             organization=definition.organization,
             recipient_list=definition.recipients,
             scheduled_for=definition.scheduled_for if csv_path is None else None,
+            targets=targets,
         )
         totals = ImportTotals()
         if report is not None:
@@ -316,6 +349,49 @@ def schedule(
     console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
 
 
+@app.command("target")
+def target(
+    campaign_id: int = CAMPAIGN_ID,
+    list_names: list[str] = typer.Option(
+        [], "--list", metavar="NAME", help="A list to send to (repeat for more lists)."
+    ),
+    segment_names: list[str] = typer.Option(
+        [], "--segment", metavar="NAME", help="A segment to send to (repeat for more)."
+    ),
+    no_lists: bool = typer.Option(False, "--no-lists", help="Target no list any more."),
+    no_segments: bool = typer.Option(False, "--no-segments", help="Target no segment any more."),
+) -> None:
+    """Change the lists and segments a campaign is sent to.
+
+    Beside its recipients, a campaign is sent to the members of its lists and segments.
+    The lists given replace the ones it targets, and so do the segments; a part not given
+    stays as it is. Allowed while the campaign is a draft or scheduled. Their members are
+    resolved when the campaign starts.
+
+    \b
+    Examples:
+      campaignd campaign target 12 --list Newsletter --list Customers
+      campaignd campaign target 12 --segment Active --no-lists
+    """
+    if list_names and no_lists:
+        raise fail("give --list or --no-lists, not both")
+    if segment_names and no_segments:
+        raise fail("give --segment or --no-segments, not both")
+    targets = TargetNames(
+        lists=[] if no_lists else (list(dict.fromkeys(list_names)) or None),
+        segments=[] if no_segments else (list(dict.fromkeys(segment_names)) or None),
+    )
+    if not targets:
+        raise fail("nothing to change: give --list, --segment, --no-lists or --no-segments")
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> Row:
+        return await actions.edit_campaign(services, principal, campaign_id, {}, targets=targets)
+
+    campaign = run_action(settings, work)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
+
+
 def _lifecycle_command(name: str, summary: str) -> None:
     action = getattr(actions, name)
 
@@ -448,6 +524,7 @@ def list_(
         "status",
         "scheduled for",
         "recipients",
+        "lists, segments",
         "sent",
         "failed",
         "skipped",
@@ -461,6 +538,7 @@ def list_(
             row["status"],
             format_time(row["scheduled_for"]),
             str(row["recipient_count"]),
+            _targets(row),
             str(counts.get("sent", 0)),
             str(counts.get("failed", 0)),
             str(counts.get("skipped", 0)),
@@ -480,10 +558,11 @@ def preview(
 ) -> None:
     """Who would get it now and why not; who lacks a template variable.
 
-    Applies the cooldown and the suppression list as sending would, and lists the
-    addresses left out with the reason; changes nothing. Then warns about each variable
-    the templates print without a fallback that some recipients lack (no key, null or
-    empty), with what they would read and a few of their addresses.
+    Counts its recipients and the members of its lists and segments as they are now (each
+    address once), applies the cooldown and the suppression list as sending would, and
+    lists the addresses left out with the reason; changes nothing. Then warns about each
+    variable the templates print without a fallback that some recipients lack (no key,
+    null or empty), with what they would read and a few of their addresses.
 
     \b
     Example:

@@ -133,9 +133,13 @@ def iso_utc_text(dialect: str, moment: ColumnElement[Any]) -> ColumnElement[str]
 
 
 async def refresh_statistics(connection: AsyncConnection, table: Table) -> None:
-    """PostgreSQL: ``ANALYZE`` ``table`` now, after a bulk load, rather than when autovacuum
-    gets to it. Until then the planner takes the table for as small as it was, and may read
-    a keyset page by sorting every row after the cursor instead of walking the index.
-    SQLite plans from its indexes alone."""
+    """PostgreSQL: sample ``table`` again for the planner, now, inside this transaction.
+
+    After a statement added many rows, the statements that follow in the same transaction
+    would be planned with statistics that do not know them (a new campaign's rows look like
+    a handful: nested loops over a million). ``ANALYZE`` in a transaction counts its own
+    rows; ``SKIP_LOCKED`` makes it give up at once rather than wait behind a vacuum.
+    SQLite plans without such statistics.
+    """
     if connection.dialect.name == "postgresql":
-        await connection.execute(text(f'ANALYZE "{table.name}"'))
+        await connection.execute(text(f'ANALYZE (SKIP_LOCKED) "{table.name}"'))

@@ -1,5 +1,6 @@
-"""Fan-out: a campaign's recipients are checked once, in a few set-based statements: those
-in cooldown, suppressed, duplicated or invalid are skipped, the others stay queued.
+"""Fan-out: a campaign's audience (its lists and segments) joins its recipients, and they are
+checked once, in a few set-based statements: those in cooldown, suppressed, duplicated or
+invalid are skipped, the others stay queued.
 
 And the read-only preview that applies the same rules.
 """
@@ -9,15 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, literal, select, update
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, shown_name, suppressed_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
+from campaignd.store.campaign_audience import (
+    add_audience,
+    campaign_audience,
+    recipients_and_audience,
+)
 from campaignd.store.dialect import allow_memory_for_joins
 from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
-from campaignd.store.recipients import count_recipients
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
 from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, suppressions
@@ -45,8 +51,10 @@ async def fan_out(
 ) -> dict[str, int] | None:
     """Fan out a started campaign once; None when it is already fanned out (or not sending).
 
-    Only the skipped recipients are written: the others stay ``queued`` and become the
-    queue through the campaign's ``fanned_out_at`` (see ``store.waiting``).
+    The audience of the campaign's lists and segments is resolved first, into queued
+    deliveries beside the explicit recipients (``store.campaign_audience``). Then only the
+    skipped recipients are written: the others stay ``queued`` and become the queue through
+    the campaign's ``fanned_out_at`` (see ``store.waiting``).
 
     Must run inside a writer transaction: the first statement claims the fan-out, so a
     second fan-out of the same campaign waits for the first and then does nothing.
@@ -67,6 +75,7 @@ async def fan_out(
         return None
     organization_id, name = int(campaign["organization_id"]), str(campaign["name"])
     await allow_memory_for_joins(connection, JOIN_MEMORY_MEGABYTES)
+    await add_audience(connection, campaign_id, organization_id, now=now)
     await _skip_suppressed(connection, campaign_id, organization_id)
     if rules.days > 0:
         scope = scope_of(rules.scope, organization_id)
@@ -207,75 +216,80 @@ async def preview(
     now: datetime,
     limit: int = 1000,
 ) -> tuple[int, int, list[dict[str, str]]]:
-    """Read-only eligibility: (total, ineligible, reasons[:limit]) by the fan-out's rules."""
+    """Read-only eligibility: (total, ineligible, reasons[:limit]) by the fan-out's rules.
+
+    Until the campaign fans out, its audience (lists and segments, as they are ``now``)
+    counts beside its recipients, each address once; after, its deliveries are its audience.
+    Both figures come from one counting statement; only the reasons' sample is read.
+    """
     campaign_id, organization_id = int(campaign["id"]), int(campaign["organization_id"])
+    audience = None
+    if campaign["fanned_out_at"] is None:
+        audience = await campaign_audience(connection, campaign_id, organization_id, now=now)
+    candidates = recipients_and_audience(campaign_id, audience)
     scope = scope_of(rules.scope, organization_id)
     holder = campaigns.alias("holder")
     cooldown_join = and_(
         cooldown_ledger.c.scope == scope,
-        cooldown_ledger.c.email == deliveries.c.email,
-        cooldown_ledger.c.campaign_id != campaign_id,
+        cooldown_ledger.c.email == candidates.c.email,
+        cooldown_ledger.c.campaign_id.is_distinct_from(campaign_id),
         cooldown_ledger.c.contacted_at >= rules.cutoff(now),
         literal(rules.days > 0),
     )
-    statement = (
+    checked = candidates.outerjoin(
+        suppressions,
+        and_(
+            suppressions.c.organization_id == organization_id,
+            suppressions.c.email == candidates.c.email,
+        ),
+    ).outerjoin(cooldown_ledger, cooldown_join)
+    ineligible = (suppressions.c.email.is_not(None)) | (cooldown_ledger.c.email.is_not(None))
+    counting = select(func.count(), func.count(case((ineligible, 1)))).select_from(checked)
+    total, ineligible_count = (await connection.execute(counting)).one()
+    sample = (
         select(
-            deliveries.c.email,
+            candidates.c.email,
             suppressions.c.reason.label("suppression"),
             cooldown_ledger.c.campaign_name,
             cooldown_ledger.c.contacted_at,
             holder.c.status.label("holder_status"),
             holder.c.organization_id.label("holder_organization_id"),
         )
-        .select_from(
-            deliveries.outerjoin(
-                suppressions,
-                and_(
-                    suppressions.c.organization_id == organization_id,
-                    suppressions.c.email == deliveries.c.email,
-                ),
-            )
-            .outerjoin(cooldown_ledger, cooldown_join)
-            .outerjoin(holder, holder.c.id == cooldown_ledger.c.campaign_id)
-        )
-        .where(
-            deliveries.c.campaign_id == campaign_id,
-            (suppressions.c.email.is_not(None)) | (cooldown_ledger.c.email.is_not(None)),
-        )
-        .order_by(deliveries.c.id)
+        .select_from(checked.outerjoin(holder, holder.c.id == cooldown_ledger.c.campaign_id))
+        .where(ineligible)
+        .order_by(candidates.c.part, candidates.c.position)
+        .limit(limit)
     )
-    total = await count_recipients(connection, campaign_id)
-    ineligible = 0
-    reasons: list[dict[str, str]] = []
-    for row in await connection.execute(statement):
-        ineligible += 1
-        if len(reasons) >= limit:
-            continue
-        if row.suppression is not None:
-            reasons.append(
-                {
-                    "email": row.email,
-                    "code": SkipCode.SUPPRESSED.value,
-                    "reason": suppressed_reason(row.suppression),
-                }
-            )
-        else:
-            reasons.append(
-                {
-                    "email": row.email,
-                    "code": SkipCode.COOLDOWN.value,
-                    "reason": cooldown_reason(
-                        campaign_name=holder_name(
-                            row.campaign_name,
-                            row.holder_organization_id,
-                            scope=scope,
-                            organization_id=organization_id,
-                        ),
-                        contacted_at=row.contacted_at,
-                        cooldown_days=rules.days,
-                        now=now,
-                        sent=_held_after_sending(row.holder_status),
-                    ),
-                }
-            )
-    return total, ineligible, reasons
+    reasons = [
+        _reason(row, scope=scope, organization_id=organization_id, rules=rules, now=now)
+        for row in await connection.execute(sample)
+    ]
+    return int(total), int(ineligible_count), reasons
+
+
+def _reason(
+    row: Any, *, scope: int, organization_id: int, rules: CooldownRules, now: datetime
+) -> dict[str, str]:
+    """One line of the preview's reasons: why this address would be skipped."""
+    if row.suppression is not None:
+        return {
+            "email": row.email,
+            "code": SkipCode.SUPPRESSED.value,
+            "reason": suppressed_reason(row.suppression),
+        }
+    return {
+        "email": row.email,
+        "code": SkipCode.COOLDOWN.value,
+        "reason": cooldown_reason(
+            campaign_name=holder_name(
+                row.campaign_name,
+                row.holder_organization_id,
+                scope=scope,
+                organization_id=organization_id,
+            ),
+            contacted_at=row.contacted_at,
+            cooldown_days=rules.days,
+            now=now,
+            sent=_held_after_sending(row.holder_status),
+        ),
+    }

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
+from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import (
@@ -59,7 +60,8 @@ def campaign(row: Row) -> Campaign:
 async def create_campaign(
     body: Annotated[CampaignCreate, Body()], services: ServicesDep, principal: PrincipalDep
 ) -> CreatedCampaign:
-    """Create a draft (scheduled, given ``scheduledFor``), optionally with recipients."""
+    """Create a draft (scheduled, given ``scheduledFor``), optionally with recipients and
+    the lists and segments it targets."""
     content = actions.CampaignContent(
         **body.model_dump(
             include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
@@ -77,6 +79,7 @@ async def create_campaign(
         organization=body.organization,
         recipient_list=recipients,
         scheduled_for=body.scheduled_for,
+        targets=TargetNames(lists=body.lists or None, segments=body.segments or None),
     )
     created = CreatedCampaign.model_validate(row)
     if report is not None:
@@ -118,11 +121,15 @@ async def edit_campaign(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> Campaign:
-    """Edit content while the campaign is a draft or scheduled; only the fields sent change."""
+    """Edit content, lists and segments while the campaign is a draft or scheduled; only the
+    fields sent change."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("the body names no field to change")
-    return campaign(await actions.edit_campaign(services, principal, campaign_id, changes))
+    targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
+    return campaign(
+        await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+    )
 
 
 @router.delete(
