@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from campaignd.delivery.dkim import Signer
 from campaignd.delivery.jobs import Job
 from campaignd.delivery.messages import Message, MessageBuilder
 from campaignd.domain.templates import RenderLimitExceeded
@@ -31,10 +32,12 @@ Result = TypeVar("Result")
 @dataclass(frozen=True)
 class CampaignBuilders:
     """A campaign's builder under the full limits, and one with the inline deadline (None
-    when even the trial render needs longer: every message goes to the thread)."""
+    when even the trial render needs longer: every message goes to the thread); the signer
+    of its From domain's DKIM keys (None: sent unsigned)."""
 
     full: MessageBuilder
     inline: MessageBuilder | None
+    signer: Signer | None = None
 
 
 class Busy(Exception):
