@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaignd.actions.dkim import Signing, campaign_signing
 from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
@@ -53,6 +54,8 @@ class Preview:
     eligible: int
     ineligible: int
     reasons: list[dict[str, str]]
+    dkim: Signing | None = None
+    """How its messages are signed (None: the From address cannot be read)."""
 
 
 def cooldown_rules(services: Services) -> CooldownRules:
@@ -601,6 +604,11 @@ async def preview_campaign(
         total, ineligible, reasons = await preview(
             connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
         )
+        signing = await campaign_signing(
+            connection,
+            organization_id=int(campaign["organization_id"]),
+            from_address=campaign["from_address"] or services.settings.from_address,
+        )
     return Preview(
         campaign_id=campaign_id,
         campaign_name=str(campaign["name"]),
@@ -608,6 +616,7 @@ async def preview_campaign(
         eligible=total - ineligible,
         ineligible=ineligible,
         reasons=reasons,
+        dkim=signing,
     )
 
 
