@@ -6,6 +6,7 @@ from campaignd.cli import (
     campaigns,
     database,
     demo,
+    dkim,
     organizations,
     runs,
     serve,
@@ -26,6 +27,7 @@ app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
 app.add_typer(suppressions.app, name="suppress")
+app.add_typer(dkim.app, name="dkim")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 
