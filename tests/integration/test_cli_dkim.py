@@ -75,8 +75,10 @@ def test_add_generates_a_key_and_prints_the_record_to_publish(
     assert key["recordName"] == NAME and key["recordValue"] == value
     assert "privateKey" not in key and "private" not in json.dumps(listing).lower()
 
-    other = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    other = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
     dns_server.publish(NAME, f"v=DKIM1; k=rsa; p={base64.b64encode(other).decode()}")
     assert " differs " in ok("dkim", "list", "--org", "acme").stdout
