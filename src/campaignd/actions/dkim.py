@@ -4,7 +4,9 @@ DNS record to publish and whether DNS serves it, remove; and whether a campaign 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -237,3 +239,14 @@ async def campaign_signing(
         keys[0].key.domain,
         tuple((sealed.key.selector, sealed.key.algorithm) for sealed in keys),
     )
+
+
+async def signing_of_campaign(services: Services, campaign: Mapping[str, Any]) -> Signing | None:
+    """How a campaign already read in the principal's scope (``campaigns.get_campaign``)
+    is signed: its From address, or the instance's default sender."""
+    async with services.database.connection() as connection:
+        return await campaign_signing(
+            connection,
+            organization_id=int(campaign["organization_id"]),
+            from_address=campaign["from_address"] or services.settings.from_address,
+        )

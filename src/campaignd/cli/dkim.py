@@ -138,12 +138,8 @@ def list_(
     """
     settings = prepared_settings()
 
-    async def work(
-        services: Services, principal: Principal
-    ) -> tuple[str, list[actions.KeyView]]:
-        return await actions.list_keys(
-            services, principal, organization=org, check_dns=check_dns
-        )
+    async def work(services: Services, principal: Principal) -> tuple[str, list[actions.KeyView]]:
+        return await actions.list_keys(services, principal, organization=org, check_dns=check_dns)
 
     slug, views = run_action(settings, work)
     if as_json:

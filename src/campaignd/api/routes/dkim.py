@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, status
 
 from campaignd.actions import dkim as actions
 from campaignd.api.auth import PrincipalDep, ServicesDep
-from campaignd.api.models import DkimKey, DkimKeyAdd, DkimKeyList, DnsCheck
+from campaignd.api.models import DkimKey, DkimKeyAdd, DkimKeyList, DnsCheck, problem
 from campaignd.api.routing import ApiRoute
 
 router = APIRouter(tags=["dkim"], route_class=ApiRoute)
@@ -54,7 +54,15 @@ async def list_keys(
     return DkimKeyList(organization=slug, keys=[key_model(view) for view in views])
 
 
-@router.post("/dkim-keys", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/dkim-keys",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: problem(
+            "The organization has a key with this selector for the domain; nothing changed"
+        )
+    },
+)
 async def add_key(
     body: Annotated[DkimKeyAdd, Body()], services: ServicesDep, principal: PrincipalDep
 ) -> DkimKey:
