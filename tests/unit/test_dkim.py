@@ -121,7 +121,7 @@ def test_nameservers_setting() -> None:
         ("::1", 53),
         ("::1", 53),
     ]
-    with pytest.raises(SettingsError, match="CAMPAIGND_DNS_NAMESERVERS: 'dns.example'"):
+    with pytest.raises(SettingsError, match=r"CAMPAIGND_DNS_NAMESERVERS: 'dns\.example'"):
         load_settings(_env_file=None, dns_nameservers="dns.example")
     with pytest.raises(SettingsError, match="the port must be 1 to 65535"):
         load_settings(_env_file=None, dns_nameservers="127.0.0.1:0")
