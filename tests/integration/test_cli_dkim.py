@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from campaignd.store.schema import audit_log, dkim_keys
 from tests.integration.dns_server import DnsServer
-from tests.integration.test_cli_campaigns import engine, ok, refused
+from tests.integration.test_cli_campaigns import engine, new_campaign, ok, refused
 
 __all__ = ["engine"]
 
@@ -145,3 +145,25 @@ def test_key_file_and_refusals_change_nothing(
         "dkim", "remove", *arguments, "--selector", "ed1"
     )
     assert "has no DKIM keys" in ok("dkim", "list", "--org", "acme").stdout
+
+
+def test_preview_says_whether_the_campaign_is_signed(
+    engine: Engine, dns_server: DnsServer, tmp_path: Path
+) -> None:
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(
+        tmp_path, fromAddress="News <news@news.acme.example>", recipients=["ann@example.org"]
+    )
+    preview = ok("campaign", "preview", str(campaign_id)).stdout
+    assert "DKIM: sent unsigned: no DKIM key for news.acme.example" in preview
+    ok("dkim", "add", "--org", "acme", "--domain", "acme.example", "--selector", "cmp1")
+    preview = ok("campaign", "preview", str(campaign_id)).stdout
+    assert "DKIM: signed with DKIM as acme.example: cmp1 (rsa)" in preview
+    document = json.loads(ok("campaign", "preview", str(campaign_id), "--json").stdout)
+    assert document["dkim"] == {
+        "signed": True,
+        "fromDomain": "news.acme.example",
+        "domain": "acme.example",
+        "selectors": ["cmp1"],
+        "note": "signed with DKIM as acme.example: cmp1 (rsa)",
+    }

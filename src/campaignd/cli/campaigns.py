@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions.dkim import Signing
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
@@ -421,6 +423,19 @@ def list_(
         console.print(f"(more campaigns: raise --limit above {limit})")
 
 
+def _signing_json(signing: Signing | None) -> dict[str, Any] | None:
+    """A preview's ``dkim`` as the API writes it."""
+    if signing is None:
+        return None
+    return {
+        "signed": signing.signed,
+        "fromDomain": signing.from_domain,
+        "domain": signing.domain,
+        "selectors": [selector for selector, _ in signing.keys],
+        "note": signing.note,
+    }
+
+
 @app.command("preview")
 def preview(
     campaign_id: int = CAMPAIGN_ID,
@@ -452,6 +467,7 @@ def preview(
                 "eligible": result.eligible,
                 "ineligible": result.ineligible,
                 "reasons": [dict(reason) for reason in result.reasons[:limit]],
+                "dkim": _signing_json(result.dkim),
             }
         )
         return
@@ -463,6 +479,8 @@ def preview(
         soft_wrap=True,
         markup=False,
     )
+    if result.dkim is not None:
+        console.print(f"DKIM: {result.dkim.note}", highlight=False, soft_wrap=True, markup=False)
     if result.reasons and limit:
         table = Table("email", "code", "reason")
         for reason in result.reasons[:limit]:
