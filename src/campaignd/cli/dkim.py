@@ -77,7 +77,7 @@ def add(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Add a DKIM key for a sending domain and print the DNS TXT record to publish.
+    """Add a key for a domain; print the TXT record to publish.
 
     Without --key-file a new key is generated. The private key is stored encrypted with
     the instance's secret and never shown again. Every message whose From address is in
@@ -126,9 +126,10 @@ def list_(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """List an organization's DKIM keys with the TXT record of each and whether DNS serves
-    it: published, not published, differs (another key or several records are there) or
-    unknown (DNS gave no answer).
+    """List the keys, their records and whether DNS serves them.
+
+    The DNS status of each record: published, not published, differs (another key or
+    several records are there) or unknown (DNS gave no answer).
 
     The DNS servers are the system's, or those in CAMPAIGND_DNS_NAMESERVERS.
 
@@ -173,7 +174,7 @@ def list_(
 
 @app.command("remove")
 def remove(org: str = ORGANIZATION, domain: str = DOMAIN, selector: str = SELECTOR) -> None:
-    """Remove a DKIM key: messages are no longer signed with it.
+    """Remove a key: messages are no longer signed with it.
 
     Keep its DNS record for a few days, until no message signed with it is still on its
     way to a mailbox.
