@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,8 +56,8 @@ PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 @dataclass(frozen=True)
 class KeyPair:
     algorithm: str  # rsa or ed25519
-    private_pem: bytes  # PKCS#8, unencrypted: seal it before storing
-    public_key: str  # base64, the p= of the DNS record
+    private_pem: bytes = field(repr=False)  # PKCS#8, unencrypted: seal it before storing
+    public_key: str = ""  # base64, the p= of the DNS record
 
 
 def generate_key(algorithm: str) -> KeyPair:
@@ -160,7 +160,7 @@ class SigningKey:
     domain: str
     selector: str
     algorithm: str
-    private: PrivateKey
+    private: PrivateKey = field(repr=False)
 
     @classmethod
     def from_pem(cls, domain: str, selector: str, pem: bytes) -> SigningKey:
@@ -168,9 +168,6 @@ class SigningKey:
         private = serialization.load_pem_private_key(pair.private_pem, password=None)
         assert isinstance(private, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey)
         return cls(domain, selector, pair.algorithm, private)
-
-    def __repr__(self) -> str:  # never the key
-        return f"SigningKey({self.selector}._domainkey.{self.domain}, {self.algorithm})"
 
     def sign(self, data: bytes) -> bytes:
         """The signature of the canonical header bytes (RFC 6376 / RFC 8463)."""
