@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 ALGORITHMS = ("rsa", "ed25519")
 SIGNATURE_ALGORITHMS = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
@@ -205,18 +206,25 @@ def signed_headers(
 ) -> SignedHeaders:
     """The fields of ``signed`` present in the message, the last instance first (as a verifier
     takes them), each oversigned name once more than present."""
+    wanted = _wanted(tuple(signed))
     found: dict[str, list[bytes]] = {}
     for field in fields:
-        name = field[: field.find(b":")].strip(b" \t").lower().decode("ascii", "replace")
-        if name in signed:
+        name = wanted.get(field[: field.find(b":")].rstrip(b" \t").lower())
+        if name is not None:
             found.setdefault(name, []).append(field)
     names: list[str] = []
     parts: list[bytes] = []
     for name in signed:
-        instances = found.get(name, [])
-        for field in reversed(instances):
-            names.append(name)
-            parts.append(relaxed_header(field))
+        instances = found.get(name)
+        if instances:
+            for field in reversed(instances):
+                names.append(name)
+                parts.append(relaxed_header(field))
         if name in OVERSIGNED:
             names.append(name)
     return SignedHeaders(names, b"".join(parts))
+
+
+@cache
+def _wanted(signed: tuple[str, ...]) -> dict[bytes, str]:
+    return {name.encode("ascii"): name for name in signed}
