@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
@@ -214,6 +215,8 @@ class Signer:
             raise ValueError("a signer needs at least one key")
         self.keys = list(keys)
         self._prefixes: dict[tuple[str, ...], list[str]] = {}
+        self._waiting: list[tuple[Prepared, asyncio.Future[list[bytes]]]] = []
+        self._batches = 0  # hand-overs in a signing thread now
 
     @property
     def domain(self) -> str:
@@ -267,11 +270,55 @@ class Signer:
         return self.signed(data, prepared, self.signatures(prepared))
 
     async def sign(self, message: Message) -> Message:
-        """``message`` signed; the private-key operations run in a signing thread."""
+        """``message`` signed; the private-key operations run in a signing thread.
+
+        Messages that wait while the threads are busy are signed together, in one hand-over
+        to a thread and back: each hand-over costs the event loop about as much as making
+        a message's canonical forms, so under load it is paid once for several messages.
+        """
         prepared = self.prepare(message.data)
         loop = asyncio.get_running_loop()
-        signatures = await loop.run_in_executor(_executor(), self.signatures, prepared)
+        signed: asyncio.Future[list[bytes]] = loop.create_future()
+        self._waiting.append((prepared, signed))
+        if self._batches < SIGNING_THREADS:
+            self._hand_over(loop)
+        signatures = await signed
         return replace(message, data=self.signed(message.data, prepared, signatures))
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._waiting = self._waiting, []
+        if not batch:
+            return
+        self._batches += 1
+        work = _executor().submit(self._sign_batch, [prepared for prepared, _ in batch])
+
+        def done(work: Future[list[list[bytes]]]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(self._batch_done, loop, batch, work)
+
+        work.add_done_callback(done)
+
+    def _sign_batch(self, batch: list[Prepared]) -> list[list[bytes]]:
+        return [self.signatures(prepared) for prepared in batch]
+
+    def _batch_done(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[Prepared, asyncio.Future[list[bytes]]]],
+        work: Future[list[list[bytes]]],
+    ) -> None:
+        self._batches -= 1
+        error = work.exception()
+        results = work.result() if error is None else []
+        for index, (_, signed) in enumerate(batch):
+            if signed.done():  # its sender was cancelled
+                continue
+            if error is not None:
+                signed.set_exception(error)
+            else:
+                signed.set_result(results[index])
+        if self._waiting and self._batches < SIGNING_THREADS:
+            self._hand_over(loop)
 
 
 _signing_threads: ThreadPoolExecutor | None = None
