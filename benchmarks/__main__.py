@@ -54,6 +54,7 @@ from benchmarks.common import (
     variables_of,
     workers_in_processes,
 )
+from benchmarks.dkim import measure_dkim
 from benchmarks.memory import ServedInstance, campaign_memory, campaignd_command
 from benchmarks.memory import campaignd_environment as subprocess_environment
 from benchmarks.report import Figure, Report, machine_description, markdown, render
@@ -68,6 +69,7 @@ from campaignd.store.tokens import create_token
 SECTIONS = (
     "fanout",
     "delivery",
+    "dkim",
     "lateness",
     "memory",
     "import",
@@ -282,6 +284,21 @@ def measure_delivery(plan: Plan, report: Report) -> None:
         )
     if not plan.postgres:
         report.problems.append("delivery on PostgreSQL: no --postgres URL")
+
+
+# ---------------------------------------------------------------- DKIM
+
+
+def measure_signing(plan: Plan, report: Report) -> None:
+    """Signing cost per message, and delivery signed with RSA-2048 beside unsigned."""
+    measure_dkim(
+        report,
+        step,
+        messages=plan.messages,
+        connections=plan.connections,
+        directory=plan.directory,
+        quick=plan.messages < 10_000,
+    )
 
 
 # ---------------------------------------------------------------- scheduler lateness
@@ -632,6 +649,7 @@ def parse_plan(arguments: list[str]) -> tuple[Plan, argparse.Namespace]:
 MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "fanout": measure_fan_out,
     "delivery": measure_delivery,
+    "dkim": measure_signing,
     "lateness": measure_lateness,
     "memory": measure_memory,
     "import": measure_import,

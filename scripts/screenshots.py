@@ -19,12 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from campaignd.actions.dkim import add_key  # noqa: E402
 from campaignd.actions.services import Services  # noqa: E402
 from campaignd.actions.suppressions import add_suppressions  # noqa: E402
 from campaignd.settings import Settings  # noqa: E402
 from campaignd.store.columns import utcnow  # noqa: E402
 from campaignd.store.migrate import upgrade  # noqa: E402
 from tests.browser.server import PLATFORM_ADMIN, LiveServer, Seeder  # noqa: E402
+from tests.integration.dns_server import DnsServer  # noqa: E402
 
 CHROMIUM = os.environ.get("CAMPAIGND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,6 +80,25 @@ def seed(seeder: Seeder) -> str:
     return token
 
 
+def seed_dkim(seeder: Seeder, dns: DnsServer) -> None:
+    """An RSA key whose record DNS serves, and an Ed25519 key not published yet."""
+
+    async def keys(services: Services) -> None:
+        for selector, algorithm in (("cmp1", "rsa"), ("cmp1e", "ed25519")):
+            view = await add_key(
+                services,
+                PLATFORM_ADMIN,
+                domain="news.acme.example",
+                selector=selector,
+                algorithm=algorithm,
+                organization="acme",
+            )
+            if algorithm == "rsa":
+                dns.publish(view.record_name, view.record_value)
+
+    seeder.run(keys)
+
+
 CSV = (
     b"email,first_name\ncustomer7@example.org,Ann\nnew.customer@example.org,Ben\n"
     b"customer1@example.org,Cleo\nnot-an-address,Dan\n"
@@ -101,7 +122,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, DnsServer() as dns:
         url = f"sqlite:///{Path(folder) / 'demo.db'}"
         upgrade(url)
         settings = Settings(
@@ -109,9 +130,11 @@ def main() -> None:
             database_url=url,
             email_transport=f"file://{Path(folder) / 'outbox'}",
             cooldown_days=0,
+            dns_nameservers=dns.address,  # the DKIM page asks a stub DNS server
         )
         seeder = Seeder(settings)
         token = seed(seeder)
+        seed_dkim(seeder, dns)
         with LiveServer(settings) as server, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -162,6 +185,8 @@ def main() -> None:
             page.click("button[data-action=import]")
             page.wait_for_url("**/suppressions/imports/*")
             page.screenshot(path=options.out / "suppression-import.png", full_page=True)
+            page.goto(f"{server.url}/admin/marketing/dkim")
+            page.screenshot(path=options.out / "dkim.png", full_page=True)
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844},
                 device_scale_factor=2,
@@ -173,6 +198,8 @@ def main() -> None:
             phone.screenshot(path=options.out / "phone-campaigns.png", full_page=True)
             phone.goto(f"{server.url}/admin/marketing/campaigns/5")
             phone.screenshot(path=options.out / "phone-campaign.png")
+            phone.goto(f"{server.url}/admin/marketing/dkim")
+            phone.screenshot(path=options.out / "phone-dkim.png", full_page=True)
             browser.close()
     print(f"screenshots written to {options.out}")
 

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     template_timeout: float = Field(1.0, gt=0, le=60)  # seconds per render of one message
     template_max_output: int = Field(1_000_000, ge=1024)  # bytes of subject and bodies
     template_max_iterations: int = Field(100_000, ge=1)  # loop iterations per render
+    dns_nameservers: str = ""  # DNS servers for the DKIM record check; empty: the system's
+    dns_timeout: float = Field(3.0, gt=0, le=60)  # seconds per DNS lookup
     metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
@@ -105,6 +107,12 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"'{item.strip()}' is not an IP address or network (like 10.0.0.0/8)"
                     ) from None
+        return value
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers(cls, value: str) -> str:
+        nameserver_addresses(value)
         return value
 
     @field_validator("email_transport")
@@ -175,6 +183,32 @@ class Settings(BaseSettings):
             return self.redis_prefix
         digest = hashlib.sha256(database_identity(self.database_url).encode()).hexdigest()[:12]
         return f"campaignd:{digest}"
+
+
+def nameserver_addresses(text: str) -> list[tuple[str, int]]:
+    """``DNS_NAMESERVERS`` (``192.0.2.53``, ``192.0.2.53:5353``, ``[2001:db8::53]:5353``,
+    comma-separated) as (address, port) pairs; ValueError naming a bad item."""
+    servers: list[tuple[str, int]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        address, port = item, "53"
+        if item.startswith("["):
+            address, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") if rest else "53"
+        elif item.count(":") == 1:
+            address, _, port = item.partition(":")
+        try:
+            ipaddress.ip_address(address)
+            number = int(port)
+        except ValueError:
+            raise ValueError(
+                f"'{item}' is not an IP address with an optional port (like 192.0.2.53:53)"
+            ) from None
+        if not 0 < number < 65536:
+            raise ValueError(f"'{item}': the port must be 1 to 65535")
+        servers.append((address, number))
+    return servers
 
 
 def database_identity(url: str) -> str:

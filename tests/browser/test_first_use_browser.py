@@ -294,6 +294,7 @@ def test_every_admin_page_fits_without_sideways_scrolling(
         f"{LIST}/{sent}",
         f"{LIST}/999999",
         "/admin/marketing/suppressions",
+        "/admin/marketing/dkim",
     ]
     for path in pages:
         page.goto(f"{server.url}{path}")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.actions.campaign_targets import TargetNames, save_targets
+from campaignd.actions.dkim import Signing, campaign_signing
 from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
@@ -92,6 +93,8 @@ class Preview:
     missing_variables: list[MissingVariable]
     unchecked_variables: list[str]
     """Variables beyond the first ``MAX_VARIABLES`` (by name), not counted."""
+    dkim: Signing | None = None
+    """How its messages are signed (None: the From address cannot be read)."""
 
 
 def cooldown_rules(services: Services) -> CooldownRules:
@@ -667,6 +670,11 @@ async def preview_campaign(
         total, ineligible, reasons = await preview(
             connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
         )
+        signing = await campaign_signing(
+            connection,
+            organization_id=int(campaign["organization_id"]),
+            from_address=campaign["from_address"] or services.settings.from_address,
+        )
         used = await template_thread(
             recipient_variables, campaign["subject"], campaign["html_body"], campaign["text_body"]
         )
@@ -692,6 +700,7 @@ async def preview_campaign(
             for item in counted
         ],
         unchecked_variables=[variable.name for variable in used[MAX_VARIABLES:]],
+        dkim=signing,
     )
 
 

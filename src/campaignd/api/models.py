@@ -207,6 +207,18 @@ class MissingVariable(ResponseModel):
     sample: list[str]
 
 
+class DkimSigning(ResponseModel):
+    """Whether the campaign's messages carry DKIM signatures, and with which keys."""
+
+    signed: bool
+    from_domain: str
+    domain: str | None
+    """The domain whose keys sign (``d=``): the From domain or its nearest parent with keys."""
+    selectors: list[str]
+    note: str
+    """``sent unsigned: no DKIM key for news.example.org``, or the keys that sign."""
+
+
 class Preview(ResponseModel):
     campaign_id: int
     campaign_name: str
@@ -216,6 +228,8 @@ class Preview(ResponseModel):
     reasons: list[IneligibleRecipient]
     missing_variables: list[MissingVariable]
     unchecked_variables: list[str]
+    dkim: DkimSigning | None = None
+    """None only when the From address cannot be read (nothing would be sent)."""
 
 
 class Suppression(ResponseModel):
@@ -257,6 +271,50 @@ class SuppressionsRemoved(ResponseModel):
     organization: str
     removed: int
     unchanged: int
+
+
+DkimAlgorithm = Literal["rsa", "ed25519"]
+
+
+class DkimKeyAdd(RequestModel):
+    domain: str = Field(max_length=253, description="the domain of your From addresses")
+    selector: str = Field(max_length=63)
+    algorithm: DkimAlgorithm | None = Field(
+        None, description="rsa (RSA-2048, the default) or ed25519; with privateKey: its kind"
+    )
+    private_key: str | None = Field(
+        None,
+        max_length=64 * 1024,
+        description="a PEM private key to use instead of a generated one; never shown again",
+    )
+    organization: str | None = Field(None, max_length=63)
+
+
+class DnsCheck(ResponseModel):
+    status: Literal["published", "not published", "differs", "unknown"]
+    records: list[str]
+    """The TXT records found at ``recordName``."""
+    error: str | None
+    """Why the lookup gave no answer (status ``unknown``)."""
+
+
+class DkimKey(ResponseModel):
+    organization: str
+    domain: str
+    selector: str
+    algorithm: DkimAlgorithm
+    record_name: str
+    """Where to publish the key: ``{selector}._domainkey.{domain}``, a TXT record."""
+    record_value: str
+    """The TXT record's text: ``v=DKIM1; k=rsa; p=...``."""
+    created_at: datetime
+    dns: DnsCheck | None = None
+    """Whether DNS serves the record now (absent when not checked)."""
+
+
+class DkimKeyList(ResponseModel):
+    organization: str
+    keys: list[DkimKey]
 
 
 class Problem(ResponseModel):

@@ -7,6 +7,7 @@ from campaignd.cli import (
     contacts,
     database,
     demo,
+    dkim,
     lists,
     organizations,
     prune,
@@ -33,6 +34,7 @@ app.add_typer(suppressions.app, name="suppress")
 app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")
 app.add_typer(contacts.app, name="contact")
+app.add_typer(dkim.app, name="dkim")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -12,6 +13,7 @@ from rich.table import Table
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
 from campaignd.actions.campaign_targets import TargetNames
+from campaignd.actions.dkim import Signing
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
@@ -548,6 +550,19 @@ def list_(
         console.print(f"(more campaigns: raise --limit above {limit})")
 
 
+def _signing_json(signing: Signing | None) -> dict[str, Any] | None:
+    """A preview's ``dkim`` as the API writes it."""
+    if signing is None:
+        return None
+    return {
+        "signed": signing.signed,
+        "fromDomain": signing.from_domain,
+        "domain": signing.domain,
+        "selectors": [selector for selector, _ in signing.keys],
+        "note": signing.note,
+    }
+
+
 @app.command("preview")
 def preview(
     campaign_id: int = CAMPAIGN_ID,
@@ -588,6 +603,7 @@ def preview(
                     for item in result.missing_variables
                 ],
                 "uncheckedVariables": result.unchecked_variables,
+                "dkim": _signing_json(result.dkim),
             }
         )
         return
@@ -599,6 +615,8 @@ def preview(
         soft_wrap=True,
         markup=False,
     )
+    if result.dkim is not None:
+        console.print(f"DKIM: {result.dkim.note}", highlight=False, soft_wrap=True, markup=False)
     if result.reasons and limit:
         table = Table("email", "code", "reason")
         for reason in result.reasons[:limit]:

@@ -8,21 +8,31 @@ under the full limits (``TEMPLATE_TIMEOUT`` and the others). So the event loop i
 held by a template for more than a few milliseconds, and ordinary messages pay no thread
 hop. The render thread takes one render at a time: while it is busy, a sender hands its
 slow message back instead of waiting, so a slow campaign occupies one connection at most.
+The deadline is the loop's wall clock, but only a render that also spent a good part of it
+on the CPU marks its campaign slow (``SLOW_SHARE``): a quick render whose thread was
+preempted (a busy machine, the signing threads) is not the template's doing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from campaignd.delivery.dkim import Signer
 from campaignd.delivery.jobs import Job
 from campaignd.delivery.messages import Message, MessageBuilder
 from campaignd.domain.templates import RenderLimitExceeded
 
 INLINE_TIMEOUT = 0.005  # seconds a render may hold the event loop
+SLOW_SHARE = 0.5
+"""A render over the inline deadline marks its campaign slow only when it used at least this
+share of the deadline in CPU time: on a busy machine the loop's thread can be preempted in
+the middle of a quick render, and that says nothing about the template (such a message is
+rendered again in the thread, the campaign's next ones inline as before)."""
 
 Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
@@ -31,10 +41,12 @@ Result = TypeVar("Result")
 @dataclass(frozen=True)
 class CampaignBuilders:
     """A campaign's builder under the full limits, and one with the inline deadline (None
-    when even the trial render needs longer: every message goes to the thread)."""
+    when even the trial render needs longer: every message goes to the thread); the signer
+    of its From domain's DKIM keys (None: sent unsigned)."""
 
     full: MessageBuilder
     inline: MessageBuilder | None
+    signer: Signer | None = None
 
 
 class Busy(Exception):
@@ -63,10 +75,12 @@ class RenderThread:
     async def message(self, builders: CampaignBuilders, job: Job) -> Message:
         """``job``'s message; raises as ``MessageBuilder.build`` does, or ``Busy``."""
         if builders.inline is not None and job.campaign_id not in self._slow:
+            started = time.thread_time()
             try:
                 return builders.inline.build(job.delivery_id, job.email, job.variables)
             except RenderLimitExceeded:
-                self._slow.add(job.campaign_id)
+                if time.thread_time() - started >= INLINE_TIMEOUT * SLOW_SHARE:
+                    self._slow.add(job.campaign_id)
         if self._rendering:
             raise Busy(job.delivery_id)
         self._rendering = True

@@ -174,6 +174,8 @@ class Sender:
         except Exception as error:
             error_text = f"template: {type(error).__name__}: {error}"
             return failed(job.delivery_id, job.campaign_id, job.email, error_text)
+        if builders.signer is not None:
+            message = await builders.signer.sign(message)
         if self.rate_limiter is not None:
             await self.rate_limiter.acquire()
         if not self.hands.sendable(job):

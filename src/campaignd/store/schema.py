@@ -370,3 +370,27 @@ erased_addresses = Table(
 )
 """Addresses erased on request: only a keyed hash (HMAC-SHA256 with an instance secret) is
 kept, so the address stays suppressed and no import can bring it back."""
+
+dkim_keys = Table(
+    "dkim_keys",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("domain", String(253), nullable=False),
+    Column("selector", String(63), nullable=False),
+    Column("algorithm", String(8), nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "domain", "selector"),
+    CheckConstraint("algorithm IN ('rsa', 'ed25519')", name="algorithm"),
+)
+"""An organization's DKIM keys, per sending domain and selector. ``private_key`` is sealed
+(AES-GCM under a key derived from the instance secret ``dkim``, see ``delivery.dkim``);
+``public_key`` is the base64 ``p=`` of the DNS record. Every key of the From domain (or of
+its nearest parent that has keys) signs each message."""

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Body, Query, status
 
 from campaignd.actions import campaigns as actions
 from campaignd.api.auth import PrincipalDep, ServicesDep
-from campaignd.api.models import CONFLICT_RESPONSES, Campaign, Executed, Preview, ScheduleRequest
+from campaignd.api.models import (
+    CONFLICT_RESPONSES,
+    Campaign,
+    DkimSigning,
+    Executed,
+    Preview,
+    ScheduleRequest,
+)
 from campaignd.api.params import CampaignId
 from campaignd.api.routes.campaigns import campaign
 from campaignd.api.routing import ApiRoute
@@ -88,4 +95,18 @@ async def preview(
     """Who would get the campaign now, and why the others would not; and which variables
     the templates print that some recipients have no value for (changes nothing)."""
     result = await actions.preview_campaign(services, principal, campaign_id, limit=limit)
-    return Preview.model_validate(asdict(result))
+    signing = result.dkim
+    return Preview.model_validate(
+        asdict(result)
+        | {
+            "dkim": None
+            if signing is None
+            else DkimSigning(
+                signed=signing.signed,
+                from_domain=signing.from_domain,
+                domain=signing.domain,
+                selectors=[selector for selector, _ in signing.keys],
+                note=signing.note,
+            )
+        }
+    )

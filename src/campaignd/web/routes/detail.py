@@ -7,6 +7,7 @@ from starlette.datastructures import FormData
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
+from campaignd.actions.dkim import signing_of_campaign
 from campaignd.actions.errors import ActionError, Invalid, NotFound
 from campaignd.actions.import_reports import stored_report
 from campaignd.actions.message_preview import MessagePreview, preview_message
@@ -104,6 +105,7 @@ async def _campaign_page(
             services, viewer.principal, campaign_id, limit=PREVIEW_REASONS
         )
     message, sample_note = await _message(request, viewer, campaign_id, sample)
+    signing = await signing_of_campaign(services, campaign)
     async with services.database.connection() as connection:
         runs = await runs_of_campaign(connection, campaign_id)
         chart = hourly_chart(await sent_per_hour(connection, campaign_id))
@@ -116,6 +118,7 @@ async def _campaign_page(
         "recipient_status": recipient_status,
         "delivery_statuses": delivery_statuses,
         "preview": preview,
+        "signing": signing,
         "runs": runs,
         "chart": chart,
         "page_size": RECIPIENTS_PAGE,
