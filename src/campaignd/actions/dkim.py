@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
-from campaignd.actions.principal import Principal, Role
+from campaignd.actions.errors import Conflict, Invalid, NotFound
+from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
+from campaignd.actions.suppressions import organization_of
 from campaignd.delivery import dkim
 from campaignd.delivery.dkim_dns import DnsStatus, TxtLookup
 from campaignd.delivery.encoding import mailbox
@@ -26,7 +27,7 @@ from campaignd.domain.dkim import (
     record_value,
     signing_domains,
 )
-from campaignd.store import audit, organizations
+from campaignd.store import audit
 from campaignd.store import dkim_keys as store
 from campaignd.store.columns import utcnow
 from campaignd.store.dkim_keys import DkimKey
@@ -73,25 +74,6 @@ class Signing:
         return f"signed with DKIM as {self.domain}: {selectors}"
 
 
-async def _organization(
-    connection: AsyncConnection, principal: Principal, slug: str | None
-) -> tuple[int, str]:
-    """The organization acted on: named by a platform admin, else the principal's own."""
-    if principal.role is not Role.PLATFORM_ADMIN:
-        assert principal.organization_id is not None and principal.organization_slug is not None
-        if slug and slug != principal.organization_slug:
-            raise Invalid(
-                f"organization: you belong to '{principal.organization_slug}', not '{slug}'"
-            )
-        return principal.organization_id, principal.organization_slug
-    if not slug:
-        raise Invalid("organization: required for a platform admin (an organization slug)")
-    row = await organizations.organization_by_slug(connection, slug)
-    if row is None:
-        raise UnknownName(f"organization: no organization '{slug}'")
-    return int(row["id"]), slug
-
-
 def _checked(problem: DkimProblem) -> Invalid:
     return Invalid(str(problem))
 
@@ -124,7 +106,7 @@ async def add_key(
         raise _checked(problem) from None
     secret = await instance_secret(services.database, dkim.SECRET_NAME)
     async with services.database.transaction() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         context = dkim.seal_context(organization_id, domain, selector)
         key = await store.add_key(
             connection,
@@ -168,7 +150,7 @@ async def list_keys(
     """The organization and its keys, each with whether DNS serves its record (looked up
     together, each within ``DNS_TIMEOUT``) unless ``check_dns`` is off."""
     async with services.database.connection() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         keys = await store.list_keys(connection, organization_id=organization_id)
     if not check_dns or not keys:
         return slug, [KeyView(slug, key) for key in keys]
@@ -196,7 +178,7 @@ async def remove_key(
     except DkimProblem as problem:
         raise _checked(problem) from None
     async with services.database.transaction() as connection:
-        organization_id, slug = await _organization(connection, principal, organization)
+        organization_id, slug = await organization_of(connection, principal, organization)
         key = await store.remove_key(
             connection, organization_id=organization_id, domain=domain, selector=selector
         )

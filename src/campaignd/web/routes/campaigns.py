@@ -14,7 +14,6 @@ from campaignd.actions.subject_samples import subject_samples
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
-from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
@@ -27,6 +26,7 @@ from campaignd.web.forms import (
     campaign_form,
     recipients_of,
 )
+from campaignd.web.page_parts import organizations_to_choose
 from campaignd.web.rendering import flash_and_redirect, redirect, render
 from campaignd.web.session import services_of
 from campaignd.web.timezones import picker_values, shown_zone
@@ -74,13 +74,6 @@ async def campaign_list(
     return await render(request, "campaigns/list.html", context, viewer=viewer)
 
 
-async def _organizations(request: Request, viewer: Viewer) -> list[Row]:
-    if not viewer.is_platform_admin:
-        return []
-    async with services_of(request).database.connection() as connection:
-        return await list_organizations(connection)
-
-
 async def _form_page(
     request: Request,
     viewer: Viewer,
@@ -95,7 +88,7 @@ async def _form_page(
         "active": "edit" if campaign else "new",
         "campaign": campaign,
         "values": values,
-        "organizations": await _organizations(request, viewer),
+        "organizations": await organizations_to_choose(request, viewer),
         "default_from": services_of(request).settings.from_address,
         "problem": problem,
         "errors": {problem.field: problem.text} if problem and problem.field else {},

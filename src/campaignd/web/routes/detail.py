@@ -23,6 +23,7 @@ from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.form_errors import FieldError
 from campaignd.web.forms import FormProblem, chosen_time, csv_of, recipients_of, text_of
+from campaignd.web.page_parts import sentence
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import LIST_URL, READ_ONLY, detail_url, problem_of, to_report
 from campaignd.web.session import services_of
@@ -278,13 +279,8 @@ async def campaign_action(
         raise
     except (FormProblem, ActionError) as problem:
         text = problem.detail if isinstance(problem, ActionError) else str(problem)
-        return await flash_and_redirect(request, back, "error", _sentence(text))
+        return await flash_and_redirect(request, back, "error", sentence(text))
     return await flash_and_redirect(request, back, "success", message)
-
-
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 _SIMPLE = {

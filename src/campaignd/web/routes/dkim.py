@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request, Response
 from campaignd.actions import dkim as actions
 from campaignd.actions.errors import ActionError
 from campaignd.domain.dkim import ALGORITHMS
-from campaignd.store.organizations import list_organizations
-from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import text_of
+from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -29,23 +28,6 @@ def page_url(organization: str | None) -> str:
     return f"{PAGE_URL}?{urlencode({'organization': organization})}" if organization else PAGE_URL
 
 
-def _optional(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-async def _organizations(request: Request, viewer: Viewer) -> list[Row]:
-    if not viewer.is_platform_admin:
-        return []
-    async with services_of(request).database.connection() as connection:
-        return await list_organizations(connection)
-
-
 async def _page(
     request: Request,
     viewer: Viewer,
@@ -55,7 +37,7 @@ async def _page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = await _organizations(request, viewer)
+    organizations = await organizations_to_choose(request, viewer)
     if viewer.is_platform_admin and organization is None and organizations:
         organization = str(organizations[0]["slug"])
     slug = organization or viewer.principal.organization_slug
@@ -67,7 +49,7 @@ async def _page(
                 services_of(request), viewer.principal, organization=organization
             )
         except ActionError as problem:
-            list_error = _sentence(problem.detail)
+            list_error = sentence(problem.detail)
     context = {
         "active": "dkim",
         "organizations": organizations,
@@ -86,7 +68,7 @@ async def _page(
 async def dkim_page(
     request: Request, viewer: ViewerDep, organization: str | None = None
 ) -> Response:
-    return await _page(request, viewer, organization=_optional(organization))
+    return await _page(request, viewer, organization=optional_text(organization))
 
 
 def _back(viewer: Viewer, organization: str | None) -> str:
@@ -96,7 +78,7 @@ def _back(viewer: Viewer, organization: str | None) -> str:
 @router.post("/add")
 async def add_key(request: Request, viewer: ViewerDep) -> Response:
     form = await checked_form(request)
-    organization = _optional(text_of(form, "organization"))
+    organization = optional_text(text_of(form, "organization"))
     back = _back(viewer, organization)
     if not viewer.can_change:
         return await flash_and_redirect(request, back, "error", READ_ONLY)
@@ -121,7 +103,7 @@ async def add_key(request: Request, viewer: ViewerDep) -> Response:
             request,
             viewer,
             organization=organization,
-            error=_sentence(problem.detail),
+            error=sentence(problem.detail),
             values=values,
             status_code=problem.status_code,
         )
@@ -139,7 +121,7 @@ async def add_key(request: Request, viewer: ViewerDep) -> Response:
 @router.post("/remove")
 async def remove_key(request: Request, viewer: ViewerDep) -> Response:
     form = await checked_form(request)
-    organization = _optional(text_of(form, "organization"))
+    organization = optional_text(text_of(form, "organization"))
     back = _back(viewer, organization)
     if not viewer.can_change:
         return await flash_and_redirect(request, back, "error", READ_ONLY)
@@ -152,7 +134,7 @@ async def remove_key(request: Request, viewer: ViewerDep) -> Response:
             organization=organization,
         )
     except ActionError as problem:
-        return await flash_and_redirect(request, back, "error", _sentence(problem.detail))
+        return await flash_and_redirect(request, back, "error", sentence(problem.detail))
     return await flash_and_redirect(
         request,
         back,

@@ -16,12 +16,12 @@ from campaignd.actions import suppressions as actions
 from campaignd.actions.errors import ActionError
 from campaignd.api.params import MAX_ID
 from campaignd.domain.addresses import InvalidAddress, normalise
-from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import FormProblem, text_of
+from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
 from campaignd.web.rendering import flash_and_redirect, protect, redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -48,23 +48,6 @@ def report_url(report_id: int) -> str:
     return f"{PAGE_URL}/imports/{report_id}"
 
 
-def _optional(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-async def _organizations(request: Request, viewer: Viewer) -> list[Row]:
-    if not viewer.is_platform_admin:
-        return []
-    async with services_of(request).database.connection() as connection:
-        return await list_organizations(connection)
-
-
 async def _lookup(
     request: Request, viewer: Viewer, address: str | None, organization: str | None
 ) -> dict[str, Any] | None:
@@ -76,7 +59,7 @@ async def _lookup(
             services_of(request), viewer.principal, address, organization=organization
         )
     except ActionError as problem:
-        return {"email": address, "reason": None, "error": _sentence(problem.detail)}
+        return {"email": address, "reason": None, "error": sentence(problem.detail)}
     if entry is None:
         return {"email": email, "reason": None, "error": None}
     return {
@@ -101,7 +84,7 @@ async def _page(
     import_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = await _organizations(request, viewer)
+    organizations = await organizations_to_choose(request, viewer)
     if viewer.is_platform_admin and organization is None and organizations:
         organization = str(organizations[0]["slug"])
     rows: list[Row] = []
@@ -119,7 +102,7 @@ async def _page(
                 limit=PAGE_SIZE,
             )
         except ActionError as problem:
-            list_error = _sentence(problem.detail)
+            list_error = sentence(problem.detail)
     context = {
         "active": "suppressions",
         "organizations": organizations,
@@ -158,10 +141,10 @@ async def suppression_page(
     return await _page(
         request,
         viewer,
-        organization=_optional(organization),
-        reason=_optional(reason),
-        after=_optional(after),
-        address=_optional(address),
+        organization=optional_text(organization),
+        reason=optional_text(reason),
+        after=optional_text(after),
+        address=optional_text(address),
     )
 
 
@@ -190,7 +173,7 @@ def _reason_of(value: str) -> str:
 @router.post("/add")
 async def add_suppression(request: Request, viewer: ViewerDep) -> Response:
     form = await checked_form(request)
-    organization = _optional(text_of(form, "organization"))
+    organization = optional_text(text_of(form, "organization"))
     back = _back(viewer, organization)
     if not viewer.can_change:
         return await flash_and_redirect(request, back, "error", READ_ONLY)
@@ -214,7 +197,7 @@ async def add_suppression(request: Request, viewer: ViewerDep) -> Response:
             organization=organization,
             reason=None,
             after=None,
-            error=_sentence(text),
+            error=sentence(text),
             values=values,
             status_code=status_code,
         )
@@ -230,8 +213,8 @@ async def add_suppression(request: Request, viewer: ViewerDep) -> Response:
 @router.post("/remove")
 async def remove_suppression(request: Request, viewer: ViewerDep) -> Response:
     form = await checked_form(request)
-    organization = _optional(text_of(form, "organization"))
-    back = _back(viewer, organization, _optional(text_of(form, "reason")))
+    organization = optional_text(text_of(form, "organization"))
+    back = _back(viewer, organization, optional_text(text_of(form, "reason")))
     if not viewer.can_change:
         return await flash_and_redirect(request, back, "error", READ_ONLY)
     try:
@@ -241,7 +224,7 @@ async def remove_suppression(request: Request, viewer: ViewerDep) -> Response:
         )
     except (FormProblem, ActionError) as problem:
         text = problem.detail if isinstance(problem, ActionError) else str(problem)
-        return await flash_and_redirect(request, back, "error", _sentence(text))
+        return await flash_and_redirect(request, back, "error", sentence(text))
     if change.changed:
         return await flash_and_redirect(
             request,
@@ -259,14 +242,14 @@ async def export_suppressions(
     request: Request, viewer: ViewerDep, organization: str | None = None, reason: str | None = None
 ) -> Response:
     """The list (or one reason's part of it) as a CSV download, streamed a page at a time."""
-    organization, reason = _optional(organization), _optional(reason)
+    organization, reason = optional_text(organization), optional_text(reason)
     try:
         export = await suppression_files.export_suppressions(
             services_of(request), viewer.principal, organization=organization, reason=reason
         )
     except ActionError as problem:
         back = _back(viewer, organization)
-        return await flash_and_redirect(request, back, "error", _sentence(problem.detail))
+        return await flash_and_redirect(request, back, "error", sentence(problem.detail))
 
     async def body() -> AsyncIterator[bytes]:
         async for text in export.lines():
@@ -285,7 +268,7 @@ async def import_suppressions(request: Request, viewer: ViewerDep) -> Response:
     """Import an uploaded CSV, then show its report on a page of its own (Post/Redirect/Get:
     reloading the report imports nothing)."""
     form = await checked_form(request)
-    organization = _optional(text_of(form, "organization"))
+    organization = optional_text(text_of(form, "organization"))
     if not viewer.can_change:
         return await flash_and_redirect(request, _back(viewer, organization), "error", READ_ONLY)
     upload = form.get("file")
@@ -310,7 +293,7 @@ async def import_suppressions(request: Request, viewer: ViewerDep) -> Response:
             organization=organization,
             reason=None,
             after=None,
-            import_error=_sentence(text),
+            import_error=sentence(text),
             status_code=status_code,
         )
     return await redirect(request, report_url(done.id))
