@@ -225,10 +225,25 @@ async def _audit(
     )
 
 
-async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
+async def _view(
+    connection: AsyncConnection,
+    campaign_id: int,
+    *,
+    services: Services | None = None,
+    kept: bool = False,
+) -> Row:
+    """The campaign with its counts and targets. Counted now (and, given ``services``, kept
+    for the next requests), or with ``kept`` as ``services.counts`` keeps them (a large
+    campaign's counts, at most seconds old)."""
     campaign = await campaigns.get_campaign(connection, campaign_id)
     assert campaign is not None
-    counts = (await campaigns.delivery_counts(connection, [campaign_id]))[campaign_id]
+    if services is not None and kept:
+        counted = await services.counts.of(connection, services.database, [campaign_id])
+        counts = counted[campaign_id]
+    else:
+        counts = (await campaigns.delivery_counts(connection, [campaign_id]))[campaign_id]
+        if services is not None:
+            services.counts.remember(campaign_id, counts)
     campaign["counts"] = counts
     campaign["recipient_count"] = sum(counts.values())
     targets = (await campaign_targets.targets_of(connection, [campaign_id]))[campaign_id]
@@ -239,7 +254,7 @@ async def _view(connection: AsyncConnection, campaign_id: int) -> Row:
 async def get_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
     async with services.database.connection() as connection:
         await _campaign_in_scope(connection, principal, campaign_id)
-        return await _view(connection, campaign_id)
+        return await _view(connection, campaign_id, services=services, kept=True)
 
 
 async def list_campaigns(
@@ -263,7 +278,7 @@ async def list_campaigns(
         )
         page = rows[:limit]
         page_ids = [int(row["id"]) for row in page]
-        counts = await campaigns.delivery_counts(connection, page_ids)
+        counts = await services.counts.of(connection, services.database, page_ids)
         targets = await campaign_targets.targets_of(connection, page_ids)
     for row in page:
         row["counts"] = counts[int(row["id"])]
@@ -321,7 +336,7 @@ async def create_campaign(
             organization_id,
             detail=detail | (targets.detail() if targets else {}),
         )
-        view = await _view(connection, campaign_id)
+        view = await _view(connection, campaign_id, services=services)
     if scheduled_for is not None:
         await services.wakeups.notify("scheduler")
     return view, report
@@ -368,7 +383,7 @@ async def edit_campaign(
                 await save_targets(connection, campaign_id, organization_id, targets)
                 detail = {"fields": sorted([*changes, *targets.fields()]), **targets.detail()}
             await _audit(connection, principal, "edit", campaign_id, organization_id, detail=detail)
-            return await _view(connection, campaign_id)
+            return await _view(connection, campaign_id, services=services)
     raise Conflict("the campaign was being edited by someone else at the same time; try again")
 
 
@@ -440,7 +455,7 @@ async def revise_campaign(
                 }
             name = "recipients.add" if action is Action.ADD_RECIPIENTS else action.value
             await _audit(connection, principal, name, campaign_id, organization_id, detail=detail)
-        view = await _view(connection, campaign_id)
+        view = await _view(connection, campaign_id, services=services)
     if revision.schedule is not None:
         await services.wakeups.notify("scheduler")
     return view, report
@@ -558,7 +573,7 @@ async def _transition(
             changed["organization_id"],
             detail=detail,
         )
-        return await _view(connection, campaign_id)
+        return await _view(connection, campaign_id, services=services)
 
 
 def _schedule_detail(scheduled_for: datetime, timezone: str | None) -> dict[str, Any]:
@@ -629,7 +644,7 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
         if cancelled is None:
             raise await _refuse(connection, principal, campaign_id, Action.CANCEL)
         await _audit(connection, principal, "cancel", campaign_id, current["organization_id"])
-        view = await _view(connection, campaign_id)
+        view = await _view(connection, campaign_id, services=services)
     await services.wakeups.halt(campaign_id)
     return view
 
