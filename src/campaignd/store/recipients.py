@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,14 +62,16 @@ async def add_recipients_counted(
     check_erased = organization_id is not None and await has_erased(
         connection, int(organization_id)
     )
-    before = await count_recipients(connection, campaign_id)
+    copying = connection.dialect.name == "postgresql"
+    before = 0 if copying else await count_recipients(connection, campaign_id)
     statement = insert_ignoring_conflicts(
         connection.dialect.name, deliveries, ["campaign_id", "email"]
     )
     erased = 0
+    copied = 0
 
     async def insert(chunk: list[dict[str, Any]]) -> None:
-        nonlocal erased
+        nonlocal erased, copied
         if check_erased:
             assert organization_id is not None
             left_out = await erased_among(
@@ -78,7 +81,9 @@ async def add_recipients_counted(
                 kept = [row for row in chunk if row["email"] not in left_out]
                 erased += len(chunk) - len(kept)
                 chunk = kept
-        if chunk:
+        if chunk and copying:
+            copied += await _copy_in(connection, campaign_id, chunk)
+        elif chunk:
             await connection.execute(statement, chunk)
 
     chunk: list[dict[str, Any]] = []
@@ -97,7 +102,45 @@ async def add_recipients_counted(
             chunk = []
     if chunk:
         await insert(chunk)
+    if copying:
+        return Added(added=copied, erased=erased)
     return Added(added=await count_recipients(connection, campaign_id) - before, erased=erased)
+
+
+COPY_TABLE = "incoming_recipients"
+
+
+async def _copy_in(
+    connection: AsyncConnection, campaign_id: int, chunk: list[dict[str, Any]]
+) -> int:
+    """PostgreSQL: ``COPY`` the chunk into a temporary table, then one ``INSERT ... SELECT``
+    that skips addresses the campaign holds; returns how many were added.
+
+    ``executemany`` sends one bound row at a time through the driver (about ten times
+    slower); ``COPY`` streams them. The temporary table lives until the transaction ends.
+    """
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor:
+        await cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {COPY_TABLE} "
+            "(email text NOT NULL, variables json) ON COMMIT DROP"
+        )
+        async with cursor.copy(f"COPY {COPY_TABLE} (email, variables) FROM STDIN") as copy:
+            for row in chunk:
+                variables = row["variables"]
+                await copy.write_row(
+                    (row["email"], None if variables is None else json.dumps(variables))
+                )
+        await cursor.execute(
+            "INSERT INTO deliveries (campaign_id, email, variables, status, attempts) "
+            f"SELECT %s, email, variables, %s, 0 FROM {COPY_TABLE} "
+            "ON CONFLICT (campaign_id, email) DO NOTHING",
+            (campaign_id, DeliveryStatus.QUEUED.value),
+        )
+        added = int(cursor.rowcount)
+        await cursor.execute(f"TRUNCATE {COPY_TABLE}")
+    return added
 
 
 async def list_deliveries(
