@@ -31,8 +31,9 @@ def test(
     """Send a test of the campaign to a few addresses.
 
     The message goes out now, exactly as one of its recipients gets it, to 1 to 10
-    addresses, with "[Test] " before the subject. Works in every status. Nothing is counted or recorded in the delivery ledger or the
-    cooldown, and nobody is suppressed; the unsubscribe links of a test change nothing.
+    addresses, with "[Test] " before the subject. Works in every status. Nothing is
+    counted or recorded in the delivery ledger or the cooldown, and nobody is
+    suppressed; the unsubscribe links of a test change nothing.
     Without --recipient the campaign's first recipient's variables are used (a campaign
     without recipients renders with no variables, each test address as its own email).
     Signed with DKIM when the From domain has a key. Audited as campaign.test; the
