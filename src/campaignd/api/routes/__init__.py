@@ -11,6 +11,7 @@ from campaignd.api.routes import (
     contacts,
     dkim,
     health,
+    images,
     lifecycle,
     lists,
     proofs,
@@ -35,6 +36,7 @@ def admin_api_router() -> APIRouter:
     router.include_router(recipients.router)
     router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
     router.include_router(contacts.router)  # JSON, CSV or JSON Lines: checked per route
+    router.include_router(images.router)  # multipart uploads
     return router
 
 
