@@ -13,8 +13,8 @@ from tests.integration.image_samples import GIF, JPEG, SVG, WEBP, png
     [
         (png(3, 2), "image/png", (3, 2)),
         (GIF, "image/gif", (1, 1)),
-        (JPEG, "image/jpeg", (1, 1)),
-        (WEBP, "image/webp", (1, 1)),
+        (JPEG, "image/jpeg", (2, 2)),
+        (WEBP, "image/webp", (2, 2)),
     ],
     ids=["png", "gif", "jpeg", "webp"],
 )
