@@ -4,14 +4,18 @@ nothing else changes (no ledger entry, no count, no status, nobody suppressed)."
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import dkim
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from campaignd.actions.principal import Principal, Role
+from campaignd.actions.services import Services
+from campaignd.api.app import create_app
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 from campaignd.store.schema import (
@@ -22,6 +26,7 @@ from campaignd.store.schema import (
     runs,
     suppressions,
 )
+from campaignd.wakeups import LocalWakeups
 from tests.integration.api_client import Api, open_api
 from tests.integration.smtp_server import NO_SUCH_USER, SmtpServer
 from tests.integration.test_delivery_dkim import Published, add_key, verified
@@ -229,3 +234,32 @@ async def test_the_test_is_signed_when_the_domain_has_a_key(api: Api, smtp: Smtp
             await connection.execute(select(audit_log).where(audit_log.c.action == "campaign.test"))
         ).all()
     assert len(entries) == 1
+
+
+async def test_with_redis_the_limit_is_shared_by_every_instance(
+    database: Database, settings: Settings, smtp: SmtpServer, redis_url: str
+) -> None:
+    shared = settings.model_copy(
+        update={
+            "email_transport": smtp.url,
+            "redis_url": redis_url,
+            "redis_prefix": f"campaignd-test-{secrets.token_hex(6)}",
+            "test_send_max_requests": 2,
+        }
+    )
+    async with open_api(database, shared) as first:
+        campaign_id = await campaign(first)
+        other = create_app(Services(database, shared, LocalWakeups()))
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as client:
+            second = Api(client=client, services=first.services, tokens=first.tokens)
+            for api in (first, second):
+                answer = await test_send(api, campaign_id, to=["me@example.net"])
+                assert answer.status_code == 202, answer.text
+            answer = await test_send(second, campaign_id, to=["me@example.net"])
+            assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0
+        for app in (first.client._transport.app, other):  # type: ignore[attr-defined]
+            throttle = getattr(app.state, "test_send_throttle", None)
+            if throttle is not None:
+                await throttle.close()
+    assert len(smtp.messages) == 2
