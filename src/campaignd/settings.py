@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     login_failure_window: float = Field(60.0, gt=0)  # seconds
     subscribe_max_requests: int = Field(10, ge=1)  # public subscribe posts per client and window
     subscribe_window: float = Field(600.0, gt=0)  # seconds
+    test_send_max_requests: int = Field(20, ge=1)  # test sends per organization and window
+    test_send_window: float = Field(3600.0, gt=0)  # seconds
+    images_dir: str | None = None  # unset: "images" beside the SQLite file, else ./images
+    image_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # largest image upload
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For/-Proto count
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_import_bytes: int = Field(4 * 1024**3, ge=1024)  # a streamed contact import (CSV, JSONL)

@@ -26,6 +26,7 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.campaigns import CampaignContent
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
+from campaignd.api import public_images
 from campaignd.domain.lifecycle import DeliveryStatus, Trigger
 from campaignd.domain.recipients import from_json
 from campaignd.runtime import burst
@@ -61,6 +62,7 @@ def build_app(settings: Settings) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
     app.state.services = services
     campaignd.web.install(app)
+    app.include_router(public_images.router)  # the images page shows them
     return app
 
 

@@ -17,6 +17,7 @@ from campaignd.actions.dkim import Signing
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
+from campaignd.cli import campaign_tests
 from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaign_files import (
     CampaignFileError,
@@ -650,3 +651,6 @@ def _print_missing_variables(result: actions.Preview) -> None:
 
 def _say(line: str) -> None:
     console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+app.command("test")(campaign_tests.test)

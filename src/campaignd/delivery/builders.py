@@ -28,10 +28,20 @@ Built = CampaignBuilders | TemplateProblem
 
 
 class Builders:
-    def __init__(self, database: Database, settings: Settings, *, thread: RenderThread) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        thread: RenderThread,
+        message_builder: type[MessageBuilder] = MessageBuilder,
+    ) -> None:
+        """``message_builder``: the class that lays out the messages (a test send's
+        ``delivery.proofs.ProofBuilder`` marks its subject and makes its links inert)."""
         self.database = database
         self.settings = settings
         self.thread = thread
+        self.message_builder = message_builder
         self._secret: str | None = None
         self._dkim_secret: str | None = None
         self._installation: str | None = None
@@ -102,7 +112,7 @@ class Builders:
         the render thread."""
         signer = _signer(keys, dkim_secret) if keys else None
         limits = render_limits(self.settings)
-        full = MessageBuilder(
+        full = self.message_builder(
             content,
             public_url=self.settings.public_url,
             unsubscribe_secret=secret,
@@ -110,7 +120,7 @@ class Builders:
             limits=limits,
         )
         try:
-            inline = MessageBuilder(
+            inline = self.message_builder(
                 content,
                 public_url=self.settings.public_url,
                 unsubscribe_secret=secret,

@@ -394,3 +394,27 @@ dkim_keys = Table(
 (AES-GCM under a key derived from the instance secret ``dkim``, see ``delivery.dkim``);
 ``public_key`` is the base64 ``p=`` of the DNS record. Every key of the From domain (or of
 its nearest parent that has keys) signs each message."""
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("hash", String(64), nullable=False),
+    Column("media_type", String(16), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    UniqueConstraint("organization_id", "hash"),
+)
+"""An organization's uploaded images. The bytes are a file on disk, ``{IMAGES_DIR}/{slug}/
+{hash}.{extension}`` (``hash``: SHA-256 of the bytes, so one image is stored once per
+organization), served publicly at ``{PUBLIC_URL}/images/{slug}/{hash}.{extension}``."""

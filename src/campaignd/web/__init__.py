@@ -28,7 +28,7 @@ def install(app: FastAPI) -> None:
             try:
                 yield state
             finally:
-                for name in ("login_throttle", "subscribe_throttle"):
+                for name in ("login_throttle", "subscribe_throttle", "test_send_throttle"):
                     throttle = getattr(app.state, name, None)
                     if throttle is not None:
                         setattr(app.state, name, None)

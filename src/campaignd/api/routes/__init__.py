@@ -11,8 +11,10 @@ from campaignd.api.routes import (
     contacts,
     dkim,
     health,
+    images,
     lifecycle,
     lists,
+    proofs,
     recipients,
     reports,
     suppression_files,
@@ -29,11 +31,12 @@ def admin_api_router() -> APIRouter:
     not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
     router.include_router(suppression_files.router)
-    for module in (reports, campaigns, lifecycle, suppressions, lists, dkim):
+    for module in (reports, campaigns, lifecycle, proofs, suppressions, lists, dkim):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
     router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
     router.include_router(contacts.router)  # JSON, CSV or JSON Lines: checked per route
+    router.include_router(images.router)  # multipart uploads
     return router
 
 
