@@ -304,7 +304,9 @@ async def test_a_bad_filter_in_an_edit_changes_nothing(api: Api) -> None:
         ({}, "the body names no field to change"),
         ({"name": "Other", "filter": {"list": "nope"}}, "filter.list: acme has no list"),
     ]:
-        response = await api.call("acme_admin", "PATCH", f"/segments/{quote(segment['name'])}", json=body)
+        response = await api.call(
+            "acme_admin", "PATCH", f"/segments/{quote(segment['name'])}", json=body
+        )
         assert response.status_code == 422, response.text
         assert detail in response.json()["detail"]
     after = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")
@@ -319,9 +321,13 @@ async def test_names_are_unique_per_organization(api: Api) -> None:
     assert again.status_code == 409
     assert again.json() == {"detail": "name: acme already has a segment named 'VIP'"}
     other = await create(api, name="Other")
-    rename = await api.call("acme_admin", "PATCH", f"/segments/{quote(other['name'])}", json={"name": "VIP"})
+    rename = await api.call(
+        "acme_admin", "PATCH", f"/segments/{quote(other['name'])}", json={"name": "VIP"}
+    )
     assert rename.status_code == 409
-    same = await api.call("acme_admin", "PATCH", f"/segments/{quote(first['name'])}", json={"name": "VIP"})
+    same = await api.call(
+        "acme_admin", "PATCH", f"/segments/{quote(first['name'])}", json={"name": "VIP"}
+    )
     assert same.status_code == 200
     elsewhere = await create(api, "globex_admin", name="VIP", filter={"all": []})
     assert elsewhere["organization"] == "globex"
@@ -426,7 +432,9 @@ async def test_viewers_read_but_do_not_change(api: Api) -> None:
     ]:
         response = await api.call("acme_viewer", method, path, json=body)
         assert response.status_code == 403, response.text
-    assert (await api.call("acme_viewer", "GET", f"/segments/{quote(segment['name'])}")).status_code == 200
+    assert (
+        await api.call("acme_viewer", "GET", f"/segments/{quote(segment['name'])}")
+    ).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["1", "abc", "Pro in dach", "x" * 100])
@@ -471,7 +479,9 @@ async def test_delete_is_refused_while_a_campaign_may_still_send_to_it(api: Api)
         f"{draft} 'Winter Event' (draft), {paused} 'Spring Sale' (paused); "
         "take it out of their targets (or cancel them) first"
     )
-    assert (await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")).status_code == 200
+    assert (
+        await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")
+    ).status_code == 200
     async with api.database.transaction() as connection:
         await connection.execute(
             update(campaigns).where(campaigns.c.id.in_([draft, paused])).values(status="cancelled")

@@ -23,9 +23,8 @@ from campaignd.domain.audience import MemberStatus, OptIn, Visibility
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.lists import name_problem
 from campaignd.domain.subscribe_form import FormList, form_html
-from campaignd.store import audit
+from campaignd.store import audit, segments
 from campaignd.store import lists as store
-from campaignd.store import segments
 from campaignd.store.columns import utcnow
 from campaignd.store.erasure import erased_among
 from campaignd.store.list_contacts import ensure_contacts
