@@ -58,6 +58,11 @@ def shown_filter(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
+def _said(detail: str) -> str:
+    """A problem as a message, its JSON path (``filter.all[2].value``) kept as written."""
+    return detail if detail.endswith((".", "!", "?")) else detail + "."
+
+
 def _base_context(viewer: Viewer, scope: Scope) -> dict[str, Any]:
     return {
         "active": "segments",
@@ -87,7 +92,7 @@ async def segments_page(
                 limit=50,
             )
         except ActionError as problem:
-            list_error = sentence(problem.detail)
+            list_error = _said(problem.detail)
     context = _base_context(viewer, scope) | {
         "rows": rows,
         "describe": actions.filter_text,
@@ -174,7 +179,7 @@ async def create_segment(request: Request, viewer: ViewerDep) -> Response:
             scope,
             segment=None,
             values=values,
-            error=sentence(problem.detail),
+            error=_said(problem.detail),
             status_code=problem.status_code,
         )
     return await flash_and_redirect(
@@ -200,7 +205,7 @@ async def count_fragment(request: Request, viewer: ViewerDep) -> Response:
             organization=_organization(viewer, scope),
         )
     except ActionError as problem:
-        error = sentence(problem.detail)
+        error = _said(problem.detail)
     return await render(
         request, "fragments/segment_count.html", {"count": count, "error": error}, viewer=viewer
     )
@@ -255,7 +260,7 @@ async def edit_segment(request: Request, viewer: ViewerDep, name: SegmentName) -
             scope,
             segment=segment,
             values=values,
-            error=sentence(problem.detail),
+            error=_said(problem.detail),
             status_code=problem.status_code,
         )
     return await flash_and_redirect(
