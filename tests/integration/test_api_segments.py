@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, insert, or_, select, update
@@ -167,12 +168,12 @@ async def test_save_read_count_list_edit_delete(api: Api) -> None:
     assert created["filterText"] == (
         'plan = "pro" and country in ["DE", "AT"] and signed_up_at after "now-30d"'
     )
-    segment_id = created["id"]
+    segment_path = "/segments/Pro%20in%20DACH"
 
-    read = await api.call("acme_viewer", "GET", f"/segments/{segment_id}")
+    read = await api.call("acme_viewer", "GET", segment_path)
     assert read.status_code == 200 and read.json() == created
 
-    counted = await api.call("acme_viewer", "GET", f"/segments/{segment_id}/count")
+    counted = await api.call("acme_viewer", "GET", f"{segment_path}/count")
     assert counted.status_code == 200
     assert counted.json()["count"] == 2
     assert [contact["email"] for contact in counted.json()["sample"]] == [
@@ -180,7 +181,7 @@ async def test_save_read_count_list_edit_delete(api: Api) -> None:
         "bea@acme.example",
     ]
     assert counted.json()["sample"][0]["attributes"]["country"] == "DE"
-    one = await api.call("acme_admin", "GET", f"/segments/{segment_id}/count?sample=1")
+    one = await api.call("acme_admin", "GET", f"{segment_path}/count?sample=1")
     assert one.json()["count"] == 2 and len(one.json()["sample"]) == 1
 
     await create(api, name="Newsletter readers", filter={"list": "newsletter"})
@@ -194,19 +195,24 @@ async def test_save_read_count_list_edit_delete(api: Api) -> None:
     edited = await api.call(
         "acme_admin",
         "PATCH",
-        f"/segments/{segment_id}",
+        segment_path,
         json={"name": "Pro, German-speaking", "filter": {"not": ISSUE_EXAMPLE}},
     )
     assert edited.status_code == 200, edited.text
     assert edited.json()["name"] == "Pro, German-speaking"
     assert edited.json()["description"] == "paying customers, new"
-    recount = await api.call("acme_admin", "GET", f"/segments/{segment_id}/count")
+    old_name = await api.call("acme_admin", "GET", segment_path)
+    assert old_name.status_code == 404
+    segment_path = "/segments/Pro,%20German-speaking"
+    recount = await api.call("acme_admin", "GET", f"{segment_path}/count")
     assert recount.json()["count"] == 4  # the six subscribed, but ada and bea
 
-    deleted = await api.call("acme_admin", "DELETE", f"/segments/{segment_id}")
+    deleted = await api.call("acme_admin", "DELETE", segment_path)
     assert deleted.status_code == 204
-    gone = await api.call("acme_admin", "GET", f"/segments/{segment_id}")
-    assert gone.status_code == 404 and gone.json() == {"detail": f"segment {segment_id} not found"}
+    gone = await api.call("acme_admin", "GET", segment_path)
+    assert gone.status_code == 404 and gone.json() == {
+        "detail": "segment 'Pro, German-speaking' not found in acme"
+    }
     actions = [row["action"] for row in await api.audit() if row["action"].startswith("segment.")]
     assert actions == ["segment.create", "segment.create", "segment.edit", "segment.delete"]
 
@@ -298,10 +304,12 @@ async def test_a_bad_filter_in_an_edit_changes_nothing(api: Api) -> None:
         ({}, "the body names no field to change"),
         ({"name": "Other", "filter": {"list": "nope"}}, "filter.list: acme has no list"),
     ]:
-        response = await api.call("acme_admin", "PATCH", f"/segments/{segment['id']}", json=body)
+        response = await api.call(
+            "acme_admin", "PATCH", f"/segments/{quote(segment['name'])}", json=body
+        )
         assert response.status_code == 422, response.text
         assert detail in response.json()["detail"]
-    after = await api.call("acme_admin", "GET", f"/segments/{segment['id']}")
+    after = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")
     assert after.json() == segment
 
 
@@ -313,9 +321,13 @@ async def test_names_are_unique_per_organization(api: Api) -> None:
     assert again.status_code == 409
     assert again.json() == {"detail": "name: acme already has a segment named 'VIP'"}
     other = await create(api, name="Other")
-    rename = await api.call("acme_admin", "PATCH", f"/segments/{other['id']}", json={"name": "VIP"})
+    rename = await api.call(
+        "acme_admin", "PATCH", f"/segments/{quote(other['name'])}", json={"name": "VIP"}
+    )
     assert rename.status_code == 409
-    same = await api.call("acme_admin", "PATCH", f"/segments/{first['id']}", json={"name": "VIP"})
+    same = await api.call(
+        "acme_admin", "PATCH", f"/segments/{quote(first['name'])}", json={"name": "VIP"}
+    )
     assert same.status_code == 200
     elsewhere = await create(api, "globex_admin", name="VIP", filter={"all": []})
     assert elsewhere["organization"] == "globex"
@@ -324,7 +336,7 @@ async def test_names_are_unique_per_organization(api: Api) -> None:
 async def test_another_organization_sees_nothing(api: Api) -> None:
     await acme_audience(api)
     segment = await create(api)
-    missing = 10**9
+    missing = "Not there"
     for method, suffix, body in [
         ("GET", "", None),
         ("GET", "/count", None),
@@ -332,13 +344,23 @@ async def test_another_organization_sees_nothing(api: Api) -> None:
         ("DELETE", "", None),
     ]:
         theirs = await api.call(
-            "globex_admin", method, f"/segments/{segment['id']}{suffix}", json=body
+            "globex_admin", method, f"/segments/{quote(segment['name'])}{suffix}", json=body
         )
-        nothing = await api.call("globex_admin", method, f"/segments/{missing}{suffix}", json=body)
+        nothing = await api.call(
+            "globex_admin", method, f"/segments/{quote(missing)}{suffix}", json=body
+        )
         assert theirs.status_code == nothing.status_code == 404
-        assert theirs.json()["detail"].replace(str(segment["id"]), "N") == nothing.json()[
+        assert theirs.json()["detail"].replace(segment["name"], "N") == nothing.json()[
             "detail"
-        ].replace(str(missing), "N")
+        ].replace(missing, "N")
+        # naming acme in the request does not help either
+        named = await api.call(
+            "globex_admin",
+            method,
+            f"/segments/{quote(segment['name'])}{suffix}?organization=acme",
+            json=body,
+        )
+        assert named.status_code == 422
     assert (await api.call("globex_admin", "GET", "/segments")).json()["segments"] == []
     # acme's list is not globex's: named in a globex filter, it is unknown
     refused = await api.call(
@@ -391,7 +413,9 @@ async def test_platform_admins_name_the_organization(api: Api) -> None:
     assert no_org.status_code == 422 and "organization: required" in no_org.json()["detail"]
     created = await create(api, "platform", organization="acme")
     assert created["organization"] == "acme"
-    read = await api.call("platform", "GET", f"/segments/{created['id']}/count")
+    read = await api.call(
+        "platform", "GET", f"/segments/{quote(created['name'])}/count?organization=acme"
+    )
     assert read.json()["count"] == 2
     listed = await api.call("platform", "GET", "/segments?organization=acme")
     assert [item["id"] for item in listed.json()["segments"]] == [created["id"]]
@@ -403,19 +427,31 @@ async def test_viewers_read_but_do_not_change(api: Api) -> None:
     segment = await create(api)
     for method, path, body in [
         ("POST", "/segments", {"name": "x", "filter": {"all": []}}),
-        ("PATCH", f"/segments/{segment['id']}", {"name": "y"}),
-        ("DELETE", f"/segments/{segment['id']}", None),
+        ("PATCH", f"/segments/{quote(segment['name'])}", {"name": "y"}),
+        ("DELETE", f"/segments/{quote(segment['name'])}", None),
     ]:
         response = await api.call("acme_viewer", method, path, json=body)
         assert response.status_code == 403, response.text
-    assert (await api.call("acme_viewer", "GET", f"/segments/{segment['id']}")).status_code == 200
+    assert (
+        await api.call("acme_viewer", "GET", f"/segments/{quote(segment['name'])}")
+    ).status_code == 200
 
 
-@pytest.mark.parametrize("bad_id", ["0", "-1", "abc", str(2**63)])
-async def test_ids_that_cannot_exist_are_not_found(api: Api, bad_id: str) -> None:
-    response = await api.call("acme_admin", "GET", f"/segments/{bad_id}")
+@pytest.mark.parametrize("name", ["1", "abc", "Pro in dach", "x" * 100])
+async def test_segments_are_addressed_by_their_exact_name(api: Api, name: str) -> None:
+    await create(api)
+    response = await api.call("acme_admin", "GET", f"/segments/{quote(name)}")
     assert response.status_code == 404
-    assert response.json() == {"detail": f"segment {bad_id} not found"}
+    assert response.json() == {"detail": f"segment '{name}' not found in acme"}
+
+
+async def test_a_name_with_a_slash_is_refused(api: Api) -> None:
+    response = await api.call(
+        "acme_admin", "POST", "/segments", json={"name": "Pro/Team", "filter": {"all": []}}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("name: must not contain '/'")
+    assert await count_rows(api, segments) == 0
 
 
 async def target(api: Api, segment_id: int, name: str, status: str) -> int:
@@ -436,19 +472,21 @@ async def test_delete_is_refused_while_a_campaign_may_still_send_to_it(api: Api)
     draft = await target(api, segment["id"], "Winter Event", "draft")
     paused = await target(api, segment["id"], "Spring Sale", "paused")
     await target(api, segment["id"], "Last Year", "sent")
-    refused = await api.call("acme_admin", "DELETE", f"/segments/{segment['id']}")
+    refused = await api.call("acme_admin", "DELETE", f"/segments/{quote(segment['name'])}")
     assert refused.status_code == 409
     assert refused.json()["detail"] == (
         "segment 'Pro in DACH' is targeted by campaigns that may still send: "
         f"{draft} 'Winter Event' (draft), {paused} 'Spring Sale' (paused); "
         "take it out of their targets (or cancel them) first"
     )
-    assert (await api.call("acme_admin", "GET", f"/segments/{segment['id']}")).status_code == 200
+    assert (
+        await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")
+    ).status_code == 200
     async with api.database.transaction() as connection:
         await connection.execute(
             update(campaigns).where(campaigns.c.id.in_([draft, paused])).values(status="cancelled")
         )
-    deleted = await api.call("acme_admin", "DELETE", f"/segments/{segment['id']}")
+    deleted = await api.call("acme_admin", "DELETE", f"/segments/{quote(segment['name'])}")
     assert deleted.status_code == 204
     assert await count_rows(api, campaign_segments) == 0
     entries = await api.rows(audit_log, audit_log.c.action == "segment.delete")
@@ -458,11 +496,11 @@ async def test_delete_is_refused_while_a_campaign_may_still_send_to_it(api: Api)
 async def test_a_list_deleted_after_saving_matches_nobody(api: Api) -> None:
     await acme_audience(api)
     segment = await create(api, name="Readers", filter={"list": "newsletter"})
-    before = await api.call("acme_admin", "GET", f"/segments/{segment['id']}/count")
+    before = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}/count")
     assert before.json()["count"] == 2
     async with api.database.transaction() as connection:
         await connection.execute(lists.delete().where(lists.c.name == "newsletter"))
-    after = await api.call("acme_admin", "GET", f"/segments/{segment['id']}/count")
+    after = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}/count")
     assert after.status_code == 200 and after.json() == {
         "organization": "acme",
         "count": 0,
@@ -470,10 +508,39 @@ async def test_a_list_deleted_after_saving_matches_nobody(api: Api) -> None:
     }
 
 
+async def test_renaming_a_list_keeps_the_segments_that_name_it(api: Api) -> None:
+    await acme_audience(api)
+    readers = {"any": [{"list": "newsletter"}, {"not": {"list": "newsletter"}}]}
+    segment = await create(api, name="Readers", filter={"list": "newsletter"})
+    both = await create(api, name="Everyone", filter=readers)
+    await create(api, name="Pro", filter={"attribute": "plan", "op": "eq", "value": "pro"})
+    await add_list(api, "globex", "newsletter", {})
+    theirs = await create(api, "globex_admin", name="Readers", filter={"list": "newsletter"})
+
+    renamed = await api.call("acme_admin", "PATCH", "/lists/newsletter", json={"name": "Weekly"})
+    assert renamed.status_code == 200, renamed.text
+
+    read = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}")
+    assert read.json()["filter"] == {"list": "Weekly"}
+    counted = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}/count")
+    assert counted.json()["count"] == 2
+    nested = await api.call("acme_admin", "GET", f"/segments/{quote(both['name'])}")
+    assert nested.json()["filter"] == {"any": [{"list": "Weekly"}, {"not": {"list": "Weekly"}}]}
+    # a new list taking the old name is another list: the segment does not follow it
+    await add_list(api, "acme", "newsletter", {})
+    again = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}/count")
+    assert again.json()["count"] == 2
+    # another organization's segment naming its own list of that name is untouched
+    other = await api.call("globex_admin", "GET", "/segments/Readers")
+    assert other.json()["filter"] == theirs["filter"] == {"list": "newsletter"}
+    entries = await api.rows(audit_log, audit_log.c.action == "list.update")
+    assert entries[-1]["detail"]["segments"] == ["Everyone", "Readers"]
+
+
 async def test_the_schema_documents_the_filter_and_the_conflicts(api: Api) -> None:
     schema = (await api.call(None, "GET", "/openapi.json")).json()
     paths = schema["paths"]
-    assert "409" in paths["/api/admin/marketing/segments/{segment_id}"]["delete"]["responses"]
+    assert "409" in paths["/api/admin/marketing/segments/{name}"]["delete"]["responses"]
     create_body = schema["components"]["schemas"]["SegmentCreate"]["properties"]["filter"]
     assert create_body["examples"] == [ISSUE_EXAMPLE]
     assert '{"list": NAME}' in create_body["description"]
@@ -496,7 +563,7 @@ async def test_a_saved_filter_the_rules_no_longer_allow_is_shown_not_counted(api
         "not_in, lt, lte, gt, gte, contains, starts_with, ends_with, before, after, exists, "
         "missing)"
     )
-    counted = await api.call("acme_admin", "GET", f"/segments/{segment['id']}/count")
+    counted = await api.call("acme_admin", "GET", f"/segments/{quote(segment['name'])}/count")
     assert counted.status_code == 422
     assert counted.json()["detail"].startswith("the saved filter is no longer valid: filter.op")
 

@@ -202,3 +202,23 @@ def test_the_issue_example() -> None:
     assert matches(node, pro, now=NOW)
     assert not matches(node, contact(plan="pro", country="FR", signed_up_at="2026-11-01"), now=NOW)
     assert not matches(node, contact(plan="pro", country="DE", signed_up_at="2026-01-01"), now=NOW)
+
+
+def test_a_renamed_list_is_renamed_wherever_a_filter_names_it() -> None:
+    from campaignd.domain.filters import with_list_renamed
+
+    stored = {
+        "all": [
+            {"list": "news"},
+            {"not": {"list": "news"}},
+            {"any": [{"list": "other"}, {"attribute": "list", "op": "eq", "value": "news"}]},
+        ]
+    }
+    assert with_list_renamed(stored, "news", "Weekly") == {
+        "all": [
+            {"list": "Weekly"},
+            {"not": {"list": "Weekly"}},
+            {"any": [{"list": "other"}, {"attribute": "list", "op": "eq", "value": "news"}]},
+        ]
+    }
+    assert with_list_renamed(stored, "nothing", "x") == stored

@@ -399,6 +399,8 @@ class Revision:
     timezone: str | None = None
     """The zone the new time was chosen in."""
     unschedule: bool = False
+    targets: TargetNames | None = None
+    """Lists and segments to target instead (None: leave them as they are)."""
 
 
 async def revise_campaign(
@@ -424,8 +426,11 @@ async def revise_campaign(
         current = await _campaign_in_scope(connection, principal, campaign_id)
         organization_id = int(current["organization_id"])
         steps: list[tuple[Action, dict[str, Any], dict[str, Any] | None]] = []
-        if revision.changes:
-            steps.append((Action.EDIT, revision.changes, {"fields": sorted(revision.changes)}))
+        targets = revision.targets
+        if revision.changes or targets:
+            fields = sorted([*revision.changes, *(targets.fields() if targets else [])])
+            edit_detail = {"fields": fields} | (targets.detail() if targets else {})
+            steps.append((Action.EDIT, revision.changes, edit_detail))
         if revision.recipient_list is not None:
             steps.append((Action.ADD_RECIPIENTS, {}, None))
         if revision.schedule is not None:
@@ -445,6 +450,8 @@ async def revise_campaign(
             )
             if changed is None:
                 raise await _refuse(connection, principal, campaign_id, action)
+            if action is Action.EDIT and targets:
+                await save_targets(connection, campaign_id, organization_id, targets)
             if action is Action.ADD_RECIPIENTS:
                 assert revision.recipient_list is not None
                 report = await _insert_recipients(connection, campaign_id, revision.recipient_list)

@@ -30,6 +30,7 @@ from campaignd.domain.recipients import InvalidRow, RecipientLimits
 from campaignd.store import audit, contacts, erasure
 from campaignd.store.columns import utcnow
 from campaignd.store.contacts import Contact, TooManyAttributes, UpsertCounts
+from campaignd.store.lists import MEMBER_STATUSES, Membership, get_list, memberships
 
 INVALID_SHOWN = 1_000
 """Invalid rows listed in a report (all of them are counted)."""
@@ -272,10 +273,20 @@ async def search_contacts(
     status: ContactStatus | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    list_name: str | None = None,
 ) -> tuple[str, list[Contact], str | None]:
-    """The organization, a page of its contacts (address order), the next cursor."""
+    """The organization, a page of its contacts (address order), the next cursor;
+    ``list_name``: only members of that list of the organization."""
     async with services.database.connection() as connection:
         organization_id, slug = await organization_acted_on(connection, principal, organization)
+        list_id = None
+        if list_name is not None:
+            found = await get_list(
+                connection, organization_id=organization_id, name=list_name, counted=False
+            )
+            if found is None:
+                raise Invalid(f"list: no list '{list_name}' in {slug}")
+            list_id = found.id
         rows = await contacts.search_contacts(
             connection,
             organization_id=organization_id,
@@ -283,9 +294,22 @@ async def search_contacts(
             status=status,
             after_email=cursor,
             limit=limit + 1,
+            list_id=list_id,
         )
     page = rows[:limit]
     return slug, page, (page[-1].email if len(rows) > limit else None)
+
+
+async def contact_lists(
+    services: Services, principal: Principal, email: str, *, organization: str | None = None
+) -> list[Membership]:
+    """The organization's lists the address is a member of, in any membership status."""
+    normalised = address(email)
+    async with services.database.connection() as connection:
+        organization_id, _ = await organization_acted_on(connection, principal, organization)
+        return await memberships(
+            connection, organization_id=organization_id, email=normalised, statuses=MEMBER_STATUSES
+        )
 
 
 async def edit_contact(

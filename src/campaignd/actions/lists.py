@@ -23,7 +23,7 @@ from campaignd.domain.audience import MemberStatus, OptIn, Visibility
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.lists import name_problem
 from campaignd.domain.subscribe_form import FormList, form_html
-from campaignd.store import audit
+from campaignd.store import audit, segments
 from campaignd.store import lists as store
 from campaignd.store.columns import utcnow
 from campaignd.store.erasure import erased_among
@@ -163,7 +163,8 @@ async def update_list(
     """Change ``changes`` (``name``, ``description``, ``visibility``, ``opt_in``).
 
     Turning a double opt-in list into a single one leaves its unconfirmed members
-    unconfirmed; a rename keeps every member and every campaign that targets the list.
+    unconfirmed; a rename keeps every member and every campaign that targets the list, and
+    the segments whose filter names the list name it by its new name.
     """
     principal.require_change()
     unknown = set(changes) - set(EDITABLE)
@@ -184,16 +185,20 @@ async def update_list(
         ):
             raise Conflict(f"{slug} already has a list named '{new_name}'")
         if changes:
-            await store.update_list(
-                connection, list_id=current.id, changes=dict(changes), now=utcnow()
-            )
+            now = utcnow()
+            await store.update_list(connection, list_id=current.id, changes=dict(changes), now=now)
+            detail: dict[str, Any] = {"changes": dict(changes)}
+            if new_name != name:
+                detail["segments"] = await segments.follow_list_rename(
+                    connection, organization_id=organization_id, old=name, new=new_name, now=now
+                )
             await audit.record(
                 connection,
                 actor=principal.actor,
                 action="list.update",
                 organization_id=organization_id,
                 target=name,
-                detail={"changes": dict(changes)},
+                detail=detail,
             )
         updated = await _list(connection, organization_id, slug, new_name)
     return slug, updated

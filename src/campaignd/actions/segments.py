@@ -1,8 +1,8 @@
 """Segment actions: create, list, read, edit, delete saved filters; count and sample them.
 
 A segment's audience is the organization's ``subscribed`` contacts its filter matches; its
-count is live (one statement at the moment it is asked). A segment is named by its id (the
-API) or by its name within an organization (the CLI).
+count is live (one statement at the moment it is asked). A segment is named by its name
+within an organization (the API, the CLI and the admin pages), like a list.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def _name(value: str) -> str:
         raise Invalid(f"name: at most {MAX_NAME} characters")
     if any(ord(character) < 32 or ord(character) == 127 for character in name):
         raise Invalid("name: must not contain control characters")
+    if "/" in name:
+        raise Invalid("name: must not contain '/' (a segment's name is part of its address)")
     return name
 
 

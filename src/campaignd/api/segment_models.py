@@ -38,6 +38,7 @@ class SegmentEdit(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
     filter: dict[str, Any] | None = filter_field(None)
+    organization: str | None = Field(None, max_length=63)
 
 
 class FilterCount(RequestModel):

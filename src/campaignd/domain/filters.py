@@ -468,6 +468,18 @@ def list_paths(node: Filter, *, path: str = "filter") -> Iterator[tuple[str, str
         yield f"{path}.list", node.name
 
 
+def with_list_renamed(document: Any, old: str, new: str) -> Any:
+    """A stored filter with every ``{"list": old}`` condition naming ``new`` instead (the
+    JSON as stored, so a filter saved under looser rules is rewritten too)."""
+    if isinstance(document, list):
+        return [with_list_renamed(item, old, new) for item in document]
+    if not isinstance(document, dict):
+        return document
+    if set(document) == {"list"} and document["list"] == old:
+        return {"list": new}
+    return {key: with_list_renamed(value, old, new) for key, value in document.items()}
+
+
 def walk(node: Filter) -> Iterator[Filter]:
     yield node
     if isinstance(node, All | AnyOf):

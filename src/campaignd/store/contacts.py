@@ -26,6 +26,7 @@ from sqlalchemy import (
     cast,
     column,
     delete,
+    exists,
     func,
     literal,
     literal_column,
@@ -48,7 +49,7 @@ from campaignd.store.contact_status import (
 )
 from campaignd.store.dialect import upsert
 from campaignd.store.erasure import erased_among
-from campaignd.store.schema import contacts, suppressions
+from campaignd.store.schema import contacts, list_members, suppressions
 
 STATEMENT_ROWS = 5_000
 COLUMNS = ["organization_id", "email", "attributes", "status", "source", "created_at", "updated_at"]
@@ -368,10 +369,18 @@ async def search_contacts(
     status: ContactStatus | None = None,
     after_email: str | None = None,
     limit: int = 100,
+    list_id: int | None = None,
 ) -> list[Contact]:
     """In address order; ``contains``: part of the address (any case); ``after_email`` is
-    the cursor (the last address of the previous page)."""
+    the cursor (the last address of the previous page); ``list_id``: only members of that
+    list (any membership status)."""
     conditions = [contacts.c.organization_id == organization_id]
+    if list_id is not None:
+        conditions.append(
+            exists().where(
+                list_members.c.contact_id == contacts.c.id, list_members.c.list_id == list_id
+            )
+        )
     if contains:
         conditions.append(contacts.c.email.contains(contains.lower(), autoescape=True))
     if status is not None:

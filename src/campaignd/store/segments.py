@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from campaignd.domain.audience import ContactStatus
-from campaignd.domain.filters import Filter, parse
+from campaignd.domain.filters import Filter, parse, with_list_renamed
 from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.filter_sql import contact_condition
 from campaignd.store.schema import (
@@ -153,6 +153,29 @@ async def update_segment(
         .returning(segments.c.id)
     )
     return (await connection.execute(statement)).first() is not None
+
+
+async def follow_list_rename(
+    connection: AsyncConnection, *, organization_id: int, old: str, new: str, now: datetime
+) -> list[str]:
+    """Rewrite the organization's segment filters that name the list ``old`` to name ``new``;
+    the names of the segments changed, in name order."""
+    statement = (
+        select(segments.c.id, segments.c.name, segments.c.filter)
+        .where(segments.c.organization_id == organization_id)
+        .order_by(segments.c.name)
+    )
+    changed: list[str] = []
+    for segment_id, name, document in (await connection.execute(statement)).all():
+        rewritten = with_list_renamed(document, old, new)
+        if rewritten != document:
+            await connection.execute(
+                update(segments)
+                .where(segments.c.id == segment_id)
+                .values(filter=rewritten, updated_at=now)
+            )
+            changed.append(str(name))
+    return changed
 
 
 def _targeting(statuses: Collection[str]) -> Any:

@@ -25,6 +25,8 @@ FIELDS = {
     "time": "when",
     "time zone": "timezone",
     "timezone": "timezone",
+    "lists": "lists",
+    "segments": "segments",
 }
 """The prefix of a problem (the API's or the form's own name of a field) -> the form field."""
 
@@ -39,9 +41,11 @@ LABELS = {
     "recipients": "CSV file",
     "when": "Date and time",
     "timezone": "Time zone",
+    "lists": "Lists",
+    "segments": "Segments",
 }
 
-ANCHORS = {"when": "date"}
+ANCHORS = {"when": "date", "lists": "targets", "segments": "targets"}
 """The input to jump to for a field that spans several (date and time: the date)."""
 
 _TEMPLATE_ERROR = re.compile(r"^(?:\w+Error|\w+Exception): (?P<message>.*)$", re.DOTALL)

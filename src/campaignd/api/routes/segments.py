@@ -11,7 +11,6 @@ from campaignd.actions import segments as actions
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import problem
-from campaignd.api.params import MAX_ID
 from campaignd.api.routing import ApiRoute
 from campaignd.api.segment_models import (
     FilterCount,
@@ -26,13 +25,18 @@ from campaignd.store import segments as store
 
 router = APIRouter(tags=["segments"], route_class=ApiRoute)
 
-SegmentId = Annotated[int, Path(ge=1, le=MAX_ID, description="The segment's id", examples=[1])]
+Name = Annotated[
+    str, Path(max_length=100, description="the segment's name", examples=["Pro in DACH"])
+]
 Organization = Annotated[
     str | None, Query(max_length=63, description="organization slug; required for platform admins")
 ]
 Sample = Annotated[
     int, Query(ge=0, le=100, description="how many matching contacts to show (address order)")
 ]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: problem("No segment of that name in the organization")
+}
 IN_USE: dict[int | str, dict[str, Any]] = {
     409: problem("A campaign that may still send targets the segment; nothing changed")
 }
@@ -101,44 +105,57 @@ async def count_filter(
     )
 
 
-@router.get("/segments/{segment_id}")
-async def get_segment(
-    segment_id: SegmentId, services: ServicesDep, principal: PrincipalDep
-) -> Segment:
-    """One segment with its filter (and the filter in words)."""
-    return segment(await actions.get_segment(services, principal, segment_id))
-
-
-@router.get("/segments/{segment_id}/count")
+@router.get("/segments/{name}/count", responses=NOT_FOUND)
 async def count_segment(
-    segment_id: SegmentId, services: ServicesDep, principal: PrincipalDep, sample: Sample = 10
+    name: Name,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    organization: Organization = None,
+    sample: Sample = 10,
 ) -> SegmentCount:
     """The segment's live count: its subscribed contacts now, and a sample of them."""
-    _, count = await actions.count_segment(services, principal, segment_id, sample=sample)
+    _, count = await actions.count_segment(
+        services, principal, name, organization=organization, sample=sample
+    )
     return counted(count)
 
 
-@router.patch("/segments/{segment_id}", responses=NAME_TAKEN)
+@router.get("/segments/{name}", responses=NOT_FOUND)
+async def get_segment(
+    name: Name, services: ServicesDep, principal: PrincipalDep, organization: Organization = None
+) -> Segment:
+    """One segment with its filter (and the filter in words)."""
+    return segment(await actions.get_segment(services, principal, name, organization=organization))
+
+
+@router.patch("/segments/{name}", responses=NOT_FOUND | NAME_TAKEN)
 async def edit_segment(
-    segment_id: SegmentId,
+    name: Name,
     body: Annotated[SegmentEdit, Body()],
     services: ServicesDep,
     principal: PrincipalDep,
+    organization: Organization = None,
 ) -> Segment:
     """Change the name, the description or the filter; only the fields sent change."""
     changes = body.model_dump(exclude_unset=True)
+    changes.pop("organization", None)
     if not changes:
         raise Invalid("the body names no field to change")
-    for name in ("name", "filter"):
-        if name in changes and changes[name] is None:
-            raise Invalid(f"{name}: cannot be null")
-    return segment(await actions.edit_segment(services, principal, segment_id, changes))
+    for field in ("name", "filter"):
+        if field in changes and changes[field] is None:
+            raise Invalid(f"{field}: cannot be null")
+    edited = await actions.edit_segment(
+        services, principal, name, changes, organization=body.organization or organization
+    )
+    return segment(edited)
 
 
-@router.delete("/segments/{segment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=IN_USE)
+@router.delete(
+    "/segments/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | IN_USE
+)
 async def delete_segment(
-    segment_id: SegmentId, services: ServicesDep, principal: PrincipalDep
+    name: Name, services: ServicesDep, principal: PrincipalDep, organization: Organization = None
 ) -> Response:
     """Delete a segment no campaign that may still send targets (409 names the campaigns)."""
-    await actions.delete_segment(services, principal, segment_id)
+    await actions.delete_segment(services, principal, name, organization=organization)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
 from campaignd.actions.import_reports import keep_report
@@ -16,6 +17,7 @@ from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
+from campaignd.web.campaign_targets import changed_targets, chosen_targets, target_choices
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.form_errors import FieldError, field_error
@@ -83,7 +85,15 @@ async def _form_page(
     problem: FieldError | None = None,
     csv_name: str | None = None,
     status_code: int = 200,
+    chosen: TargetNames | None = None,
 ) -> Response:
+    organization = campaign["organization"] if campaign else values.get("organization")
+    if chosen is None:
+        chosen = (
+            TargetNames(lists=campaign["lists"], segments=campaign["segments"])
+            if campaign
+            else TargetNames(lists=[], segments=[])
+        )
     context = {
         "active": "edit" if campaign else "new",
         "campaign": campaign,
@@ -93,6 +103,8 @@ async def _form_page(
         "problem": problem,
         "errors": {problem.field: problem.text} if problem and problem.field else {},
         "csv_name": csv_name,
+        "targets": await target_choices(request, viewer, organization),
+        "chosen": chosen,
     }
     return await render(
         request, "campaigns/form.html", context, viewer=viewer, status_code=status_code
@@ -152,6 +164,7 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             recipient_list=recipient_list,
             scheduled_for=parsed.scheduled_for,
             timezone=_zone_of(parsed.chosen),
+            targets=chosen_targets(form),
         )
     except (FormProblem, ActionError) as problem:
         values = parsed.values if parsed else {key: form.get(key) for key in form if key}
@@ -163,6 +176,7 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             problem=problem_of(problem),
             csv_name=parsed.csv_name if parsed else None,
             status_code=_status_code(problem),
+            chosen=chosen_targets(form),
         )
     campaign_id = int(campaign["id"])
     when = f"scheduled for {parsed.chosen.local_text()}" if parsed.chosen else "saved as a draft"
@@ -247,6 +261,7 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
             unschedule=(
                 parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED
             ),
+            targets=changed_targets(chosen_targets(form), campaign["lists"], campaign["segments"]),
         )
         campaign, report = await actions.revise_campaign(
             services, viewer.principal, campaign_id, revision
@@ -263,6 +278,7 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
             problem=problem_of(problem),
             csv_name=parsed.csv_name if parsed else None,
             status_code=_status_code(problem),
+            chosen=chosen_targets(form),
         )
     viewer.session.flash("success", f"Campaign “{campaign['name']}” saved.")
     if report is not None:
