@@ -108,6 +108,7 @@ class Builders:
             unsubscribe_secret=secret,
             installation=installation,
             limits=limits,
+            bounce_domain=self.settings.bounce_domain,
         )
         try:
             inline = MessageBuilder(
@@ -116,6 +117,7 @@ class Builders:
                 unsubscribe_secret=secret,
                 installation=installation,
                 limits=replace(limits, timeout=min(limits.timeout, INLINE_TIMEOUT)),
+                bounce_domain=self.settings.bounce_domain,
             )
         except TemplateProblem:
             return CampaignBuilders(full=full, inline=None, signer=signer)
