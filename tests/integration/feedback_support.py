@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from campaignd.actions.services import Services
 from campaignd.settings import Settings
 from campaignd.store.database import Database
+from campaignd.store.organizations import organization_by_slug
 from campaignd.store.rows import Row
 from campaignd.store.schema import audit_log
 from campaignd.store.suppressions import get_suppression
@@ -69,3 +70,10 @@ async def audit_count(database: Database, action: str) -> int:
     async with database.connection() as connection:
         statement = select(func.count()).select_from(audit_log).where(audit_log.c.action == action)
         return int((await connection.execute(statement)).scalar_one())
+
+
+async def organization_id_of(database: Database, slug: str) -> int:
+    async with database.connection() as connection:
+        row = await organization_by_slug(connection, slug)
+    assert row is not None
+    return int(row["id"])

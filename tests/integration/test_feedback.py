@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from campaignd.actions.feedback import apply_event
+from campaignd.actions.unsubscribe import unsubscribe
 from campaignd.delivery.bounce_address import bounce_tokens
 from campaignd.domain.audience import ContactStatus
 from campaignd.domain.contacts import ContactInput
@@ -20,11 +21,13 @@ from campaignd.store.contacts import get_contact, upsert_contacts
 from campaignd.store.database import Database
 from campaignd.store.schema import campaigns
 from campaignd.store.secrets import instance_secret
+from tests.integration.api_client import open_api
 from tests.integration.delivery_support import campaign_of, deliveries_of, organization
 from tests.integration.feedback_support import (
     BOUNCE_DOMAIN,
     audit_count,
     feedback_settings,
+    organization_id_of,
     sent_campaign,
     services_of,
     suppression_reason,
@@ -207,3 +210,51 @@ async def test_an_event_for_another_organizations_delivery_leaves_it_alone(
     owner = int((await campaign_of(database, campaign_id))["organization_id"])
     assert await suppression_reason(database, owner, "ada@example.org") is None
     assert await suppression_reason(database, other, "ada@example.org") == "bounced"
+
+
+async def test_the_api_shows_a_campaigns_figures_to_its_organization_only(
+    database: Database, feedback: Settings
+) -> None:
+    async with open_api(database, feedback) as api:
+        acme = await organization_id_of(database, "acme")
+        _, campaign_id, rows = await sent_campaign(
+            database,
+            feedback,
+            [f"user{number}@example.org" for number in range(4)],
+            organization_id=acme,
+        )
+        services = services_of(database, feedback)
+        for kind, email in [
+            (FeedbackKind.HARD_BOUNCE, "user0@example.org"),
+            (FeedbackKind.SOFT_BOUNCE, "user1@example.org"),
+            (FeedbackKind.COMPLAINT, "user2@example.org"),
+        ]:
+            await apply_event(
+                services,
+                FeedbackEvent(
+                    source=MAILBOX,
+                    event_id=f"{kind}-{email}",
+                    kind=kind,
+                    delivery_id=int(rows[email]["id"]),
+                ),
+            )
+        await unsubscribe(database, organization_id=acme, email="user3@example.org", via="page")
+
+        answer = await api.call("acme_viewer", "GET", f"/campaigns/{campaign_id}")
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["feedback"] == {
+            "sent": 4,
+            "delivered": 3,
+            "hardBounces": 1,
+            "softBounces": 1,
+            "complaints": 1,
+            "unsubscribed": 1,
+            "hardBounceRate": 0.25,
+            "softBounceRate": 0.25,
+            "complaintRate": 0.25,
+            "unsubscribeRate": 0.25,
+        }
+        assert body["counts"]["bounced"] == 1 and body["counts"]["complained"] == 1
+        other = await api.call("globex_admin", "GET", f"/campaigns/{campaign_id}")
+        assert other.status_code == 404

@@ -21,20 +21,29 @@ pauses itself as the pause action does (workers hear the halt) and says why in i
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaignd.actions.errors import NotFound
+from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
 from campaignd.domain.addresses import InvalidAddress, normalise
-from campaignd.domain.feedback import FeedbackEvent, FeedbackKind, Thresholds, pause_reason
+from campaignd.domain.feedback import (
+    CampaignFigures,
+    FeedbackEvent,
+    FeedbackKind,
+    Thresholds,
+    pause_reason,
+)
 from campaignd.domain.lifecycle import Action, DeliveryStatus
 from campaignd.logs import log_event
 from campaignd.settings import Settings
 from campaignd.store import audit
 from campaignd.store import feedback as store
-from campaignd.store.campaigns import transition
+from campaignd.store.campaigns import get_campaign, transition
 from campaignd.store.columns import utcnow
 from campaignd.store.suppressions import add_suppressions
 
@@ -217,3 +226,20 @@ async def _pause_if_over(
         detail={"reason": reason},
     )
     return reason
+
+
+async def campaign_figures(
+    services: Services,
+    principal: Principal,
+    campaign_id: int,
+    *,
+    counts: Mapping[str, int] | None = None,
+) -> CampaignFigures:
+    """What became of the campaign's messages: sent, delivered, bounced (hard and soft),
+    complained, unsubscribed, with their rates (``domain.feedback.CampaignFigures``).
+    ``counts``: its deliveries per status, when the caller read them already. Another
+    organization's campaign is not found."""
+    async with services.database.connection() as connection:
+        if await get_campaign(connection, campaign_id, organization_id=principal.scope) is None:
+            raise NotFound(f"campaign {campaign_id} not found")
+        return await store.figures_of(connection, campaign_id, counts)
