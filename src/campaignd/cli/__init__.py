@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from campaignd.cli import (
+    bounces,
     campaigns,
     contacts,
     database,
@@ -35,6 +36,7 @@ app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")
 app.add_typer(contacts.app, name="contact")
 app.add_typer(dkim.app, name="dkim")
+app.add_typer(bounces.app, name="bounces")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

@@ -17,6 +17,7 @@ from campaignd.store.dialect import upsert
 from campaignd.store.schema import (
     campaign_feedback,
     campaigns,
+    cooldown_ledger,
     deliveries,
     feedback_events,
     suppressions,
@@ -212,3 +213,42 @@ async def figures_of(
         complaints=counters.complaints,
         unsubscribed=await unsubscribed_after(connection, campaign_id),
     )
+
+
+RECENT_CAMPAIGNS = 50
+"""How many of the latest campaigns started a bounce that kept only its address is
+looked for in (bounces come back within days)."""
+
+
+async def last_delivery_to(connection: AsyncConnection, email: str) -> int | None:
+    """The latest sent delivery to ``email``, for a bounce that kept nothing but the
+    address: in the campaign the cooldown ledger names, or else among the latest
+    ``RECENT_CAMPAIGNS`` campaigns started (each looked up on its (campaign, address)
+    index, never a scan of every delivery); None when there is none."""
+    ledger = (
+        select(cooldown_ledger.c.campaign_id)
+        .where(cooldown_ledger.c.email == email, cooldown_ledger.c.campaign_id.is_not(None))
+        .order_by(cooldown_ledger.c.contacted_at.desc())
+        .limit(1)
+    )
+    recent = (
+        select(campaigns.c.id)
+        .where(campaigns.c.started_at.is_not(None))
+        .order_by(campaigns.c.started_at.desc())
+        .limit(RECENT_CAMPAIGNS)
+    )
+    for candidates in (ledger, recent):
+        statement = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.campaign_id.in_(candidates.scalar_subquery()),
+                deliveries.c.email == email,
+                deliveries.c.status.in_(SENT_STATUSES),
+            )
+            .order_by(deliveries.c.id.desc())
+            .limit(1)
+        )
+        found = (await connection.execute(statement)).scalar()
+        if found is not None:
+            return int(found)
+    return None
