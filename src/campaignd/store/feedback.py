@@ -220,20 +220,25 @@ RECENT_CAMPAIGNS = 50
 looked for in (bounces come back within days)."""
 
 
-async def last_delivery_to(connection: AsyncConnection, email: str) -> int | None:
+async def last_delivery_to(
+    connection: AsyncConnection, email: str, *, organization_id: int | None = None
+) -> int | None:
     """The latest sent delivery to ``email``, for a bounce that kept nothing but the
     address: in the campaign the cooldown ledger names, or else among the latest
     ``RECENT_CAMPAIGNS`` campaigns started (each looked up on its (campaign, address)
-    index, never a scan of every delivery); None when there is none."""
+    index, never a scan of every delivery); None when there is none. ``organization_id``:
+    only that organization's campaigns."""
+    scoped = () if organization_id is None else (campaigns.c.organization_id == organization_id,)
     ledger = (
         select(cooldown_ledger.c.campaign_id)
-        .where(cooldown_ledger.c.email == email, cooldown_ledger.c.campaign_id.is_not(None))
+        .join(campaigns, campaigns.c.id == cooldown_ledger.c.campaign_id)
+        .where(cooldown_ledger.c.email == email, *scoped)
         .order_by(cooldown_ledger.c.contacted_at.desc())
         .limit(1)
     )
     recent = (
         select(campaigns.c.id)
-        .where(campaigns.c.started_at.is_not(None))
+        .where(campaigns.c.started_at.is_not(None), *scoped)
         .order_by(campaigns.c.started_at.desc())
         .limit(RECENT_CAMPAIGNS)
     )
