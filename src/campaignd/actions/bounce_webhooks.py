@@ -1,6 +1,7 @@
-"""Bounces and complaints from the webhooks of email providers (Postmark, SendGrid,
-Mailgun): each request is verified its provider's way, refused when it was seen before,
-and its events applied (``actions.feedback``) for the organization its URL names.
+"""Bounces and complaints from the webhooks of email providers (Amazon SES through SNS,
+Postmark, SendGrid, Mailgun): each request is verified its provider's way, refused when
+it was seen before, and its events applied (``actions.feedback``) for the organization
+its URL names.
 
 A request that does not verify, or is a replay, is refused and changes nothing. Events are
 tied to a delivery by our Message-ID when the provider gives it back, or else to the latest
@@ -18,7 +19,7 @@ from campaignd.actions.errors import Conflict, NotFound
 from campaignd.actions.feedback import apply_event
 from campaignd.actions.services import Services
 from campaignd.domain.feedback import FeedbackEvent, FeedbackSource, delivery_of_message_id
-from campaignd.feedback import mailgun, postmark, sendgrid
+from campaignd.feedback import mailgun, postmark, sendgrid, ses
 from campaignd.feedback.providers import Verified, WebhookRefused
 from campaignd.settings import Settings
 from campaignd.store import feedback as store
@@ -27,6 +28,7 @@ from campaignd.store.organizations import organization_by_slug
 from campaignd.store.secrets import installation_id
 
 PROVIDERS = {
+    "ses": FeedbackSource.SES,
     "postmark": FeedbackSource.POSTMARK,
     "sendgrid": FeedbackSource.SENDGRID,
     "mailgun": FeedbackSource.MAILGUN,
@@ -41,6 +43,7 @@ class Received:
 
 def configured(settings: Settings, provider: str) -> bool:
     secret = {
+        "ses": settings.ses_topic_arns.strip(),
         "postmark": settings.postmark_webhook_secret,
         "sendgrid": settings.sendgrid_webhook_public_key,
         "mailgun": settings.mailgun_signing_key,
@@ -48,8 +51,16 @@ def configured(settings: Settings, provider: str) -> bool:
     return bool(secret)
 
 
-def _verify(settings: Settings, provider: str, headers: Mapping[str, str], body: bytes) -> Verified:
+def topics(settings: Settings) -> frozenset[str]:
+    return frozenset(item.strip() for item in settings.ses_topic_arns.split(",") if item.strip())
+
+
+async def _verify(
+    settings: Settings, provider: str, headers: Mapping[str, str], body: bytes
+) -> Verified:
     now, max_age = time.time(), settings.webhook_max_age
+    if provider == "ses":
+        return await ses.verify(body, topics=topics(settings), now=now, max_age=max_age)
     if provider == "postmark":
         assert settings.postmark_webhook_secret
         return postmark.verify(
@@ -90,7 +101,9 @@ async def receive(
     if row is None:
         raise NotFound(f"no organization '{organization}'")
     organization_id = int(row["id"])
-    verified = _verify(services.settings, provider, headers, body)
+    verified = await _verify(services.settings, provider, headers, body)
+    if verified.subscribe_url:
+        await ses.CLIENT.confirm(verified.subscribe_url)  # before the replay check: SNS retries
     async with services.database.transaction() as connection:
         fresh = await store.remember_token(
             connection, provider=provider, token=verified.replay_token, now=utcnow()
