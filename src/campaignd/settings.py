@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     sendgrid_webhook_public_key: str | None = None  # base64 DER (SendGrid's settings)
     mailgun_signing_key: str | None = None  # Mailgun's webhook signing key
     ses_topic_arns: str = ""  # comma-separated SNS topics whose notifications count
-    webhook_max_age: float = Field(600.0, gt=0)  # seconds a signed webhook stays valid
+    webhook_max_age: float = Field(86400.0, gt=0)  # seconds a signed webhook stays valid
     metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
