@@ -146,3 +146,21 @@ def test_the_cli_drains_the_mailbox_once(
     refused = runner.invoke(app, ["bounces", "poll"])
     assert refused.exit_code == 1
     assert "bounce mailbox" in refused.output
+
+
+async def test_the_service_polls_the_mailbox_until_it_stops(
+    database: Database, mailbox_settings: Settings, smtp: SmtpServer, dovecot: DovecotServer
+) -> None:
+    settings = mailbox_settings.model_copy(update={"bounce_imap_interval": 0.2})
+    _, campaign_id, _ = await sent_campaign(database, settings, RECIPIENTS[:1])
+    stop = asyncio.Event()
+    poller = asyncio.create_task(poll_forever(services_of(database, settings), stop))
+    dovecot.append(dsn(to=smtp.messages[0].sender, recipient="ada@example.org"))
+
+    async def bounced() -> bool:
+        rows = await deliveries_of(database, campaign_id)
+        return rows["ada@example.org"]["status"] == "bounced"
+
+    await eventually(bounced, what="the poller to apply the bounce")
+    stop.set()
+    await asyncio.wait_for(poller, timeout=30)

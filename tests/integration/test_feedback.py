@@ -258,3 +258,28 @@ async def test_the_api_shows_a_campaigns_figures_to_its_organization_only(
         assert body["counts"]["bounced"] == 1 and body["counts"]["complained"] == 1
         other = await api.call("globex_admin", "GET", f"/campaigns/{campaign_id}")
         assert other.status_code == 404
+
+
+async def test_one_bounce_reported_by_two_intakes_counts_once(
+    database: Database, feedback: Settings
+) -> None:
+    _, campaign_id, rows = await sent_campaign(database, feedback, ["ada@example.org"])
+    services = services_of(database, feedback)
+    delivery_id = int(rows["ada@example.org"]["id"])
+    for number, (source, kind) in enumerate(
+        [
+            (MAILBOX, FeedbackKind.SOFT_BOUNCE),
+            (FeedbackSource.SES, FeedbackKind.SOFT_BOUNCE),
+            (MAILBOX, FeedbackKind.HARD_BOUNCE),
+            (FeedbackSource.MAILGUN, FeedbackKind.HARD_BOUNCE),
+        ]
+    ):
+        event_id = f"event-{number}"
+        applied = await apply_event(
+            services,
+            FeedbackEvent(source=source, event_id=event_id, kind=kind, delivery_id=delivery_id),
+        )
+        assert applied.new
+    async with database.connection() as connection:
+        counters = await feedback_store.counters_of(connection, campaign_id)
+    assert (counters.soft_bounces, counters.hard_bounces) == (1, 1)

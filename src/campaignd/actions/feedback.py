@@ -131,15 +131,7 @@ async def apply_event(services: Services, event: FeedbackEvent) -> Applied:
         campaign_id = delivery.campaign_id if delivery else None
         if not new:
             return Applied(matched=True, email=email, campaign_id=campaign_id)
-        if delivery is not None:
-            if event.kind in OUTCOME:
-                status, sources = OUTCOME[event.kind]
-                await store.change_delivery_status(
-                    connection,
-                    delivery.delivery_id,
-                    status=status.value,
-                    from_statuses=[source.value for source in sources],
-                )
+        if delivery is not None and await _first_for_delivery(connection, event, delivery):
             await store.count_event(connection, delivery.campaign_id, COUNTER[event.kind])
         suppressed = await _suppress(services, connection, event, organization_id, email, now)
         await audit.record(
@@ -170,6 +162,23 @@ async def apply_event(services: Services, event: FeedbackEvent) -> Applied:
         suppressed=suppressed,
         paused=paused,
     )
+
+
+async def _first_for_delivery(
+    connection: AsyncConnection, event: FeedbackEvent, delivery: store.DeliveryTarget
+) -> bool:
+    """Apply the event's outcome to the delivery; whether this is the first event of its
+    kind for it (the one the campaign's counters count: a DSN and a provider's webhook
+    for one message are one bounce)."""
+    if event.kind in OUTCOME:
+        status, sources = OUTCOME[event.kind]
+        return await store.change_delivery_status(
+            connection,
+            delivery.delivery_id,
+            status=status.value,
+            from_statuses=[source.value for source in sources],
+        )
+    return await store.events_of_delivery(connection, delivery.delivery_id, event.kind.value) == 1
 
 
 async def _suppress(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from campaignd.actions.bounce_webhooks import WebhookRefused, receive
 from campaignd.actions.services import Services
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(include_in_schema=False)  # public, like the unsubscribe pages
 
 
 @router.post("/webhooks/bounces/{provider}/{organization}")

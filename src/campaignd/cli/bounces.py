@@ -12,13 +12,16 @@ from campaignd.cli.common import command_group, console, errors, fail
 from campaignd.cli.output import JSON, print_json
 from campaignd.feedback.mailbox import MailboxProblem
 
-app = command_group("Read bounces and complaints that came back (docs/deliverability.md).")
+app = command_group("Read bounces and complaints from the bounce mailbox.")
 
 
 @app.command("poll")
 def poll(json_output: bool = JSON) -> None:
-    """Drain the bounce mailbox (CAMPAIGND_BOUNCE_IMAP_URL) once: apply every DSN and
-    complaint report not read yet, mark them processed, print what happened."""
+    """Read the bounce mailbox once and apply what came back.
+
+    Every DSN, complaint report and other bounce in CAMPAIGND_BOUNCE_IMAP_URL not read
+    yet is applied (the delivery becomes bounced or complained, the address is
+    suppressed) and marked processed; prints what happened."""
     settings = prepared_settings()
     progress = Progress(
         SpinnerColumn(),

@@ -111,6 +111,13 @@ async def change_delivery_status(
     return bool((await connection.execute(statement)).rowcount)
 
 
+async def events_of_delivery(connection: AsyncConnection, delivery_id: int, kind: str) -> int:
+    statement = select(func.count()).where(
+        feedback_events.c.delivery_id == delivery_id, feedback_events.c.kind == kind
+    )
+    return int((await connection.execute(statement)).scalar_one())
+
+
 async def soft_bounces_of(connection: AsyncConnection, *, organization_id: int, email: str) -> int:
     """How many distinct messages to the address soft-bounced (events without a delivery
     count one each)."""

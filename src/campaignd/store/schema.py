@@ -415,6 +415,7 @@ feedback_events = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("source", "event_id"),
     Index("ix_feedback_events_address", "organization_id", "email", "kind"),
+    Index("ix_feedback_events_delivery", "delivery_id"),
     CheckConstraint("kind IN ('hard_bounce', 'soft_bounce', 'complaint')", name="kind"),
 )
 """Bounces and complaints applied (``actions.feedback``), one row per event and address:

@@ -53,6 +53,7 @@ def upgrade() -> None:
         ["organization_id", "email", "kind"],
         unique=False,
     )
+    op.create_index("ix_feedback_events_delivery", "feedback_events", ["delivery_id"], unique=False)
     op.create_table(
         "campaign_feedback",
         sa.Column("campaign_id", IDENTIFIER, nullable=False),
@@ -79,5 +80,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("webhook_replays")
     op.drop_table("campaign_feedback")
+    op.drop_index("ix_feedback_events_delivery", table_name="feedback_events")
     op.drop_index("ix_feedback_events_address", table_name="feedback_events")
     op.drop_table("feedback_events")
