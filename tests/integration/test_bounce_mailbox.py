@@ -3,6 +3,7 @@ polled, applied to the deliveries and the suppression list, and never applied tw
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -11,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from campaignd.actions.bounce_mailbox import poll_once
+from campaignd.actions.bounce_mailbox import poll_forever, poll_once
 from campaignd.cli import app
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 from tests.integration.bounce_samples import arf, dsn, exim_bounce, out_of_office
-from tests.integration.delivery_support import deliveries_of
+from tests.integration.delivery_support import deliveries_of, eventually
 from tests.integration.dovecot_server import DovecotServer
 from tests.integration.feedback_support import (
     BOUNCE_DOMAIN,
