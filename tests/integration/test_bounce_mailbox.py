@@ -16,7 +16,7 @@ from campaignd.actions.bounce_mailbox import poll_forever, poll_once
 from campaignd.cli import app
 from campaignd.settings import Settings
 from campaignd.store.database import Database
-from tests.integration.bounce_samples import arf, dsn, exim_bounce, out_of_office
+from tests.bounce_samples import arf, dsn, exim_bounce, out_of_office
 from tests.integration.delivery_support import deliveries_of, eventually
 from tests.integration.dovecot_server import DovecotServer
 from tests.integration.feedback_support import (

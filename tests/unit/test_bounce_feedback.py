@@ -12,6 +12,8 @@ from campaignd.domain.feedback import (
     kind_of_status,
     pause_reason,
 )
+from campaignd.feedback.reports import read_report
+from tests.bounce_samples import arf, dsn, out_of_office
 
 
 def test_a_bounce_token_names_its_delivery_and_cannot_be_forged() -> None:
@@ -67,3 +69,41 @@ def test_our_message_ids_name_a_delivery_of_this_installation_only() -> None:
     assert delivery_of_message_id("12.345.ab12cd34@acme.example", "ab12cd34") == 345
     assert delivery_of_message_id("<12.345.ffffffff@acme.example>", "ab12cd34") is None
     assert delivery_of_message_id("<random@gmail.com>", "ab12cd34") is None
+
+
+def test_reports_say_what_came_back_and_where_it_points() -> None:
+    token = BounceTokens("secret").make(7)
+    bounce = dsn(
+        to=f"bounces+{token}@bounce.example.org",
+        recipient="ada@example.org",
+        original_headers="Message-ID: <3.7.ab12cd34@acme.example>\r\n",
+    )
+    report = read_report(bounce)
+    assert report is not None
+    assert [(item.email, item.kind) for item in report.recipients] == [
+        ("ada@example.org", FeedbackKind.HARD_BOUNCE)
+    ]
+    assert report.tokens == [token]
+    assert "<3.7.ab12cd34@acme.example>" in report.message_ids
+    assert report.report_id.startswith("<")
+
+    full = dsn(to="x@example.org", recipient="bob@example.org", status="5.2.2", diagnostic="full")
+    soft = read_report(full)
+    assert soft is not None and soft.recipients[0].kind is FeedbackKind.SOFT_BOUNCE
+    delayed = dsn(to="x@example.org", recipient="bob@example.org", action="delayed")
+    assert read_report(delayed) is None
+    assert read_report(out_of_office(to="x@example.org", sender="bob@example.org")) is None
+
+
+def test_an_arf_report_is_a_complaint_unless_it_says_not_spam() -> None:
+    original = b"Message-ID: <3.8.ab12cd34@acme.example>\r\nTo: bob@example.org\r\n\r\nHi\r\n"
+    report = read_report(arf(original=original, recipient="bob@example.org"))
+    assert report is not None
+    assert [(item.email, item.kind) for item in report.recipients] == [
+        ("bob@example.org", FeedbackKind.COMPLAINT)
+    ]
+    assert report.message_ids[0] == "<3.8.ab12cd34@acme.example>"
+    redacted = read_report(arf(original=original))
+    assert redacted is not None and redacted.recipients[0].email is None
+    not_spam = arf(original=original).replace(b"Feedback-Type: abuse", b"Feedback-Type: not-spam")
+    assert read_report(not_spam) is None
