@@ -112,6 +112,16 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not a domain name") from None
         return value.lower()
 
+    @field_validator("bounce_imap_url")
+    @classmethod
+    def _bounce_mailbox(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from campaignd.feedback.mailbox import MailboxTarget
+
+        MailboxTarget.from_url(value)  # ValueError names what is wrong
+        return value
+
     @field_validator("sendgrid_webhook_public_key")
     @classmethod
     def _sendgrid_key(cls, value: str | None) -> str | None:
