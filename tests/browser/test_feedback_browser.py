@@ -62,5 +62,9 @@ def test_the_campaign_page_shows_what_came_back(
     expect(figures.locator("[data-figure=hard-bounces]")).to_contain_text("25.00 %")
     expect(figures.locator("[data-figure=complaints]")).to_contain_text("1")
     expect(figures.locator("[data-figure=soft-bounces]")).to_contain_text("0")
+    # a message that bounced or drew a complaint after it went out is still done
+    expect(page.locator("[data-progress-percent]")).to_have_attribute(
+        "data-progress-percent", "100"
+    )
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()
