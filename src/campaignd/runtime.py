@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from campaignd.actions.bounce_mailbox import poll_forever
 from campaignd.actions.services import Services
 from campaignd.api.app import create_app
 from campaignd.delivery.rate import create_rate_limiter
@@ -158,6 +159,8 @@ async def serve(
     jobs.extend(server.serve() for server in servers)
     if instance.runs_workers:
         jobs.append(instance.worker().run(stop))
+    if instance.runs_scheduler and settings.bounce_imap_url:
+        jobs.append(poll_forever(services, stop))
     log_event(
         logger,
         "instance started",

@@ -88,9 +88,53 @@ class Settings(BaseSettings):
     template_max_iterations: int = Field(100_000, ge=1)  # loop iterations per render
     dns_nameservers: str = ""  # DNS servers for the DKIM record check; empty: the system's
     dns_timeout: float = Field(3.0, gt=0, le=60)  # seconds per DNS lookup
+    # bounces and complaints (docs/deliverability.md)
+    bounce_domain: str | None = None  # set: envelope sender bounces+<token>@BOUNCE_DOMAIN
+    soft_bounce_limit: int = Field(3, ge=1)  # soft bounces (distinct messages) that suppress
+    bounce_pause_rate: float = Field(0.05, gt=0, le=1)  # hard-bounce rate that pauses
+    complaint_pause_rate: float = Field(0.003, gt=0, le=1)  # complaint rate that pauses
+    feedback_minimum_sent: int = Field(1000, ge=1)  # messages sent before rates count
+    bounce_imap_url: str | None = None  # imaps://user:password@host:993/INBOX
+    bounce_imap_interval: float = Field(60.0, gt=0)  # seconds between mailbox polls
+    postmark_webhook_secret: str | None = None  # the password of Postmark's Basic auth
+    sendgrid_webhook_public_key: str | None = None  # base64 DER (SendGrid's settings)
+    mailgun_signing_key: str | None = None  # Mailgun's webhook signing key
+    ses_topic_arns: str = ""  # comma-separated SNS topics whose notifications count
+    webhook_max_age: float = Field(86400.0, gt=0)  # seconds a signed webhook stays valid
     metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+    @field_validator("bounce_domain")
+    @classmethod
+    def _bounce_domain(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            parse_mailbox(f"bounces@{value}", special_use_domain=True)
+        except InvalidAddress:
+            raise ValueError(f"'{value}' is not a domain name") from None
+        return value.lower()
+
+    @field_validator("bounce_imap_url")
+    @classmethod
+    def _bounce_mailbox(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from campaignd.feedback.mailbox import MailboxTarget
+
+        MailboxTarget.from_url(value)  # ValueError names what is wrong
+        return value
+
+    @field_validator("sendgrid_webhook_public_key")
+    @classmethod
+    def _sendgrid_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from campaignd.feedback.sendgrid import public_key
+
+        public_key(value)  # ValueError names what is wrong
+        return value
 
     @field_validator("database_url")
     @classmethod

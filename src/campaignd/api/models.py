@@ -95,6 +95,21 @@ class ImportReport(ResponseModel):
     """Addresses the organization erased (see docs/audience.md): left out."""
 
 
+class CampaignFeedback(ResponseModel):
+    """What became of a campaign's messages once they went out (docs/deliverability.md)."""
+
+    sent: int
+    delivered: int
+    hard_bounces: int
+    soft_bounces: int
+    complaints: int
+    unsubscribed: int
+    hard_bounce_rate: float
+    soft_bounce_rate: float
+    complaint_rate: float
+    unsubscribe_rate: float
+
+
 class Campaign(ResponseModel):
     id: int
     name: str
@@ -119,6 +134,8 @@ class Campaign(ResponseModel):
     finished_at: datetime | None
     pruned_at: datetime | None = None
     """When its per-recipient rows were pruned (``counts`` are those they had); None: kept."""
+    feedback: CampaignFeedback | None = None
+    """Bounces, complaints and unsubscribes, with rates (``GET .../campaigns/{id}`` only)."""
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from campaignd.cli import (
+    bounces,
     campaigns,
     contacts,
     database,
@@ -37,6 +38,7 @@ app.add_typer(segment_commands.app, name="segment")
 app.add_typer(contacts.app, name="contact")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(images.app, name="image")
+app.add_typer(bounces.app, name="bounces")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

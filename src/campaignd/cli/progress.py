@@ -31,7 +31,7 @@ from campaignd.store.rows import Row
 FINAL_STATUSES = frozenset(
     {CampaignStatus.SENT.value, CampaignStatus.FAILED.value, CampaignStatus.CANCELLED.value}
 )
-DONE_DELIVERIES = ("sent", "failed", "skipped")
+DONE_DELIVERIES = ("sent", "failed", "skipped", "bounced", "complained")
 LINE_EVERY = 5.0
 """Seconds between plain progress lines when the output is not a terminal."""
 

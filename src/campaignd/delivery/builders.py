@@ -118,6 +118,7 @@ class Builders:
             unsubscribe_secret=secret,
             installation=installation,
             limits=limits,
+            bounce_domain=self.settings.bounce_domain,
         )
         try:
             inline = self.message_builder(
@@ -126,6 +127,7 @@ class Builders:
                 unsubscribe_secret=secret,
                 installation=installation,
                 limits=replace(limits, timeout=min(limits.timeout, INLINE_TIMEOUT)),
+                bounce_domain=self.settings.bounce_domain,
             )
         except TemplateProblem:
             return CampaignBuilders(full=full, inline=None, signer=signer)

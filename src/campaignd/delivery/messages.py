@@ -22,6 +22,7 @@ from functools import partial
 from html import escape
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from campaignd.delivery.bounce_address import bounce_tokens
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
@@ -159,15 +160,20 @@ class MessageBuilder:
         unsubscribe_secret: str,
         installation: str,
         limits: RenderLimits = DEFAULT_LIMITS,
+        bounce_domain: str | None = None,
     ):
         """``installation``: the short id of this database (``store.secrets``), part of
-        every Message-ID so that two installations never send the same one."""
+        every Message-ID so that two installations never send the same one.
+        ``bounce_domain``: when set, each message's envelope sender is its delivery's own
+        bounce address there (``delivery.bounce_address``); otherwise the From address."""
         self.content = content
         self.installation = installation
         self.templates = compile_campaign(
             content.subject, content.html_body, content.text_body, limits=limits
         )
         self._signer = TokenSigner(unsubscribe_secret)
+        self._bounce_domain = bounce_domain
+        self._bounce_tokens = bounce_tokens(unsubscribe_secret) if bounce_domain else None
         self._unsubscribe_base = public_url.rstrip("/") + "/u/"
         sender_header, self.sender = mailbox(content.from_address)
         self.domain = domain_of(self.sender)
@@ -221,7 +227,10 @@ class MessageBuilder:
             f"List-Unsubscribe: <{url}>\r\n"
         ).encode()
         data = b"".join((head, self._clock.header(), self._fixed, self._body(html, text)))
-        return Message(message_id=message_id, sender=self.sender, recipient=email, data=data)
+        sender = self.sender
+        if self._bounce_tokens is not None and self._bounce_domain is not None:
+            sender = self._bounce_tokens.address(delivery_id, self._bounce_domain)
+        return Message(message_id=message_id, sender=sender, recipient=email, data=data)
 
     def _body(self, html: str | None, text: str | None) -> bytes:
         if html is not None and text is not None:

@@ -24,6 +24,10 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    BOUNCED = "bounced"
+    """Sent, then a hard bounce came back (``actions.feedback``)."""
+    COMPLAINED = "complained"
+    """Sent, then its recipient reported it as spam (``actions.feedback``)."""
 
 
 class SkipCode(StrEnum):
@@ -72,7 +76,14 @@ TRANSITIONS: dict[Action, tuple[frozenset[CampaignStatus], CampaignStatus | None
 """action -> (statuses it is allowed from, status it leads to; None keeps the status)."""
 
 FINAL_DELIVERY_STATUSES = frozenset(
-    {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED}
+    {
+        DeliveryStatus.SENT,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.SKIPPED,
+        DeliveryStatus.CANCELLED,
+        DeliveryStatus.BOUNCED,
+        DeliveryStatus.COMPLAINED,
+    }
 )
 
 

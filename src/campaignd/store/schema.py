@@ -418,3 +418,55 @@ images = Table(
 """An organization's uploaded images. The bytes are a file on disk, ``{IMAGES_DIR}/{slug}/
 {hash}.{extension}`` (``hash``: SHA-256 of the bytes, so one image is stored once per
 organization), served publicly at ``{PUBLIC_URL}/images/{slug}/{hash}.{extension}``."""
+
+feedback_events = Table(
+    "feedback_events",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("source", String(16), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("delivery_id", Identifier),
+    Column("campaign_id", Identifier),
+    Column("detail", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "event_id"),
+    Index("ix_feedback_events_address", "organization_id", "email", "kind"),
+    Index("ix_feedback_events_delivery", "delivery_id"),
+    CheckConstraint("kind IN ('hard_bounce', 'soft_bounce', 'complaint')", name="kind"),
+)
+"""Bounces and complaints applied (``actions.feedback``), one row per event and address:
+``(source, event_id)`` is how an event seen twice is recognised; soft bounces of an
+address are counted here. ``delivery_id``/``campaign_id`` are None when no token survived."""
+
+campaign_feedback = Table(
+    "campaign_feedback",
+    metadata,
+    Column(
+        "campaign_id",
+        Identifier,
+        ForeignKey("campaigns.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("hard_bounces", Integer, nullable=False, server_default=text("0")),
+    Column("soft_bounces", Integer, nullable=False, server_default=text("0")),
+    Column("complaints", Integer, nullable=False, server_default=text("0")),
+)
+"""Counters per campaign, kept as events are applied, so its figures cost one row."""
+
+webhook_replays = Table(
+    "webhook_replays",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("token", String(255), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+"""Tokens of signed webhook requests already accepted (Mailgun's ``signature.token``,
+SendGrid's timestamp and signature): one seen again is a replay and is refused."""

@@ -11,7 +11,9 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
+from campaignd.actions.feedback import campaign_figures
 from campaignd.api.auth import PrincipalDep, ServicesDep
+from campaignd.api.feedback_models import feedback_body
 from campaignd.api.models import (
     CONFLICT_RESPONSES,
     Campaign,
@@ -110,8 +112,12 @@ async def list_campaigns(
 async def get_campaign(
     campaign_id: CampaignId, services: ServicesDep, principal: PrincipalDep
 ) -> Campaign:
-    """One campaign with its status, recipient count and deliveries counted per status."""
-    return campaign(await actions.get_campaign(services, principal, campaign_id))
+    """One campaign with its status, recipient count, deliveries counted per status, and
+    ``feedback``: bounces, complaints and unsubscribes with their rates."""
+    row = await actions.get_campaign(services, principal, campaign_id)
+    figures = await campaign_figures(services, principal, campaign_id, counts=row["counts"])
+    row["feedback"] = feedback_body(figures)
+    return campaign(row)
 
 
 @router.patch("/campaigns/{campaign_id}", responses=CONFLICT_RESPONSES)

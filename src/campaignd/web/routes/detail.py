@@ -9,6 +9,7 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions import clones
 from campaignd.actions.dkim import signing_of_campaign
 from campaignd.actions.errors import ActionError, Invalid, NotFound
+from campaignd.actions.feedback import campaign_figures
 from campaignd.actions.import_reports import stored_report
 from campaignd.actions.message_preview import MessagePreview, preview_message
 from campaignd.api.params import CampaignId, Cursor, RecipientId
@@ -107,6 +108,9 @@ async def _campaign_page(
         )
     message, sample_note = await _message(request, viewer, campaign_id, sample)
     signing = await signing_of_campaign(services, campaign)
+    figures = await campaign_figures(
+        services, viewer.principal, campaign_id, counts=campaign["counts"]
+    )
     async with services.database.connection() as connection:
         runs = await runs_of_campaign(connection, campaign_id)
         chart = hourly_chart(await sent_per_hour(connection, campaign_id))
@@ -120,6 +124,7 @@ async def _campaign_page(
         "delivery_statuses": delivery_statuses,
         "preview": preview,
         "signing": signing,
+        "figures": figures,
         "runs": runs,
         "chart": chart,
         "page_size": RECIPIENTS_PAGE,
