@@ -27,7 +27,7 @@ from campaignd.delivery.messages import (
 )
 from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.templates import RenderLimits, TemplateProblem
-from campaignd.store import campaigns, recipients
+from campaignd.store import campaigns, layouts, recipients
 from campaignd.store.rows import Row
 from campaignd.store.secrets import instance_secret
 
@@ -110,7 +110,11 @@ async def preview_message(
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
         delivery = await _recipient(connection, campaign_id, recipient_id)
-    content = CampaignContent.from_row(campaign, default_from=services.settings.from_address)
+        layout = await layouts.campaign_layout(connection, campaign)
+    content = replace(
+        CampaignContent.from_row(campaign, default_from=services.settings.from_address),
+        layout=layout,
+    )
     if delivery is None:
         return _as_written(content)
     secret = await instance_secret(services.database, SECRET_NAME)
