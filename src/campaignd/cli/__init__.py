@@ -8,6 +8,7 @@ from campaignd.cli import (
     database,
     demo,
     dkim,
+    layouts,
     lists,
     organizations,
     prune,
@@ -35,6 +36,7 @@ app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")
 app.add_typer(contacts.app, name="contact")
 app.add_typer(dkim.app, name="dkim")
+app.add_typer(layouts.app, name="layout")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)
