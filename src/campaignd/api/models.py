@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 SuppressionReason = Literal["manual", "unsubscribed", "bounced", "complained"]
 EmailText = Annotated[str, Field(max_length=320)]
 """An address as sent: longer than any mailable address (254) answers 422 at once."""
-BodyFormat = Literal["html", "markdown"]
+BodyFormat = Literal["html", "markdown", "text"]
 LayoutName = Annotated[str, Field(min_length=1, max_length=100)]
 """A layout of the campaign's organization (``/layouts``)."""
 TargetName = Annotated[str, Field(min_length=1, max_length=100)]
@@ -44,7 +44,8 @@ class CampaignCreate(RequestModel):
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
     body_format: BodyFormat = "html"
-    """``markdown``: ``htmlBody`` is Markdown, rendered to the HTML part."""
+    """``markdown``: ``htmlBody`` is Markdown, rendered to the HTML part; ``text``:
+    ``textBody`` alone, the HTML part made from it."""
     layout: LayoutName | None = None
     """The layout to place the body in; left out: the organization's default; null: none."""
     organization: str | None = Field(None, max_length=63)

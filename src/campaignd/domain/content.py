@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from html import escape
 
 from campaignd.domain.markdown import markdown_to_html
 from campaignd.domain.plain_text import text_from_html
 from campaignd.domain.tags import TagGuard, inline_css
 
-BODY_FORMATS = ("html", "markdown")
+BODY_FORMATS = ("html", "markdown", "text")
+WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 CONTENT_SLOT = re.compile(r"\{\{-?\s*content\s*-?\}\}")
 """Where a layout takes the campaign's body."""
 
@@ -81,10 +83,32 @@ def wrap(layout: str, content: str) -> str:
 
 
 def body_html(body: str, body_format: str) -> str:
-    """The body as an HTML template: Markdown rendered (its tags kept as they are)."""
+    """The body as an HTML template: Markdown rendered, text in paragraphs (their tags
+    kept as they are)."""
     if body_format == "markdown":
         return markdown_to_html(body)
+    if body_format == "text":
+        return text_to_html(body)
     return body
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML: escaped, a paragraph per blank-line-separated block, a line
+    break per line, web addresses as links."""
+    guard = TagGuard()
+    paragraphs = re.split(r"\n[ \t]*\n", guard.words(text).strip())
+    blocks = []
+    for paragraph in paragraphs:
+        lines = [
+            WEB_ADDRESS.sub(_link, escape(line, quote=False)) for line in paragraph.split("\n")
+        ]
+        blocks.append("<p>" + "<br>\n".join(lines) + "</p>")
+    return guard.restore("\n".join(blocks))
+
+
+def _link(match: re.Match[str]) -> str:
+    address = match[0]
+    return f'<a href="{address}">{address}</a>'
 
 
 def campaign_html(body: str | None, body_format: str, layout: Layout | None) -> str | None:
@@ -127,8 +151,17 @@ def campaign_text(
 def compose(
     *, html_body: str | None, text_body: str | None, body_format: str, layout: Layout | None
 ) -> Composed:
-    """Both templates of a campaign; raises ContentProblem for an unknown format."""
+    """Both templates of a campaign; raises ContentProblem for an unknown format.
+
+    ``text``: the text body is the whole message; the HTML part is made from it.
+    """
     checked_body_format(body_format)
+    if body_format == "text":
+        if html_body:
+            raise ContentProblem(
+                "htmlBody", "a text campaign is written in textBody alone; leave htmlBody empty"
+            )
+        html_body = text_body
     html = campaign_html(html_body, body_format, layout)
     text, generated = campaign_text(text_body, html_body, body_format, layout)
     return Composed(html=html, text=text, text_generated=generated)

@@ -137,7 +137,7 @@ async def edit_campaign(
     fields sent change."""
     changes = body.model_dump(exclude_unset=True)
     if "body_format" in changes and changes["body_format"] is None:
-        raise Invalid("bodyFormat: must be html or markdown")
+        raise Invalid("bodyFormat: must be html, markdown or text")
     if not changes:
         raise Invalid("the body names no field to change")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
