@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from campaignd.store.schema import layouts
-from tests.integration.test_cli_campaigns import engine, ok, refused
+from tests.integration.test_cli_campaigns import campaign_row, engine, new_campaign, ok, refused
 
 __all__ = ["engine"]
 
@@ -75,3 +75,28 @@ def test_bad_input_is_refused_and_changes_nothing(engine: Engine, tmp_path: Path
     assert "nothing to change" in refused("layout", "edit", "brand", "--org", "acme")
     [row] = stored(engine)
     assert row["html"] == HTML
+
+
+def test_a_campaign_file_names_its_layout_and_format(engine: Engine, tmp_path: Path) -> None:
+    ok("org", "create", "acme")
+    (tmp_path / "brand.html").write_text(HTML, encoding="utf-8")
+    ok("layout", "add", "brand", "--org", "acme", "--html", "brand.html", "--default")
+    defaulted = new_campaign(tmp_path, htmlBody="# Hi", bodyFormat="markdown")
+    none = new_campaign(tmp_path, layout=None)
+    assert campaign_row(engine, defaulted)["layout"] == "brand"
+    assert campaign_row(engine, defaulted)["body_format"] == "markdown"
+    assert campaign_row(engine, none)["layout"] is None
+    path = tmp_path / "bad.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "x",
+                "subject": "y",
+                "textBody": "z",
+                "organization": "acme",
+                "layout": "missing",
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert "layout" in refused("campaign", "create", "--from", str(path))
