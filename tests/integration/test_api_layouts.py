@@ -161,3 +161,18 @@ async def test_a_layout_in_use_is_not_removed_and_a_started_campaign_keeps_its_c
     await api.call("acme_admin", "POST", f"/campaigns/{campaign_id}/cancel")
     removed = await api.call("acme_admin", "DELETE", "/layouts/brand")
     assert removed.status_code == 200 and await api.rows(layouts) == []
+
+
+async def test_a_draft_whose_layout_was_removed_is_not_scheduled(api: Api) -> None:
+    await add(api, "brand")
+    created = await api.call("acme_admin", "POST", "/campaigns", json=campaign_body(layout="brand"))
+    campaign_id = created.json()["id"]
+    removed = await api.call("acme_admin", "DELETE", "/layouts/brand")
+    assert removed.status_code == 200  # a draft does not hold its layout
+    scheduled = await api.call(
+        "acme_admin", "POST", f"/campaigns/{campaign_id}/schedule", json={"scheduledFor": future()}
+    )
+    assert scheduled.status_code == 422
+    assert "layout: no layout named 'brand'" in scheduled.json()["detail"]
+    [row] = await api.rows(campaigns)
+    assert row["status"] == "draft"
