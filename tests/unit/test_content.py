@@ -156,3 +156,24 @@ def test_a_text_campaign_gets_an_html_part_made_from_its_text() -> None:
     assert text.startswith("Hi <Ada>,\nsee https://acme.example/x.")
     with pytest.raises(ContentProblem, match="htmlBody"):
         compose(html_body="<p>x</p>", text_body="x", body_format="text", layout=None)
+
+
+def test_tags_inside_comments_and_outlook_blocks_survive_the_inliner() -> None:
+    layout = Layout(
+        html="<html><head><style>p { color: red }</style></head><body>"
+        '<!--[if mso]><table width="{{ width }}"><tr><td>{{ brand }}</td></tr></table>'
+        "<![endif]-->{{ content }}<!-- sent to {{ email }} --></body></html>"
+    )
+    html = campaign_html("<p>Hi</p>", "html", layout)
+    assert html is not None
+    assert '<!--[if mso]><table width="{{ width }}"><tr><td>{{ brand }}</td></tr></table>' in html
+    assert "<![endif]-->" in html and "<!-- sent to {{ email }} -->" in html
+    assert '<p style="color: red;">Hi</p>' in html
+
+
+def test_comments_leave_nothing_in_the_text_part() -> None:
+    text = text_from_html(
+        "<!--[if mso]><table><tr><td>{{ brand }}</td></tr></table><![endif]-->"
+        "<p>Hi {{ name }}</p><!-- a note -->"
+    )
+    assert text.strip() == "Hi {{ name }}"

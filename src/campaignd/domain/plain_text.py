@@ -155,9 +155,10 @@ class _Converter(HTMLParser):
         self.line += text
 
     def handle_comment(self, data: str) -> None:
-        tag = self.guard.restore(data.strip())
-        if tag == data.strip():
-            return
+        token = data.strip()
+        if token not in self.guard.tags:
+            return  # a comment of the HTML (Outlook's conditional blocks too): not text
+        tag = self.guard.tags[token]
         if tag.startswith(("{%", "{#")) and not self.line.strip():
             if self.lines and self.lines[-1] == "":
                 self.lines.pop()

@@ -2,9 +2,9 @@
 the text converter) works on a template, and put back afterwards.
 
 Each tag becomes a token of letters and digits that no step changes: inside markup (a tag's
-attributes) and in elements whose text is not HTML (``<style>``, ``<title>``...) a bare
-word, elsewhere an HTML comment, which an HTML parser keeps where it is (a bare word
-between table rows would be moved out of the table).
+attributes), inside comments and in elements whose text is not HTML (``<style>``,
+``<title>``...) a bare word, elsewhere an HTML comment, which an HTML parser keeps where it
+is (a bare word between table rows would be moved out of the table).
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ class TagGuard:
 
 
 def _in_markup(lowered: str, position: int) -> bool:
-    """Whether ``position`` is inside a tag's ``<...>`` or the text of a ``WORD_ELEMENTS``."""
+    """Whether ``position`` is inside a tag's ``<...>``, an HTML comment (Outlook's
+    ``<!--[if mso]>...<![endif]-->`` too) or the text of a ``WORD_ELEMENTS``."""
+    if lowered.rfind("<!--", 0, position) > lowered.rfind("-->", 0, position):
+        return True
     opened = lowered.rfind("<", 0, position)
     if opened > lowered.rfind(">", 0, position) and opened + 1 < len(lowered):
         following = lowered[opened + 1]
