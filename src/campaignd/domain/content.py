@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from html import escape
 
 from campaignd.domain.markdown import markdown_to_html
@@ -127,13 +128,18 @@ def campaign_html(body: str | None, body_format: str, layout: Layout | None) -> 
 
 
 def campaign_text(
-    body: str | None, html_body: str | None, body_format: str, layout: Layout | None
+    body: str | None,
+    html_body: str | None,
+    body_format: str,
+    layout: Layout | None,
+    *,
+    html: str | None = None,
 ) -> tuple[str | None, bool]:
     """The per-campaign text template and whether it was generated.
 
     An explicit text body wins (in the layout's text, if it has one). Without one, the
     text is made from the HTML: the body's HTML in the layout's text when the layout has a
-    text, else the whole HTML, layout included.
+    text, else the whole HTML, layout included (``html``: that, when already made).
     """
     if body:
         if layout is not None and layout.text:
@@ -143,17 +149,21 @@ def campaign_text(
         return None, False
     if layout is not None and layout.text:
         return wrap(layout.text, text_from_html(body_html(html_body, body_format))), True
-    html = campaign_html(html_body, body_format, layout)
+    if html is None:
+        html = campaign_html(html_body, body_format, layout)
     assert html is not None
     return text_from_html(html), True
 
 
+@lru_cache(maxsize=16)
 def compose(
     *, html_body: str | None, text_body: str | None, body_format: str, layout: Layout | None
 ) -> Composed:
     """Both templates of a campaign; raises ContentProblem for an unknown format.
 
-    ``text``: the text body is the whole message; the HTML part is made from it.
+    ``text``: the text body is the whole message; the HTML part is made from it. Kept for
+    the last few campaigns: a worker builds each campaign's builders (two) from the same
+    content.
     """
     checked_body_format(body_format)
     if body_format == "text":
@@ -163,7 +173,7 @@ def compose(
             )
         html_body = text_body
     html = campaign_html(html_body, body_format, layout)
-    text, generated = campaign_text(text_body, html_body, body_format, layout)
+    text, generated = campaign_text(text_body, html_body, body_format, layout, html=html)
     return Composed(html=html, text=text, text_generated=generated)
 
 
