@@ -54,6 +54,7 @@ from benchmarks.common import (
     variables_of,
     workers_in_processes,
 )
+from benchmarks.content import measure_content
 from benchmarks.dkim import measure_dkim
 from benchmarks.memory import ServedInstance, campaign_memory, campaignd_command
 from benchmarks.memory import campaignd_environment as subprocess_environment
@@ -70,6 +71,7 @@ SECTIONS = (
     "fanout",
     "delivery",
     "dkim",
+    "content",
     "lateness",
     "memory",
     "import",
@@ -650,6 +652,7 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "fanout": measure_fan_out,
     "delivery": measure_delivery,
     "dkim": measure_signing,
+    "content": lambda plan, report: measure_content(report, quick=plan.messages < 10_000),
     "lateness": measure_lateness,
     "memory": measure_memory,
     "import": measure_import,

@@ -107,7 +107,7 @@ async def test_messages_carry_the_headers_and_both_bodies(
     assert run["finished_at"] is not None
 
 
-async def test_a_body_using_the_link_gets_no_footer_and_one_part(
+async def test_a_body_using_the_link_gets_no_footer_and_a_text_part_made_from_it(
     database: Database, smtp_settings: Settings, smtp: SmtpServer
 ) -> None:
     organization_id = await organization(database)
@@ -121,11 +121,12 @@ async def test_a_body_using_the_link_gets_no_footer_and_one_part(
     )
     await worker(database, smtp_settings).run_burst()
     message = smtp.messages[0].parsed()
-    assert message.get_content_type() == "text/html"
-    content = message.get_content()
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = (part.get_content() for part in message.iter_parts())
     link = str(message["List-Unsubscribe"]).strip("<>")
-    assert f'<a href="{link}">leave</a>' in content
-    assert "Unsubscribe</a>" not in content
+    assert f'<a href="{link}">leave</a>' in html
+    assert "Unsubscribe</a>" not in html
+    assert text.strip() == f"Bye: leave ({link})"
 
 
 async def test_the_connections_are_reused(

@@ -80,12 +80,20 @@ def test_both_bodies_make_a_multipart_alternative_with_html_last() -> None:
 
 @pytest.mark.parametrize(
     ("html", "text", "expected"),
-    [("<p>x</p>", None, "text/html"), (None, "x", "text/plain"), (None, None, "text/plain")],
+    [
+        ("<p>x</p>", None, "multipart/alternative"),
+        (None, "x", "text/plain"),
+        (None, None, "text/plain"),
+    ],
 )
-def test_one_body_makes_a_single_part(html: str | None, text: str | None, expected: str) -> None:
+def test_a_text_body_alone_makes_a_single_part_and_html_gets_a_text_part(
+    html: str | None, text: str | None, expected: str
+) -> None:
     message = parse(builder(html_body=html, text_body=text).build(1, "a@x.org", None).data)
     assert message.get_content_type() == expected
-    assert "/u/" in message.get_content()  # the footer at least
+    for part in message.walk():
+        if not part.is_multipart():
+            assert "/u/" in part.get_content()  # the footer at least
 
 
 def test_personal_values_are_escaped_in_html_and_kept_in_text() -> None:

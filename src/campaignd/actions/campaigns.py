@@ -12,14 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaignd.actions.campaign_targets import TargetNames, save_targets
 from campaignd.actions.dkim import Signing, campaign_signing
 from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
+from campaignd.actions.layouts import default_layout_name, layout_for_campaign
 from campaignd.actions.principal import Principal, Role
 from campaignd.actions.services import Services
 from campaignd.delivery.messages import render_limits, template_thread
 from campaignd.domain.addresses import InvalidAddress, parse_mailbox
+from campaignd.domain.content import (
+    ContentProblem,
+    Layout,
+    LayoutChoice,
+    checked_body_format,
+    compose,
+)
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
 from campaignd.domain.template_variables import recipient_variables
-from campaignd.domain.templates import TemplateProblem, compile_campaign
+from campaignd.domain.templates import RenderLimits, TemplateProblem, compile_campaign
 from campaignd.settings import Settings
 from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
@@ -28,7 +36,16 @@ from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 from campaignd.store.variables import MAX_VARIABLES, lacking_variables
 
-CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+CONTENT_FIELDS = (
+    "name",
+    "subject",
+    "html_body",
+    "text_body",
+    "from_address",
+    "reply_to",
+    "body_format",
+    "layout",
+)
 FIELD_LENGTHS = {"name": 200, "from_address": 320, "reply_to": 320}
 """The columns' sizes: checked here, so every edge (API, admin form, campaign file) says so
 in words instead of the database refusing the row."""
@@ -43,6 +60,9 @@ class CampaignContent:
     text_body: str | None = None
     from_address: str | None = None
     reply_to: str | None = None
+    body_format: str = "html"
+    layout: str | LayoutChoice | None = LayoutChoice.ORGANIZATION_DEFAULT
+    """A layout's name, None for none, or the organization's default (when created)."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +123,19 @@ def cooldown_rules(services: Services) -> CooldownRules:
     )
 
 
-async def _check_content(services: Services, content: dict[str, Any]) -> None:
+async def _check_content(
+    services: Services, content: dict[str, Any], layout: Layout | None = None
+) -> None:
     """Names the field that is wrong: empty name or subject, no body, bad template or address.
 
     The templates are compiled and tried in a template thread, within the render limits:
-    a template that goes over them is refused with the limit it went over.
+    a template that goes over them is refused with the limit it went over. They are tried
+    as written (so that a problem's line is the field's) and as sent, in ``layout``.
     """
+    try:
+        checked_body_format(content.get("body_format") or "html")
+    except ContentProblem as problem:
+        raise Invalid(str(problem)) from None
     for name in ("name", "subject"):
         if not (content.get(name) or "").strip():
             raise Invalid(f"{_api_name(name)}: must not be empty")
@@ -135,8 +162,32 @@ async def _check_content(services: Services, content: dict[str, Any]) -> None:
             content.get("text_body"),
             limits=render_limits(services.settings),
         )
-    except TemplateProblem as problem:
+        await template_thread(_compile_composed, content, layout, render_limits(services.settings))
+    except (TemplateProblem, ContentProblem) as problem:
         raise Invalid(str(problem)) from None
+
+
+def _compile_composed(content: dict[str, Any], layout: Layout | None, limits: RenderLimits) -> None:
+    """The templates as sent: the body in its format, in its layout."""
+    composed = compose(
+        html_body=content.get("html_body"),
+        text_body=content.get("text_body"),
+        body_format=content.get("body_format") or "html",
+        layout=layout,
+    )
+    try:
+        compile_campaign(content["subject"], composed.html, composed.text, limits=limits)
+    except TemplateProblem as problem:
+        where = "layout" if layout is not None else problem.field
+        raise TemplateProblem(where, problem.reason) from None
+
+
+async def _campaign_layout(
+    services: Services, organization_id: int, content: dict[str, Any]
+) -> Layout | None:
+    """The layout ``content`` names, checked (Invalid when the organization has none so named)."""
+    async with services.database.connection() as connection:
+        return await layout_for_campaign(connection, organization_id, content.get("layout"))
 
 
 async def _check_saved_content(services: Services, principal: Principal, campaign_id: int) -> None:
@@ -144,7 +195,10 @@ async def _check_saved_content(services: Services, principal: Principal, campaig
     have been saved under other limits, or before a rule of the sandbox was added)."""
     async with services.database.connection() as connection:
         campaign = await _campaign_in_scope(connection, principal, campaign_id)
-    await _check_content(services, {name: campaign[name] for name in CONTENT_FIELDS})
+        layout = await layout_for_campaign(
+            connection, int(campaign["organization_id"]), campaign["layout"]
+        )
+    await _check_content(services, {name: campaign[name] for name in CONTENT_FIELDS}, layout)
 
 
 def _api_name(field: str) -> str:
@@ -304,7 +358,13 @@ async def create_campaign(
     ``targets``: the lists and segments it is sent to beside its recipients."""
     principal.require_change()
     values = asdict(content)
-    await _check_content(services, values)
+    async with services.database.connection() as connection:
+        organization_id = await _organization_for(connection, principal, organization)
+        if values["layout"] is LayoutChoice.ORGANIZATION_DEFAULT:
+            values["layout"] = await default_layout_name(connection, organization_id)
+    await _check_content(
+        services, values, await _campaign_layout(services, organization_id, values)
+    )
     now = utcnow()
     if scheduled_for is not None:
         check_schedule_time(scheduled_for, now)
@@ -365,9 +425,9 @@ async def edit_campaign(
         if changes:
             async with services.database.connection() as connection:
                 checked = await _campaign_in_scope(connection, principal, campaign_id)
-            await _check_content(
-                services, {name: checked[name] for name in CONTENT_FIELDS} | changes
-            )
+            merged = {name: checked[name] for name in CONTENT_FIELDS} | changes
+            layout = await _campaign_layout(services, int(checked["organization_id"]), merged)
+            await _check_content(services, merged, layout)
         async with services.database.transaction() as connection:
             current = await _campaign_in_scope(connection, principal, campaign_id)
             if changes and any(current[name] != checked[name] for name in CONTENT_FIELDS):
@@ -418,9 +478,9 @@ async def revise_campaign(
     if revision.changes:  # templates are tried before the write transaction, in a thread
         async with services.database.connection() as connection:
             saved = await _campaign_in_scope(connection, principal, campaign_id)
-        await _check_content(
-            services, {name: saved[name] for name in CONTENT_FIELDS} | revision.changes
-        )
+        merged = {name: saved[name] for name in CONTENT_FIELDS} | revision.changes
+        layout = await _campaign_layout(services, int(saved["organization_id"]), merged)
+        await _check_content(services, merged, layout)
     report = None
     async with services.database.transaction() as connection:
         current = await _campaign_in_scope(connection, principal, campaign_id)

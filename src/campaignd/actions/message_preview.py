@@ -12,6 +12,7 @@ whoever may look at a campaign (a viewer too) cannot unsubscribe its recipients 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,8 +27,9 @@ from campaignd.delivery.messages import (
     template_thread,
 )
 from campaignd.delivery.unsubscribe import SECRET_NAME
+from campaignd.domain.content import ContentProblem, campaign_html
 from campaignd.domain.templates import RenderLimits, TemplateProblem
-from campaignd.store import campaigns, recipients
+from campaignd.store import campaigns, layouts, recipients
 from campaignd.store.rows import Row
 from campaignd.store.secrets import instance_secret
 
@@ -65,11 +67,21 @@ async def _recipient(
 
 
 def _as_written(content: CampaignContent, problem: str | None = None) -> MessagePreview:
+    """The templates as written: in their layout and format (Markdown as HTML), the
+    variables not filled in."""
+    html = content.html_body
+    if content.layout is not None or content.body_format != "html":
+        with contextlib.suppress(ContentProblem):
+            html = campaign_html(
+                content.text_body if content.body_format == "text" else content.html_body,
+                content.body_format,
+                content.layout,
+            )
     return MessagePreview(
         recipient_id=None,
         recipient=None,
         subject=content.subject,
-        html=content.html_body,
+        html=html,
         text=content.text_body,
         from_address=content.from_address,
         reply_to=content.reply_to,
@@ -110,7 +122,11 @@ async def preview_message(
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
         delivery = await _recipient(connection, campaign_id, recipient_id)
-    content = CampaignContent.from_row(campaign, default_from=services.settings.from_address)
+        layout = await layouts.campaign_layout(connection, campaign)
+    content = replace(
+        CampaignContent.from_row(campaign, default_from=services.settings.from_address),
+        layout=layout,
+    )
     if delivery is None:
         return _as_written(content)
     secret = await instance_secret(services.database, SECRET_NAME)

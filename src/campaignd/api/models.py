@@ -11,6 +11,9 @@ from pydantic.alias_generators import to_camel
 SuppressionReason = Literal["manual", "unsubscribed", "bounced", "complained"]
 EmailText = Annotated[str, Field(max_length=320)]
 """An address as sent: longer than any mailable address (254) answers 422 at once."""
+BodyFormat = Literal["html", "markdown", "text"]
+LayoutName = Annotated[str, Field(min_length=1, max_length=100)]
+"""A layout of the campaign's organization (``/layouts``)."""
 TargetName = Annotated[str, Field(min_length=1, max_length=100)]
 """The name of a list or a segment of the campaign's organization."""
 
@@ -40,6 +43,11 @@ class CampaignCreate(RequestModel):
     text_body: str | None = None
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
+    body_format: BodyFormat = "html"
+    """``markdown``: ``htmlBody`` is Markdown, rendered to the HTML part; ``text``:
+    ``textBody`` alone, the HTML part made from it."""
+    layout: LayoutName | None = None
+    """The layout to place the body in; left out: the organization's default; null: none."""
     organization: str | None = Field(None, max_length=63)
     recipients: list[RecipientItem] | None = None
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
@@ -56,6 +64,9 @@ class CampaignEdit(RequestModel):
     text_body: str | None = None
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
+    body_format: BodyFormat | None = None
+    layout: LayoutName | None = None
+    """A layout's name, or null for none; left out: unchanged."""
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
     """Replaces the lists it targets ([] for none); left out: unchanged."""
     segments: list[TargetName] = Field(default_factory=list, max_length=100)
@@ -118,6 +129,9 @@ class Campaign(ResponseModel):
     text_body: str | None
     from_address: str | None
     reply_to: str | None
+    body_format: str = "html"
+    layout: str | None = None
+    """The layout its body is placed in (null: none)."""
     organization: str
     status: str
     status_reason: str | None

@@ -10,6 +10,7 @@ from campaignd.cli import (
     demo,
     dkim,
     images,
+    layouts,
     lists,
     organizations,
     prune,
@@ -39,6 +40,7 @@ app.add_typer(contacts.app, name="contact")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(images.app, name="image")
 app.add_typer(bounces.app, name="bounces")
+app.add_typer(layouts.app, name="layout")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

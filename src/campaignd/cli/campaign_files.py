@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from campaignd.actions.campaigns import CampaignContent
+from campaignd.domain.content import LayoutChoice
 from campaignd.domain.local_times import SkippedTime, resolve
 from campaignd.domain.recipients import (
     DEFAULT_LIMITS,
@@ -36,6 +37,8 @@ FIELDS = {
     "segments": "segments",
     "scheduledfor": "scheduledFor",
     "timezone": "timezone",
+    "bodyformat": "bodyFormat",
+    "layout": "layout",
 }
 """Accepted keys, compared without case and underscores (``html_file`` = ``htmlFile``)."""
 
@@ -256,6 +259,12 @@ def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> 
         text_body=_body(fields, "textBody", "text_file", path),
         from_address=_text_field(fields, "fromAddress", path),
         reply_to=_text_field(fields, "replyTo", path),
+        body_format=_text_field(fields, "bodyFormat", path) or "html",
+        layout=(
+            _text_field(fields, "layout", path)
+            if "layout" in fields
+            else LayoutChoice.ORGANIZATION_DEFAULT
+        ),
     )
     return CampaignFile(
         content=content,

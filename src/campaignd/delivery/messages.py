@@ -26,6 +26,7 @@ from campaignd.delivery.bounce_address import bounce_tokens
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
+from campaignd.domain.content import Layout, compose
 from campaignd.domain.templates import (
     DEFAULT_LIMITS,
     RenderLimits,
@@ -102,6 +103,10 @@ class CampaignContent:
     from_address: str
     reply_to: str | None = None
     organization: str | None = None  # the organization's slug: its List-Id
+    body_format: str = "html"
+    layout: Layout | None = None
+    """The layout the body is placed in (``domain.content``); from a row, the copy the
+    campaign took when it started."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], *, default_from: str) -> CampaignContent:
@@ -114,6 +119,12 @@ class CampaignContent:
             from_address=row["from_address"] or default_from,
             reply_to=row["reply_to"],
             organization=row.get("organization"),
+            body_format=row.get("body_format") or "html",
+            layout=(
+                Layout(html=str(row["layout_html"]), text=row.get("layout_text"))
+                if row.get("layout") and row.get("layout_html")
+                else None
+            ),
         )
 
 
@@ -168,8 +179,14 @@ class MessageBuilder:
         bounce address there (``delivery.bounce_address``); otherwise the From address."""
         self.content = content
         self.installation = installation
+        composed = compose(
+            html_body=content.html_body,
+            text_body=content.text_body,
+            body_format=content.body_format,
+            layout=content.layout,
+        )
         self.templates = compile_campaign(
-            content.subject, content.html_body, content.text_body, limits=limits
+            content.subject, composed.html, composed.text, limits=limits
         )
         self._signer = TokenSigner(unsubscribe_secret)
         self._bounce_domain = bounce_domain

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
 from campaignd.store.campaigns import delivery_counts, transition
+from campaignd.store.layouts import fix_campaign_layout
 from campaignd.store.ledger import give_back_reservations
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
@@ -53,6 +54,7 @@ async def start_campaign(
     )
     if campaign is None:
         return None
+    await fix_campaign_layout(connection, campaign_id)
     scheduled_for = campaign["scheduled_for"] if trigger is Trigger.SCHEDULE else None
     lateness = (now - scheduled_for).total_seconds() if scheduled_for is not None else None
     statement = (

@@ -66,6 +66,10 @@ campaigns = Table(
     Column("consecutive_errors", Integer, nullable=False, server_default=text("0")),
     Column("pruned_at", UtcDateTime),
     Column("pruned_counts", JSON),
+    Column("body_format", String(16), nullable=False, server_default=text("'html'")),
+    Column("layout", String(100)),
+    Column("layout_html", Text),
+    Column("layout_text", Text),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -470,3 +474,34 @@ webhook_replays = Table(
 )
 """Tokens of signed webhook requests already accepted (Mailgun's ``signature.token``,
 SendGrid's timestamp and signature): one seen again is a replay and is refused."""
+
+layouts = Table(
+    "layouts",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "name"),
+    Index(
+        "uq_layouts_default",
+        "organization_id",
+        unique=True,
+        sqlite_where=text("is_default"),
+        postgresql_where=text("is_default"),
+    ),
+)
+"""An organization's layouts: ``html`` places a campaign's body at ``{{ content }}``,
+``text`` (optional) does the same for the text part. At most one is the organization's
+default. A campaign names its layout in ``campaigns.layout``; when it starts, the layout's
+HTML and text are copied into ``campaigns.layout_html`` and ``layout_text``, so editing the
+layout never changes a campaign that is sending."""

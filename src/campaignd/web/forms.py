@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 
@@ -110,6 +111,16 @@ async def recipients_of(csv_text: str, settings: Settings) -> RecipientList:
         raise FormProblem(f"recipients: {problem}") from None
 
 
+def _content_choices(form: FormData) -> dict[str, Any]:
+    """The body format and the layout ("": none); a form without the layout picker leaves
+    the organization's default (a new campaign) or the campaign's layout as it is."""
+    choices: dict[str, Any] = {"body_format": text_of(form, "body_format") or "html"}
+    layout = form.get("layout")
+    if isinstance(layout, str):
+        choices["layout"] = layout.strip() or None
+    return choices
+
+
 async def campaign_form(form: FormData) -> CampaignForm:
     values = {name: text_of(form, name) for name in (*CONTENT_FIELDS, "organization")}
     values |= {name: text_of(form, name) for name in ("date", "time", "timezone")}
@@ -120,6 +131,7 @@ async def campaign_form(form: FormData) -> CampaignForm:
         text_body=_optional(values["text_body"]),
         from_address=_optional(values["from_address"]),
         reply_to=_optional(values["reply_to"]),
+        **_content_choices(form),
     )
     csv_name, csv_text = await csv_of(form)
     return CampaignForm(

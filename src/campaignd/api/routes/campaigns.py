@@ -26,6 +26,7 @@ from campaignd.api.models import (
 )
 from campaignd.api.params import CampaignId, Cursor
 from campaignd.api.routing import ApiRoute
+from campaignd.domain.content import LayoutChoice
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import RecipientList, RecipientListError, from_json
 from campaignd.settings import Settings
@@ -66,8 +67,19 @@ async def create_campaign(
     the lists and segments it targets."""
     content = actions.CampaignContent(
         **body.model_dump(
-            include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
-        )
+            include={
+                "name",
+                "subject",
+                "html_body",
+                "text_body",
+                "from_address",
+                "reply_to",
+                "body_format",
+            }
+        ),
+        layout=body.layout
+        if "layout" in body.model_fields_set
+        else LayoutChoice.ORGANIZATION_DEFAULT,
     )
     recipients = (
         await recipient_list(body.recipients, services.settings)
@@ -130,6 +142,8 @@ async def edit_campaign(
     """Edit content, lists and segments while the campaign is a draft or scheduled; only the
     fields sent change."""
     changes = body.model_dump(exclude_unset=True)
+    if "body_format" in changes and changes["body_format"] is None:
+        raise Invalid("bodyFormat: must be html, markdown or text")
     if not changes:
         raise Invalid("the body names no field to change")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))

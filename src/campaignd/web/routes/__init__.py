@@ -10,7 +10,9 @@ from campaignd.web.routes import (
     detail,
     dkim,
     images,
+    layouts,
     lists,
+    live_preview,
     login,
     proofs,
     scheduled,
@@ -21,8 +23,8 @@ from campaignd.web.routes import (
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (login, scheduled, campaigns, proofs, detail, suppressions, dkim, images):
+    for module in (login, scheduled, live_preview, campaigns, proofs, detail, suppressions):
         router.include_router(module.router)
-    for module in (contacts, lists, segments):
+    for module in (dkim, images, layouts, contacts, lists, segments):
         router.include_router(module.router)
     return router

@@ -13,6 +13,7 @@ from campaignd.actions.errors import ActionError, NotFound
 from campaignd.actions.import_reports import keep_report
 from campaignd.actions.subject_samples import subject_samples
 from campaignd.api.params import CampaignId, Cursor
+from campaignd.domain.content import LayoutChoice
 from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
@@ -30,6 +31,7 @@ from campaignd.web.forms import (
 )
 from campaignd.web.page_parts import organizations_to_choose
 from campaignd.web.rendering import flash_and_redirect, redirect, render
+from campaignd.web.routes.live_preview import content_fields_context
 from campaignd.web.session import services_of
 from campaignd.web.timezones import picker_values, shown_zone
 
@@ -106,6 +108,7 @@ async def _form_page(
         "targets": await target_choices(request, viewer, organization),
         "chosen": chosen,
     }
+    context |= await content_fields_context(request, viewer, campaign, values)
     return await render(
         request, "campaigns/form.html", context, viewer=viewer, status_code=status_code
     )
@@ -254,6 +257,7 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
                 name: getattr(parsed.content, name)
                 for name in CONTENT_FIELDS
                 if getattr(parsed.content, name) != campaign[name]
+                and not isinstance(getattr(parsed.content, name), LayoutChoice)
             },
             recipient_list=recipient_list,
             schedule=parsed.scheduled_for if moved else None,

@@ -1,7 +1,7 @@
 """Images an organization uploads for its layouts and bodies
 
 Revision ID: 0010_images
-Revises: 0008_dkim_keys
+Revises: 0009_layouts
 Create Date: 2026-12-03 09:00:00
 
 ``images`` describes each image; its bytes are a file under ``CAMPAIGND_IMAGES_DIR``.
@@ -15,7 +15,7 @@ from alembic import op
 import campaignd.store.columns
 
 revision = "0010_images"
-down_revision = "0008_dkim_keys"
+down_revision = "0009_layouts"
 branch_labels = None
 depends_on = None
 
