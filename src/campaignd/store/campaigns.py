@@ -245,5 +245,5 @@ async def copy_campaign(
     )
 
 
-COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to")
+COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to", "category")
 """What a copy keeps besides its recipients: the content, never the schedule or status."""
