@@ -42,7 +42,7 @@ class Rule:
     @property
     def words(self) -> str:
         """``at most 3 per 7 days``."""
-        days = "1 day" if self.days == 1 else f"{self.days} days"
+        days = "day" if self.days == 1 else f"{self.days} days"
         return f"at most {self.max} per {days}"
 
 

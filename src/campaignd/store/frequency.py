@@ -23,16 +23,24 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     FromClause,
+    Integer,
+    MetaData,
     Select,
+    String,
     Subquery,
+    Table,
     and_,
     case,
+    delete,
     false,
     func,
+    insert,
     literal,
     select,
     text,
@@ -47,6 +55,21 @@ from campaignd.store.dialect import insert_ignoring_conflicts, upsert
 from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, ledger_entries
 
 QUEUED = DeliveryStatus.QUEUED.value
+CAPPED = Table(
+    "frequency_capped",
+    MetaData(),
+    Column("email", String(320), primary_key=True),
+    Column("campaign_id", ledger_entries.c.campaign_id.type),
+    Column("campaign_name", String(200)),
+    Column("contacted_at", ledger_entries.c.contacted_at.type),
+    Column("organization_id", ledger_entries.c.organization_id.type),
+    Column("count", Integer),
+)
+"""A temporary table (per connection, emptied before each rule): the addresses one rule
+caps, so that the skipping ``UPDATE`` joins a keyed table instead of planning the window
+query against ``deliveries`` row by row."""
+CAPPED_COLUMNS = """(email VARCHAR(320) PRIMARY KEY, campaign_id BIGINT, campaign_name VARCHAR(200),
+    contacted_at {time}, organization_id BIGINT, count INTEGER)"""
 GLOBAL_SCOPE = 0
 FINISHED = (
     CampaignStatus.SENT.value,
@@ -321,7 +344,7 @@ async def _skip_capped(
     that must age out first. The distinct holders (a handful) are read first, then one
     ``UPDATE`` skips them all, its reason a ``CASE`` over the holders."""
     people = queued_of(campaign_id).subquery("queued")
-    capped = capped_by(
+    found = capped_by(
         rule,
         people,
         scope=scope,
@@ -330,6 +353,8 @@ async def _skip_capped(
         campaign_id=campaign_id,
         now=now,
     )
+    await _fill_capped(connection, select(*found.c))
+    capped = CAPPED
     holders = (
         select(
             capped.c.campaign_id,
@@ -472,3 +497,23 @@ async def preview_by_rules(
             }
         )
     return int(total), int(ineligible_count), reasons
+
+
+async def _fill_capped(connection: AsyncConnection, source: Select[Any]) -> None:
+    """Empty ``frequency_capped`` (made on first use) and fill it from ``source``."""
+    if connection.dialect.name == "postgresql":
+        columns = CAPPED_COLUMNS.format(time="TIMESTAMP WITH TIME ZONE")
+        create = f"CREATE TEMPORARY TABLE IF NOT EXISTS frequency_capped {columns} ON COMMIT DROP"
+    else:
+        columns = CAPPED_COLUMNS.format(time="DATETIME")
+        create = f"CREATE TEMPORARY TABLE IF NOT EXISTS frequency_capped {columns}"
+    await connection.execute(text(create))
+    await connection.execute(delete(CAPPED))
+    await connection.execute(
+        insert(CAPPED).from_select(
+            ["email", "campaign_id", "campaign_name", "contacted_at", "organization_id", "count"],
+            source,
+        )
+    )
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("ANALYZE frequency_capped"))
