@@ -158,9 +158,9 @@ async def test_every_rule_of_a_set_caps_and_the_reason_names_it(database: Databa
 async def test_a_reserved_message_counts_for_the_next_campaign(database: Database) -> None:
     organization = await make_organization(database)
     await rules_for(database, organization, (Rule(2, 7),))
-    first, one = await start(database, organization, "One", ["a@x.org"], now=NOW)
-    second, two = await start(database, organization, "Two", ["a@x.org"], now=NOW)
-    third, three = await start(database, organization, "Three", ["a@x.org"], now=NOW)
+    _, one = await start(database, organization, "One", ["a@x.org"], now=NOW)
+    _, two = await start(database, organization, "Two", ["a@x.org"], now=NOW)
+    _, three = await start(database, organization, "Three", ["a@x.org"], now=NOW)
     assert one["a@x.org"][0] == two["a@x.org"][0] == "queued"
     assert three["a@x.org"][0] == "skipped"
     assert "'One' today (at most 2 per 7 days)" in three["a@x.org"][1]
