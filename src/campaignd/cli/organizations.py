@@ -68,7 +68,7 @@ def create(
 
 @app.command("list")
 def list_(as_json: bool = JSON) -> None:
-    """List organizations: id, slug, name, frequency rules and categories."""
+    """List organizations with their frequency rules."""
     settings = settings_or_exit()
     ensure_schema(settings)
 
@@ -136,7 +136,7 @@ def set_rules(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Set frequency rules: how many messages a person may get within how many days.
+    """Set frequency rules (at most MAX messages within DAYS days).
 
     Without --category: the rules of the organization's campaigns without a category
     (they count the messages without a category). With --category: that category's
@@ -181,9 +181,10 @@ def reset_rules(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Go back to the default rule (1/COOLDOWN_DAYSd), or remove a category.
+    """Go back to the default rule, or remove a category.
 
-    A category can be removed once none of its campaigns is unfinished.
+    The default rule is 1/COOLDOWN_DAYSd: the cooldown. A category can be removed
+    once none of its campaigns is unfinished.
 
     \b
     Examples:
