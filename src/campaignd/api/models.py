@@ -55,6 +55,8 @@ class CampaignCreate(RequestModel):
     segments: list[TargetName] = Field(default_factory=list, max_length=100)
     """Segments whose subscribed contacts get the campaign (resolved when it starts)."""
     scheduled_for: AwareDatetime | None = None
+    category: str | None = Field(None, max_length=63)
+    """One of the organization's categories (its frequency rules apply); None: none."""
 
 
 class CampaignEdit(RequestModel):
@@ -71,6 +73,8 @@ class CampaignEdit(RequestModel):
     """Replaces the lists it targets ([] for none); left out: unchanged."""
     segments: list[TargetName] = Field(default_factory=list, max_length=100)
     """Replaces the segments it targets ([] for none); left out: unchanged."""
+    category: str | None = Field(None, max_length=63)
+    """A category of the organization, or null for none; left out: unchanged."""
 
 
 class ScheduleRequest(RequestModel):
@@ -144,6 +148,8 @@ class Campaign(ResponseModel):
     """The lists it targets, beside its recipients (their members join it when it starts)."""
     segments: list[str] = Field(default_factory=list)
     """The segments it targets, beside its recipients."""
+    category: str | None = None
+    """Its category: the frequency rules it is held to (None: the organization's)."""
     started_at: datetime | None
     finished_at: datetime | None
     pruned_at: datetime | None = None
@@ -370,3 +376,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: problem("Not allowed in the campaign's current status; nothing changed")
 }
+
+
+class FrequencyRule(RequestModel):
+    max: int
+    """At most this many messages ..."""
+    days: int
+    """... within this many days."""
+
+
+class FrequencyCategory(ResponseModel):
+    name: str
+    rules: list[FrequencyRule]
+
+
+class FrequencyRules(ResponseModel):
+    organization: str
+    rules: list[FrequencyRule]
+    """The organization's rules: those of its campaigns without a category."""
+    default: bool
+    """True: it set none, and the rule is ``1 per COOLDOWN_DAYS days`` (the cooldown)."""
+    categories: list[FrequencyCategory]
+
+
+class FrequencyRulesChange(RequestModel):
+    rules: list[Any]
+    """``[{"max": N, "days": D}, ...]``: 1 to 5 rules (a category may have none: no cap)."""
+    organization: str | None = Field(None, max_length=63)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import clones
+from campaignd.actions import clones, frequency
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.dkim import Signing
 from campaignd.actions.errors import Invalid
@@ -350,6 +350,34 @@ def schedule(
 
     campaign = run_action(settings, work)
     console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command("category")
+def category(
+    campaign_id: int = CAMPAIGN_ID,
+    name: str | None = typer.Argument(
+        None, metavar="[NAME]", help="One of the organization's categories; none: no category."
+    ),
+) -> None:
+    """Put a draft or scheduled campaign in a category, or (no NAME) in none.
+
+    A campaign of a category is held to the category's frequency rules, counted over the
+    category's messages only (see campaignd org set-rules --category).
+
+    \b
+    Examples:
+      campaignd campaign category 12 product-updates
+      campaignd campaign category 12
+    """
+    settings = prepared_settings()
+
+    async def work(services: Services, principal: Principal) -> Row:
+        await frequency.set_campaign_category(services, principal, campaign_id, name)
+        return await actions.get_campaign(services, principal, campaign_id)
+
+    campaign = run_action(settings, work)
+    shown = campaign["category"] or "no category"
+    console.print(f"campaign {campaign_id}: {shown}", highlight=False, markup=False)
 
 
 @app.command("target")

@@ -253,5 +253,6 @@ COPIED_FIELDS = (
     "reply_to",
     "body_format",
     "layout",
+    "category",
 )
 """What a copy keeps besides its recipients: the content, never the schedule or status."""

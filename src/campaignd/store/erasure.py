@@ -70,6 +70,7 @@ from campaignd.store.schema import (
     erased_addresses,
     import_reports,
     instance_secrets,
+    ledger_entries,
     list_members,
     lists,
     runs,
@@ -354,6 +355,13 @@ async def _give_back(
     they replaced (as ``store.ledger.give_back_reservations``, for one address)."""
     if not campaign_ids:
         return
+    await connection.execute(
+        delete_rows(ledger_entries).where(
+            ledger_entries.c.scope.in_([GLOBAL_SCOPE, organization_id]),
+            ledger_entries.c.email == email,
+            ledger_entries.c.campaign_id.in_(campaign_ids),
+        )
+    )
     mine = and_(
         cooldown_ledger.c.scope.in_([GLOBAL_SCOPE, organization_id]),
         cooldown_ledger.c.email == email,
@@ -380,7 +388,30 @@ async def _forget_cooldown(
     connection: AsyncConnection, organization_id: int, email: str, own_campaigns: Any
 ) -> int:
     """Delete the organization scope's entry; strip the global one of this organization's
-    campaigns (the time stays, so the cooldown still holds for everyone)."""
+    campaigns (the time stays, so the cooldown still holds for everyone). The same for the
+    entries per message (``ledger_entries``); those of the organization's categories, which
+    count for nobody else, are deleted."""
+    await connection.execute(
+        delete_rows(ledger_entries).where(
+            ledger_entries.c.email == email,
+            or_(
+                ledger_entries.c.scope == organization_id,
+                and_(
+                    ledger_entries.c.organization_id == organization_id,
+                    ledger_entries.c.category.is_not(None),
+                ),
+            ),
+        )
+    )
+    await connection.execute(
+        update(ledger_entries)
+        .where(
+            ledger_entries.c.scope == GLOBAL_SCOPE,
+            ledger_entries.c.email == email,
+            ledger_entries.c.campaign_id.in_(own_campaigns),
+        )
+        .values(campaign_name=None, organization_id=None)
+    )
     removed = (
         await connection.execute(
             delete_rows(cooldown_ledger).where(

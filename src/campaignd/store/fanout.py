@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, shown_name, suppressed_reason
+from campaignd.domain.frequency import Rule
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaign_audience import (
     add_audience,
@@ -23,6 +24,8 @@ from campaignd.store.campaign_audience import (
     recipients_and_audience,
 )
 from campaignd.store.dialect import allow_memory_for_joins
+from campaignd.store.frequency import preview_by_rules, reserve_by_rules, write_entries
+from campaignd.store.frequency_rules import rule_sets
 from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
@@ -39,11 +42,42 @@ FINISHED_CAMPAIGNS = (
 
 @dataclass(frozen=True)
 class CooldownRules:
+    """The settings: ``COOLDOWN_DAYS`` (the default rule, ``1 per days``) and
+    ``COOLDOWN_SCOPE``. An organization's own frequency rules replace the default rule."""
+
     days: int
     scope: str
 
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The rules a campaign is held to and the category whose messages count against them
+    (None: messages without a category)."""
+
+    rules: tuple[Rule, ...]
+    category: str | None
+
+    @property
+    def single_cooldown(self) -> int | None:
+        """The days of a lone ``1 per D days`` rule without a category (checked on the
+        ``cooldown_ledger`` alone, as the cooldown always was); None otherwise."""
+        if self.category is None and len(self.rules) == 1 and self.rules[0].max == 1:
+            return self.rules[0].days
+        return None
+
+
+async def applied_rules(
+    connection: AsyncConnection,
+    organization_id: int,
+    category: str | None,
+    *,
+    settings: CooldownRules,
+) -> Applied:
+    sets = await rule_sets(connection, organization_id, cooldown_days=settings.days)
+    return Applied(rules=sets.for_category(category), category=sets.counts_category(category))
 
 
 async def fan_out(
@@ -68,7 +102,7 @@ async def fan_out(
             campaigns.c.fanned_out_at.is_(None),
         )
         .values(fanned_out_at=now)
-        .returning(campaigns.c.organization_id, campaigns.c.name)
+        .returning(campaigns.c.organization_id, campaigns.c.name, campaigns.c.category)
     )
     campaign = (await connection.execute(claim)).mappings().first()
     if campaign is None:
@@ -77,18 +111,41 @@ async def fan_out(
     await allow_memory_for_joins(connection, JOIN_MEMORY_MEGABYTES)
     await add_audience(connection, campaign_id, organization_id, now=now)
     await _skip_suppressed(connection, campaign_id, organization_id)
-    if rules.days > 0:
-        scope = scope_of(rules.scope, organization_id)
+    applied = await applied_rules(connection, organization_id, campaign["category"], settings=rules)
+    scope = scope_of(rules.scope, organization_id)
+    days = applied.single_cooldown
+    if days is not None:
+        cooldown = CooldownRules(days=days, scope=rules.scope)
         await reserve_queued(
             connection,
             campaign_id=campaign_id,
             campaign_name=name,
             scope=scope,
             now=now,
-            cutoff=rules.cutoff(now),
+            cutoff=cooldown.cutoff(now),
         )
         await _skip_in_cooldown(
-            connection, campaign_id, scope, organization_id, rules=rules, now=now
+            connection, campaign_id, scope, organization_id, rules=cooldown, now=now
+        )
+        await write_entries(
+            connection,
+            campaign_id=campaign_id,
+            campaign_name=name,
+            organization_id=organization_id,
+            category=None,
+            scope=scope,
+            now=now,
+        )
+    elif applied.rules:
+        await reserve_by_rules(
+            connection,
+            campaign_id=campaign_id,
+            campaign_name=name,
+            organization_id=organization_id,
+            category=applied.category,
+            scope=scope,
+            rules=applied.rules,
+            now=now,
         )
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
@@ -228,6 +285,29 @@ async def preview(
         audience = await campaign_audience(connection, campaign_id, organization_id, now=now)
     candidates = recipients_and_audience(campaign_id, audience)
     scope = scope_of(rules.scope, organization_id)
+    applied = await applied_rules(
+        connection, organization_id, campaign.get("category"), settings=rules
+    )
+    days = applied.single_cooldown
+    if days is None and applied.rules:
+        own_suppressions = (
+            select(suppressions.c.email, suppressions.c.reason)
+            .where(suppressions.c.organization_id == organization_id)
+            .subquery("suppressed")
+        )
+        return await preview_by_rules(
+            connection,
+            candidates,
+            suppressed=own_suppressions,
+            rules=applied.rules,
+            scope=scope,
+            organization_id=organization_id,
+            category=applied.category,
+            campaign_id=campaign_id,
+            now=now,
+            limit=limit,
+        )
+    rules = CooldownRules(days=days or 0, scope=rules.scope)
     holder = campaigns.alias("holder")
     cooldown_join = and_(
         cooldown_ledger.c.scope == scope,

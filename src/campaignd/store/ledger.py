@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.dialect import upsert
-from campaignd.store.schema import campaigns, cooldown_ledger, deliveries
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, ledger_entries
 
 GLOBAL_SCOPE = 0
 
@@ -74,7 +74,15 @@ async def give_back_reservations(
     scope: int,
     emails: Select[tuple[str]] | list[str],
 ) -> None:
-    """Restore the ledger entries this campaign took for ``emails`` (failed or cancelled)."""
+    """Restore the ledger entries this campaign took for ``emails`` (failed or cancelled):
+    its entries in ``ledger_entries`` go, and ``cooldown_ledger`` gets back what it held."""
+    await connection.execute(
+        delete(ledger_entries).where(
+            ledger_entries.c.scope == scope,
+            ledger_entries.c.campaign_id == campaign_id,
+            ledger_entries.c.email.in_(emails),
+        )
+    )
     mine = and_(
         cooldown_ledger.c.scope == scope,
         cooldown_ledger.c.campaign_id == campaign_id,

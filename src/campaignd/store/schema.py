@@ -70,6 +70,7 @@ campaigns = Table(
     Column("layout", String(100)),
     Column("layout_html", Text),
     Column("layout_text", Text),
+    Column("category", String(63)),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -162,6 +163,37 @@ cooldown_ledger = Table(
 
 ``previous_*`` keep the entry a reservation replaced, so a failed delivery can give it back.
 """
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("scope", Identifier, primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Column("campaign_id", Identifier, primary_key=True),
+    Column("organization_id", Identifier),
+    Column("category", String(63)),
+    Column("campaign_name", String(200)),
+    Column("contacted_at", UtcDateTime, nullable=False),
+)
+"""One row per message reserved or sent (``campaign_id`` 0: a campaign nobody knows any
+more), per scope as ``cooldown_ledger``; the frequency rules count these. ``category`` is the
+campaign's category (None: none), ``organization_id`` its organization."""
+
+frequency_rules = Table(
+    "frequency_rules",
+    metadata,
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("category", String(63), primary_key=True),
+    Column("rules", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""An organization's frequency rules (``category`` '': its campaigns without a category) and
+those of its categories: a JSON list of ``{"max": N, "days": D}``."""
 
 suppressions = Table(
     "suppressions",

@@ -10,6 +10,7 @@ from campaignd.api.routes import (
     campaigns,
     contacts,
     dkim,
+    frequency,
     health,
     images,
     layouts,
@@ -32,7 +33,17 @@ def admin_api_router() -> APIRouter:
     not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
     router.include_router(suppression_files.router)
-    for module in (reports, campaigns, lifecycle, proofs, suppressions, lists, dkim, layouts):
+    for module in (
+        reports,
+        campaigns,
+        lifecycle,
+        proofs,
+        suppressions,
+        lists,
+        dkim,
+        layouts,
+        frequency,
+    ):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
     router.include_router(segment_routes.router, dependencies=[Depends(require_json)])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import clones
+from campaignd.actions import clones, frequency
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.actions.feedback import campaign_figures
@@ -86,6 +86,9 @@ async def create_campaign(
         if body.recipients is not None
         else None
     )
+    await frequency.check_category(
+        services, principal, body.category, organization=body.organization
+    )
     row, report = await actions.create_campaign(
         services,
         principal,
@@ -95,6 +98,9 @@ async def create_campaign(
         scheduled_for=body.scheduled_for,
         targets=TargetNames(lists=body.lists or None, segments=body.segments or None),
     )
+    if body.category is not None:
+        await frequency.set_campaign_category(services, principal, int(row["id"]), body.category)
+        row = await actions.get_campaign(services, principal, int(row["id"]))
     created = CreatedCampaign.model_validate(row)
     if report is not None:
         created.import_ = import_report(report)
@@ -147,9 +153,19 @@ async def edit_campaign(
     if not changes:
         raise Invalid("the body names no field to change")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
-    return campaign(
-        await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+    if "category" not in changes:
+        return campaign(
+            await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+        )
+    category = changes.pop("category")
+    current = await actions.get_campaign(services, principal, campaign_id)
+    await frequency.check_category(
+        services, principal, category, organization=str(current["organization"])
     )
+    if changes or targets:
+        await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+    await frequency.set_campaign_category(services, principal, campaign_id, category)
+    return campaign(await actions.get_campaign(services, principal, campaign_id))
 
 
 @router.delete(

@@ -9,6 +9,7 @@ from campaignd.web.routes import (
     contacts,
     detail,
     dkim,
+    frequency,
     images,
     layouts,
     lists,
@@ -25,6 +26,6 @@ def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     for module in (login, scheduled, live_preview, campaigns, proofs, detail, suppressions):
         router.include_router(module.router)
-    for module in (dkim, images, layouts, contacts, lists, segments):
+    for module in (dkim, images, layouts, contacts, lists, segments, frequency):
         router.include_router(module.router)
     return router

@@ -1,0 +1,520 @@
+"""Reservation under frequency rules: set-based, atomic across concurrent fan-outs.
+
+A rule ``at most N per D days`` caps a recipient when ``N`` ledger entries (``ledger_entries``,
+one per message) that count against it are younger than ``D`` days. Which entries count:
+
+- a campaign without a category: the entries without a category in its ledger scope (the
+  scope of ``COOLDOWN_SCOPE``: every organization's with ``global``);
+- a campaign of a category: the entries of that category of its own organization.
+
+Atomicity. SQLite: the fan-out is one writer transaction (``BEGIN IMMEDIATE``), so fan-outs
+run one after the other. PostgreSQL: before counting, a fan-out locks what a concurrent
+fan-out would write to:
+
+- without a category, each recipient's ``cooldown_ledger`` row (the latest message without a
+  category), inserted or locked in address order by one upsert, as the cooldown always did;
+  a second fan-out of an overlapping audience waits there until the first commits, and its
+  next statement (a new snapshot, READ COMMITTED) counts the first one's entries;
+- with a category, a transaction advisory lock on (scope, organization, category): fan-outs
+  of one category run one after the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    FromClause,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Subquery,
+    Table,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.cooldown import shown_name
+from campaignd.domain.frequency import Rule, capped_reason
+from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
+from campaignd.store.dialect import insert_ignoring_conflicts, upsert
+from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, ledger_entries
+
+QUEUED = DeliveryStatus.QUEUED.value
+CAPPED = Table(
+    "frequency_capped",
+    MetaData(),
+    Column("email", String(320), primary_key=True),
+    Column("campaign_id", ledger_entries.c.campaign_id.type),
+    Column("campaign_name", String(200)),
+    Column("contacted_at", ledger_entries.c.contacted_at.type),
+    Column("organization_id", ledger_entries.c.organization_id.type),
+    Column("count", Integer),
+)
+"""A temporary table (per connection, emptied before each rule): the addresses one rule
+caps, so that the skipping ``UPDATE`` joins a keyed table instead of planning the window
+query against ``deliveries`` row by row."""
+CAPPED_COLUMNS = """(email VARCHAR(320) PRIMARY KEY, campaign_id BIGINT, campaign_name VARCHAR(200),
+    contacted_at {time}, organization_id BIGINT, count INTEGER)"""
+GLOBAL_SCOPE = 0
+FINISHED = (
+    CampaignStatus.SENT.value,
+    CampaignStatus.FAILED.value,
+    CampaignStatus.CANCELLED.value,
+)
+
+
+def queued_of(campaign_id: int) -> Select[tuple[str]]:
+    """The campaign's queued addresses (an alias of ``deliveries``, usable inside an
+    ``UPDATE deliveries``)."""
+    people = deliveries.alias("people")
+    return select(people.c.email).where(
+        people.c.campaign_id == campaign_id, people.c.status == QUEUED
+    )
+
+
+def counted_entries(
+    *, scope: int, organization_id: int, category: str | None, campaign_id: int
+) -> list[ColumnElement[bool]]:
+    """The ledger entries that count against the rules of a campaign of ``category``."""
+    conditions: list[ColumnElement[bool]] = [
+        ledger_entries.c.scope == scope,
+        ledger_entries.c.campaign_id != campaign_id,
+    ]
+    if category is None:
+        conditions.append(ledger_entries.c.category.is_(None))
+    else:
+        conditions += [
+            ledger_entries.c.category == category,
+            ledger_entries.c.organization_id == organization_id,
+        ]
+    return conditions
+
+
+def capped_by(
+    rule: Rule,
+    people: FromClause,
+    *,
+    scope: int,
+    organization_id: int,
+    category: str | None,
+    campaign_id: int,
+    now: datetime,
+    name: str = "capped",
+) -> Subquery:
+    """The addresses of ``people`` (a column ``email``, each address once) that ``rule``
+    caps, each with the entry that must age out before it frees a slot (the ``max``-th most
+    recent) and the number of entries in the window."""
+    cutoff = now - timedelta(days=rule.days)
+    ranked = (
+        select(
+            ledger_entries.c.email,
+            ledger_entries.c.campaign_id,
+            ledger_entries.c.campaign_name,
+            ledger_entries.c.contacted_at,
+            ledger_entries.c.organization_id,
+            func.row_number()
+            .over(
+                partition_by=ledger_entries.c.email,
+                order_by=(
+                    ledger_entries.c.contacted_at.desc(),
+                    ledger_entries.c.campaign_id.desc(),
+                ),
+            )
+            .label("rank"),
+            func.count().over(partition_by=ledger_entries.c.email).label("count"),
+        )
+        .select_from(ledger_entries.join(people, people.c.email == ledger_entries.c.email))
+        .where(
+            ledger_entries.c.contacted_at >= cutoff,
+            *counted_entries(
+                scope=scope,
+                organization_id=organization_id,
+                category=category,
+                campaign_id=campaign_id,
+            ),
+        )
+        .subquery(f"{name}_ranked")
+    )
+    return (
+        select(
+            ranked.c.email,
+            ranked.c.campaign_id,
+            ranked.c.campaign_name,
+            ranked.c.contacted_at,
+            ranked.c.organization_id,
+            ranked.c.count,
+        )
+        .where(ranked.c.rank == rule.max)
+        .subquery(name)
+    )
+
+
+def held_after_sending(holder_status: str | None) -> bool:
+    """The holder finished; an entry whose campaign no longer exists counts as received."""
+    return holder_status is None or holder_status in FINISHED
+
+
+def shown_holder(
+    name: str | None, holder_organization_id: int | None, *, scope: int, organization_id: int
+) -> str | None:
+    """The holder's name as the organization may see it (see ``fanout.holder_name``)."""
+    if scope != GLOBAL_SCOPE:
+        holder_organization_id = scope
+    return shown_name(
+        name, holder_organization_id=holder_organization_id, organization_id=organization_id
+    )
+
+
+async def reserve_by_rules(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    rules: tuple[Rule, ...],
+    now: datetime,
+) -> None:
+    """Skip the queued recipients some rule caps (with its reason), reserve the others."""
+    if category is None:
+        await _hold_people(
+            connection, campaign_id=campaign_id, campaign_name=campaign_name, scope=scope, now=now
+        )
+    else:
+        await _lock_category(
+            connection, scope=scope, organization_id=organization_id, category=category
+        )
+    for rule in rules:
+        await _skip_capped(
+            connection,
+            rule,
+            campaign_id=campaign_id,
+            organization_id=organization_id,
+            category=category,
+            scope=scope,
+            now=now,
+        )
+    if category is None:
+        await _take_people(
+            connection, campaign_id=campaign_id, campaign_name=campaign_name, scope=scope, now=now
+        )
+    await write_entries(
+        connection,
+        campaign_id=campaign_id,
+        campaign_name=campaign_name,
+        organization_id=organization_id,
+        category=category,
+        scope=scope,
+        now=now,
+    )
+
+
+async def write_entries(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    now: datetime,
+) -> None:
+    """One ledger entry per queued recipient: this campaign's message, counted from now on."""
+    source = select(
+        literal(scope, ledger_entries.c.scope.type).label("scope"),
+        deliveries.c.email,
+        literal(campaign_id, ledger_entries.c.campaign_id.type).label("campaign_id"),
+        literal(organization_id, ledger_entries.c.organization_id.type).label("organization_id"),
+        literal(category, ledger_entries.c.category.type).label("category"),
+        literal(campaign_name, ledger_entries.c.campaign_name.type).label("campaign_name"),
+        literal(now, ledger_entries.c.contacted_at.type).label("contacted_at"),
+    ).where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == QUEUED)
+    source = source.order_by(deliveries.c.email)  # the key's order: cheaper index inserts
+    statement = insert_ignoring_conflicts(
+        connection.dialect.name, ledger_entries, ["scope", "email", "campaign_id"]
+    ).from_select(
+        [
+            "scope",
+            "email",
+            "campaign_id",
+            "organization_id",
+            "category",
+            "campaign_name",
+            "contacted_at",
+        ],
+        source,
+    )
+    await connection.execute(statement)
+
+
+async def _hold_people(
+    connection: AsyncConnection, *, campaign_id: int, campaign_name: str, scope: int, now: datetime
+) -> None:
+    """Lock every queued recipient's ``cooldown_ledger`` row, in address order; a recipient
+    without one gets one held by this campaign (nothing without a category counts against
+    them: every such message has its row)."""
+    source = (
+        select(
+            literal(scope, cooldown_ledger.c.scope.type).label("scope"),
+            deliveries.c.email,
+            literal(campaign_id, cooldown_ledger.c.campaign_id.type).label("campaign_id"),
+            literal(campaign_name, cooldown_ledger.c.campaign_name.type).label("campaign_name"),
+            literal(now, cooldown_ledger.c.contacted_at.type).label("contacted_at"),
+        )
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == QUEUED)
+        .order_by(deliveries.c.email)
+    )
+    statement = upsert(connection.dialect.name, cooldown_ledger).from_select(
+        ["scope", "email", "campaign_id", "campaign_name", "contacted_at"], source
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["scope", "email"],
+        set_={"campaign_id": cooldown_ledger.c.campaign_id},
+        where=false(),
+    )
+    await connection.execute(statement)
+
+
+async def _take_people(
+    connection: AsyncConnection, *, campaign_id: int, campaign_name: str, scope: int, now: datetime
+) -> None:
+    """The recipients left queued: their ``cooldown_ledger`` row now names this campaign,
+    the one it replaces kept in ``previous_*`` (for giving it back)."""
+    await connection.execute(
+        update(cooldown_ledger)
+        .where(
+            cooldown_ledger.c.scope == scope,
+            cooldown_ledger.c.campaign_id.is_distinct_from(campaign_id),
+            cooldown_ledger.c.email.in_(queued_of(campaign_id)),
+        )
+        .values(
+            previous_campaign_id=cooldown_ledger.c.campaign_id,
+            previous_campaign_name=cooldown_ledger.c.campaign_name,
+            previous_contacted_at=cooldown_ledger.c.contacted_at,
+            campaign_id=campaign_id,
+            campaign_name=campaign_name,
+            contacted_at=now,
+        )
+    )
+
+
+def category_lock_key(*, scope: int, organization_id: int, category: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
+    digest = hashlib.blake2b(
+        f"campaignd frequency {scope} {organization_id} {category}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _lock_category(
+    connection: AsyncConnection, *, scope: int, organization_id: int, category: str
+) -> None:
+    if connection.dialect.name != "postgresql":
+        return  # SQLite: the writer transaction already excludes every other fan-out
+    key = category_lock_key(scope=scope, organization_id=organization_id, category=category)
+    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def _skip_capped(
+    connection: AsyncConnection,
+    rule: Rule,
+    *,
+    campaign_id: int,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    now: datetime,
+) -> None:
+    """Skip the queued recipients ``rule`` caps; the reason names the rule and the message
+    that must age out first. The distinct holders (a handful) are read first, then one
+    ``UPDATE`` skips them all, its reason a ``CASE`` over the holders."""
+    people = queued_of(campaign_id).subquery("queued")
+    found = capped_by(
+        rule,
+        people,
+        scope=scope,
+        organization_id=organization_id,
+        category=category,
+        campaign_id=campaign_id,
+        now=now,
+    )
+    await _fill_capped(connection, select(*found.c))
+    capped = CAPPED
+    holders = (
+        select(
+            capped.c.campaign_id,
+            capped.c.campaign_name,
+            capped.c.contacted_at,
+            capped.c.count,
+            capped.c.organization_id,
+            campaigns.c.status,
+        )
+        .select_from(capped.outerjoin(campaigns, campaigns.c.id == capped.c.campaign_id))
+        .distinct()
+    )
+    reasons = [
+        (
+            and_(
+                capped.c.campaign_id == holder_id,
+                capped.c.contacted_at == contacted_at,
+                capped.c.count == count,
+            ),
+            literal(
+                capped_reason(
+                    rule,
+                    campaign_name=shown_holder(
+                        name, holder_organization, scope=scope, organization_id=organization_id
+                    ),
+                    contacted_at=contacted_at,
+                    count=int(count),
+                    now=now,
+                    sent=held_after_sending(status),
+                )
+            ),
+        )
+        for holder_id, name, contacted_at, count, holder_organization, status in (
+            await connection.execute(holders)
+        ).all()
+    ]
+    if not reasons:
+        return
+    await connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == QUEUED,
+            deliveries.c.email == capped.c.email,
+        )
+        .values(
+            status=DeliveryStatus.SKIPPED.value,
+            code=SkipCode.COOLDOWN.value,
+            reason=case(*reasons, else_=literal(f"capped by the rule {rule.words}")),
+        )
+    )
+
+
+async def preview_by_rules(
+    connection: AsyncConnection,
+    candidates: Subquery,
+    *,
+    suppressed: Subquery,
+    rules: tuple[Rule, ...],
+    scope: int,
+    organization_id: int,
+    category: str | None,
+    campaign_id: int,
+    now: datetime,
+    limit: int,
+) -> tuple[int, int, list[dict[str, str]]]:
+    """The fan-out's checks read-only over ``candidates`` (``email``, ``part``, ``position``,
+    each address once): (total, ineligible, reasons[:limit]); a recipient several rules
+    cap is reported with the first (longest window first, as the fan-out checks them)."""
+    capped = [
+        capped_by(
+            rule,
+            candidates,
+            scope=scope,
+            organization_id=organization_id,
+            category=category,
+            campaign_id=campaign_id,
+            now=now,
+            name=f"capped_{index}",
+        )
+        for index, rule in enumerate(rules)
+    ]
+    holders = [campaigns.alias(f"holder_{index}") for index in range(len(rules))]
+    checked: FromClause = candidates.outerjoin(suppressed, suppressed.c.email == candidates.c.email)
+    for one, holder in zip(capped, holders, strict=True):
+        checked = checked.outerjoin(one, one.c.email == candidates.c.email).outerjoin(
+            holder, holder.c.id == one.c.campaign_id
+        )
+    ineligible: ColumnElement[bool] = suppressed.c.email.is_not(None)
+    for one in capped:
+        ineligible = ineligible | one.c.email.is_not(None)
+    counting = select(func.count(), func.count(case((ineligible, 1)))).select_from(checked)
+    total, ineligible_count = (await connection.execute(counting)).one()
+    columns = [candidates.c.email, suppressed.c.reason.label("suppression")]
+    for index, (one, holder) in enumerate(zip(capped, holders, strict=True)):
+        columns += [
+            one.c.email.label(f"capped_{index}"),
+            one.c.campaign_name.label(f"name_{index}"),
+            one.c.contacted_at.label(f"at_{index}"),
+            one.c.count.label(f"count_{index}"),
+            one.c.organization_id.label(f"organization_{index}"),
+            holder.c.status.label(f"status_{index}"),
+        ]
+    sample = (
+        select(*columns)
+        .select_from(checked)
+        .where(ineligible)
+        .order_by(candidates.c.part, candidates.c.position)
+        .limit(limit)
+    )
+    reasons = []
+    for row in (await connection.execute(sample)).mappings():
+        if row["suppression"] is not None:
+            reasons.append(
+                {
+                    "email": row["email"],
+                    "code": SkipCode.SUPPRESSED.value,
+                    "reason": f"on the suppression list ({row['suppression']})",
+                }
+            )
+            continue
+        index = next(n for n in range(len(rules)) if row[f"capped_{n}"] is not None)
+        reasons.append(
+            {
+                "email": row["email"],
+                "code": SkipCode.COOLDOWN.value,
+                "reason": capped_reason(
+                    rules[index],
+                    campaign_name=shown_holder(
+                        row[f"name_{index}"],
+                        row[f"organization_{index}"],
+                        scope=scope,
+                        organization_id=organization_id,
+                    ),
+                    contacted_at=row[f"at_{index}"],
+                    count=int(row[f"count_{index}"]),
+                    now=now,
+                    sent=held_after_sending(row[f"status_{index}"]),
+                ),
+            }
+        )
+    return int(total), int(ineligible_count), reasons
+
+
+async def _fill_capped(connection: AsyncConnection, source: Select[Any]) -> None:
+    """Empty ``frequency_capped`` (made on first use) and fill it from ``source``."""
+    if connection.dialect.name == "postgresql":
+        columns = CAPPED_COLUMNS.format(time="TIMESTAMP WITH TIME ZONE")
+        create = f"CREATE TEMPORARY TABLE IF NOT EXISTS frequency_capped {columns} ON COMMIT DROP"
+    else:
+        columns = CAPPED_COLUMNS.format(time="DATETIME")
+        create = f"CREATE TEMPORARY TABLE IF NOT EXISTS frequency_capped {columns}"
+    await connection.execute(text(create))
+    await connection.execute(delete(CAPPED))
+    await connection.execute(
+        insert(CAPPED).from_select(
+            ["email", "campaign_id", "campaign_name", "contacted_at", "organization_id", "count"],
+            source,
+        )
+    )
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("ANALYZE frequency_capped"))
