@@ -28,7 +28,16 @@ from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 from campaignd.store.variables import MAX_VARIABLES, lacking_variables
 
-CONTENT_FIELDS = ("name", "subject", "html_body", "text_body", "from_address", "reply_to")
+CONTENT_FIELDS = (
+    "name",
+    "subject",
+    "html_body",
+    "text_body",
+    "from_address",
+    "reply_to",
+    "track_clicks",
+    "track_opens",
+)
 FIELD_LENGTHS = {"name": 200, "from_address": 320, "reply_to": 320}
 """The columns' sizes: checked here, so every edge (API, admin form, campaign file) says so
 in words instead of the database refusing the row."""
@@ -43,6 +52,9 @@ class CampaignContent:
     text_body: str | None = None
     from_address: str | None = None
     reply_to: str | None = None
+    track_clicks: bool = True
+    """Links in the HTML body are tracked (docs/tracking.md); on for new campaigns."""
+    track_opens: bool = False
 
 
 @dataclass(frozen=True)

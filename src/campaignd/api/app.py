@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 import campaignd
 from campaignd import web
 from campaignd.actions.services import Services
-from campaignd.api import subscribe, unsubscribe
+from campaignd.api import subscribe, tracking, unsubscribe
 from campaignd.api.contact_models import ContactsUpsert
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit, StreamedBodies
@@ -84,6 +84,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(admin_api_router())
     app.include_router(unsubscribe.router)
     app.include_router(subscribe.router)
+    app.include_router(tracking.router)
     web.install(app)
     _install_openapi(app)
     return app

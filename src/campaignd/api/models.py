@@ -41,6 +41,10 @@ class CampaignCreate(RequestModel):
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
     organization: str | None = Field(None, max_length=63)
+    track_clicks: bool = True
+    """Rewrite the HTML body's links to count clicks (docs/tracking.md)."""
+    track_opens: bool = False
+    """Add a 1x1 image to count opens (docs/tracking.md)."""
     recipients: list[RecipientItem] | None = None
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
     """Lists whose confirmed, subscribed members get the campaign (resolved when it starts)."""
@@ -56,6 +60,8 @@ class CampaignEdit(RequestModel):
     text_body: str | None = None
     from_address: str | None = Field(None, max_length=320)
     reply_to: str | None = Field(None, max_length=320)
+    track_clicks: bool | None = None
+    track_opens: bool | None = None
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
     """Replaces the lists it targets ([] for none); left out: unchanged."""
     segments: list[TargetName] = Field(default_factory=list, max_length=100)
@@ -103,6 +109,8 @@ class Campaign(ResponseModel):
     text_body: str | None
     from_address: str | None
     reply_to: str | None
+    track_clicks: bool = False
+    track_opens: bool = False
     organization: str
     status: str
     status_reason: str | None

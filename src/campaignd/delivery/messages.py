@@ -23,6 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
+from campaignd.delivery.tracking import Tracking
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
 from campaignd.domain.templates import (
@@ -159,13 +160,18 @@ class MessageBuilder:
         unsubscribe_secret: str,
         installation: str,
         limits: RenderLimits = DEFAULT_LIMITS,
+        tracking: Tracking | None = None,
     ):
         """``installation``: the short id of this database (``store.secrets``), part of
-        every Message-ID so that two installations never send the same one."""
+        every Message-ID so that two installations never send the same one. ``tracking``:
+        the campaign's click and open tracking (None: messages carry their links as
+        written, as test messages and previews do)."""
         self.content = content
         self.installation = installation
+        self.tracking = tracking
+        html_body = content.html_body if tracking is None else tracking.prepare(content.html_body)
         self.templates = compile_campaign(
-            content.subject, content.html_body, content.text_body, limits=limits
+            content.subject, html_body, content.text_body, limits=limits
         )
         self._signer = TokenSigner(unsubscribe_secret)
         self._unsubscribe_base = public_url.rstrip("/") + "/u/"
@@ -213,6 +219,8 @@ class MessageBuilder:
         """The message for one recipient; raises as ``render`` does."""
         url = self.unsubscribe_url(email)
         subject, html, text = self.render(email, variables, url)
+        if self.tracking is not None and html is not None:
+            html = self.tracking.apply(html, delivery_id)
         message_id = f"{self.content.campaign_id}.{delivery_id}.{self.installation}@{self.domain}"
         head = (
             f"Message-ID: <{message_id}>\r\n"

@@ -245,5 +245,13 @@ async def copy_campaign(
     )
 
 
-COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to")
+COPIED_FIELDS = (
+    "subject",
+    "html_body",
+    "text_body",
+    "from_address",
+    "reply_to",
+    "track_clicks",
+    "track_opens",
+)
 """What a copy keeps besides its recipients: the content, never the schedule or status."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -66,6 +67,8 @@ campaigns = Table(
     Column("consecutive_errors", Integer, nullable=False, server_default=text("0")),
     Column("pruned_at", UtcDateTime),
     Column("pruned_counts", JSON),
+    Column("track_clicks", Boolean, nullable=False, server_default=false()),
+    Column("track_opens", Boolean, nullable=False, server_default=false()),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -394,3 +397,35 @@ dkim_keys = Table(
 (AES-GCM under a key derived from the instance secret ``dkim``, see ``delivery.dkim``);
 ``public_key`` is the base64 ``p=`` of the DNS record. Every key of the From domain (or of
 its nearest parent that has keys) signs each message."""
+
+campaign_links = Table(
+    "campaign_links",
+    metadata,
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("link_index", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+)
+"""The tracked links of a campaign's HTML body, numbered once when it starts sending
+(``domain.links``): a click token names a number, and the redirect goes to the URL stored
+here, never to one taken from the token."""
+
+tracking_events = Table(
+    "tracking_events",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("delivery_id", Identifier, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("link_index", Integer),
+    Column("machine", String(16)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('open', 'click')", name="kind"),
+    Index("ix_tracking_events_campaign", "campaign_id", "delivery_id"),
+)
+"""One row per open (the tracking image was fetched) or click (a tracked link was
+followed). ``machine``: why it was counted as a machine's rather than a person's
+(``apple_privacy``, ``scanner``, ``prefetch``), None for a person's (``domain.tracking``)."""

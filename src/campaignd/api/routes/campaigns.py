@@ -64,7 +64,16 @@ async def create_campaign(
     the lists and segments it targets."""
     content = actions.CampaignContent(
         **body.model_dump(
-            include={"name", "subject", "html_body", "text_body", "from_address", "reply_to"}
+            include={
+                "name",
+                "subject",
+                "html_body",
+                "text_body",
+                "from_address",
+                "reply_to",
+                "track_clicks",
+                "track_opens",
+            }
         )
     )
     recipients = (
@@ -126,6 +135,9 @@ async def edit_campaign(
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("the body names no field to change")
+    for name, wire in (("track_clicks", "trackClicks"), ("track_opens", "trackOpens")):
+        if name in changes and changes[name] is None:
+            raise Invalid(f"{wire}: must be true or false")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
     return campaign(
         await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
