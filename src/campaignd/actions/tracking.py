@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,8 +34,10 @@ class Tracker:
     """Follows clicks and records opens for one database; keeps the link secret and each
     campaign's links (which never change once it sends) after the first read."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: seconds since the epoch, to judge how soon after sending a fetch came."""
         self.database = database
+        self.clock = clock
         self._tokens: TrackingTokens | None = None
         self._links: dict[int, tuple[str, ...]] = {}
 
@@ -65,7 +68,7 @@ class Tracker:
         if click.link_index >= len(links):
             raise NotFound("link not valid")
         machine = machine_reason(
-            user_agent, address, seconds_since_sent=time.time() - click.sent_at, opening=False
+            user_agent, address, seconds_since_sent=self.clock() - click.sent_at, opening=False
         )
         await self._record(click.campaign_id, click.delivery_id, CLICK, click.link_index, machine)
         return links[click.link_index]
@@ -77,7 +80,7 @@ class Tracker:
         except ValueError:
             raise NotFound("image not valid") from None
         machine = machine_reason(
-            user_agent, address, seconds_since_sent=time.time() - opened.sent_at, opening=True
+            user_agent, address, seconds_since_sent=self.clock() - opened.sent_at, opening=True
         )
         await self._record(opened.campaign_id, opened.delivery_id, OPEN, None, machine)
 
