@@ -294,5 +294,5 @@ async def test_tracking_is_chosen_per_campaign_and_existing_rows_are_off(api: Ap
                 updated_at=utcnow(),
             )
         )
-    old = [row for row in await api.rows(campaigns) if row["name"] == "Old"][0]
+    old = next(row for row in await api.rows(campaigns) if row["name"] == "Old")
     assert old["track_clicks"] is False and old["track_opens"] is False
