@@ -27,12 +27,12 @@ TIME = campaignd.store.columns.UtcDateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("track_clicks", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("track_opens", sa.Boolean(), server_default=sa.false(), nullable=False)
+    # a plain ADD COLUMN, also on SQLite: rebuilding the table there would drop the rows
+    # that reference it (ON DELETE CASCADE)
+    for name in ("track_clicks", "track_opens"):
+        op.add_column(
+            "campaigns",
+            sa.Column(name, sa.Boolean(), server_default=sa.false(), nullable=False),
         )
     op.create_table(
         "campaign_links",
