@@ -164,10 +164,20 @@ def _cell(value: object) -> object:
 
 
 @dataclass(frozen=True)
+class OutcomePage:
+    text: str
+    """CSV lines, each ending in CRLF."""
+    rows: int
+
+
+@dataclass(frozen=True)
 class OutcomeExport:
     campaign_id: int
     name: str
-    pages: AsyncIterator[str]
+    total: int
+    """Recipients when the export began."""
+    pages: AsyncIterator[OutcomePage]
+    header: str = ",".join(EXPORT_COLUMNS) + "\r\n"
 
     @property
     def file_name(self) -> str:
@@ -175,9 +185,9 @@ class OutcomeExport:
         return f"campaign-{self.campaign_id}-{slug or 'outcomes'}.csv"
 
     async def lines(self) -> AsyncIterator[str]:
-        yield ",".join(EXPORT_COLUMNS) + "\r\n"
+        yield self.header
         async for page in self.pages:
-            yield page
+            yield page.text
 
 
 async def export_outcomes(
@@ -187,7 +197,11 @@ async def export_outcomes(
     time, each in a short read transaction, so memory stays flat whatever the size."""
     campaign = await _in_scope(services, principal, campaign_id)
 
-    async def pages() -> AsyncIterator[str]:
+    async with services.database.connection() as connection:
+        counts = await campaign_store.delivery_counts(connection, [campaign_id])
+    total = sum(counts[campaign_id].values())
+
+    async def pages() -> AsyncIterator[OutcomePage]:
         after = 0
         while True:
             async with services.database.connection() as connection:
@@ -199,9 +213,9 @@ async def export_outcomes(
                 csv.writer(buffer, lineterminator="\r\n").writerows(
                     [_cell(value) for value in row[1:]] for row in rows
                 )
-                yield buffer.getvalue()
+                yield OutcomePage(buffer.getvalue(), len(rows))
             if len(rows) < page_rows:
                 return
             after = int(str(rows[-1][0]))
 
-    return OutcomeExport(campaign_id, str(campaign["name"]), pages())
+    return OutcomeExport(campaign_id, str(campaign["name"]), total, pages())
