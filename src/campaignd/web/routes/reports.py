@@ -70,7 +70,9 @@ async def compare_page(
     chosen = optional_text(organization)
     if viewer.is_platform_admin and chosen is None and organizations:
         chosen = str(organizations[0]["slug"])
-    slug, summaries, error = chosen or viewer.principal.organization_slug, [], None
+    slug = chosen or viewer.principal.organization_slug
+    summaries: list[actions.Summary] = []
+    error: str | None = None
     if chosen is not None or not viewer.is_platform_admin:
         try:
             slug, summaries = await actions.compare_campaigns(
