@@ -2,13 +2,15 @@
 
 A token that does not open (forged, altered, of another kind) is NotFound and nothing is
 recorded. A valid one is recorded with one insert (``store.tracking.record_event``) and
-the click is sent on to the URL stored with the campaign under the token's link number.
+the click is sent on to the URL stored with the campaign under the token's link number;
+events that arrive together are written in one transaction (group commit).
 Recording never stands in the reader's way: when the database cannot take the row, the
 redirect (or the image) is answered all the same and the failure is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -23,11 +25,13 @@ from campaignd.logs import log_event
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.secrets import instance_secret
-from campaignd.store.tracking import CLICK, OPEN, links_of, record_event
+from campaignd.store.tracking import CLICK, OPEN, Event, links_of, record_events
 
 logger = logging.getLogger("campaignd.tracking")
 
 MAX_CACHED_CAMPAIGNS = 1000
+MAX_BATCH = 500
+"""Events written in one transaction at most."""
 
 
 class Tracker:
@@ -40,6 +44,8 @@ class Tracker:
         self.clock = clock
         self._tokens: TrackingTokens | None = None
         self._links: dict[int, tuple[str, ...]] = {}
+        self._pending: list[tuple[Event, asyncio.Future[None]]] = []
+        self._writer: asyncio.Future[None] | None = None
 
     async def tokens(self) -> TrackingTokens:
         if self._tokens is None:
@@ -92,22 +98,33 @@ class Tracker:
         link_index: int | None,
         machine: str | None,
     ) -> None:
-        try:
-            async with self.database.transaction() as connection:
-                await record_event(
-                    connection,
-                    campaign_id=campaign_id,
-                    delivery_id=delivery_id,
-                    kind=kind,
-                    link_index=link_index,
-                    machine=machine,
-                    at=utcnow(),
+        """Record one event and return once it is committed (or could not be).
+
+        Events that arrive while a batch is being written wait for the next one: under
+        load every commit carries many events (group commit), and the database sees one
+        writer instead of a crowd of them queueing for its lock."""
+        event = Event(campaign_id, delivery_id, kind, link_index, machine, utcnow())
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((event, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_pending())
+        await asyncio.shield(done)
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch = self._pending[:MAX_BATCH]
+            del self._pending[:MAX_BATCH]
+            try:
+                async with self.database.transaction() as connection:
+                    await record_events(connection, [event for event, _ in batch])
+            except (SQLAlchemyError, OSError) as error:
+                log_event(
+                    logger,
+                    "opens and clicks not recorded",
+                    level=logging.WARNING,
+                    count=len(batch),
+                    error=str(error),
                 )
-        except (SQLAlchemyError, OSError) as error:
-            log_event(
-                logger,
-                f"{kind} not recorded",
-                level=logging.WARNING,
-                campaign_id=campaign_id,
-                error=str(error),
-            )
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)

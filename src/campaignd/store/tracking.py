@@ -9,7 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
+    Integer,
+    String,
     and_,
+    bindparam,
     case,
     distinct,
     exists,
@@ -68,6 +72,49 @@ def _not_suppressed() -> ColumnElement[bool]:
         suppressions.c.organization_id == campaigns.c.organization_id,
         suppressions.c.email == deliveries.c.email,
     )
+
+
+def _record_statement() -> Insert:
+    """INSERT ... SELECT of one event, its values bound by name (see ``record_event``)."""
+    source = (
+        select(
+            deliveries.c.campaign_id,
+            deliveries.c.id,
+            bindparam("kind", type_=String),
+            bindparam("link_index", type_=Integer),
+            bindparam("machine", type_=String),
+            bindparam("at", type_=tracking_events.c.occurred_at.type),
+        )
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(
+            deliveries.c.id == bindparam("delivery_id", type_=Integer),
+            deliveries.c.campaign_id == bindparam("campaign_id", type_=Integer),
+            _not_suppressed(),
+        )
+    )
+    return insert(tracking_events).from_select(
+        ["campaign_id", "delivery_id", "kind", "link_index", "machine", "occurred_at"], source
+    )
+
+
+RECORD = _record_statement()
+
+
+@dataclass(frozen=True)
+class Event:
+    campaign_id: int
+    delivery_id: int
+    kind: str
+    link_index: int | None
+    machine: str | None
+    at: datetime
+
+
+async def record_events(connection: AsyncConnection, events: Sequence[Event]) -> None:
+    """Record opens and clicks, each with the one statement of ``record_event`` (executed
+    for many at once: one transaction, one commit for a whole batch)."""
+    if events:
+        await connection.execute(RECORD, [vars(event) for event in events])
 
 
 async def record_event(
