@@ -80,11 +80,11 @@ def create_app(services: Services) -> FastAPI:
     proxies = parse_networks(services.settings.trusted_proxies)
     if proxies:
         app.add_middleware(TrustedProxies, networks=proxies)
+    app.include_router(tracking.router)  # first: the busiest public routes match at once
     app.include_router(health.router)
     app.include_router(admin_api_router())
     app.include_router(unsubscribe.router)
     app.include_router(subscribe.router)
-    app.include_router(tracking.router)
     web.install(app)
     _install_openapi(app)
     return app
