@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from campaignd.cli.campaign_files import CampaignFileError, load_campaign_file
 from campaignd.delivery.tracking import Tracking, TrackingTokens
 from campaignd.domain.links import MARKER_PREFIX, mark_links, trackable
 from campaignd.domain.tracking import Machine, machine_reason
@@ -120,3 +123,13 @@ def test_machine_reasons(
     agent: str, address: str | None, seconds: float | None, opening: bool, expected: Machine | None
 ) -> None:
     assert machine_reason(agent, address, seconds_since_sent=seconds, opening=opening) == expected
+
+
+def test_a_campaign_file_chooses_tracking(tmp_path: Path) -> None:
+    path = tmp_path / "winter.yaml"
+    path.write_text("name: Winter\nsubject: Hi\ntextBody: Hi\ntrack_opens: true\n")
+    loaded = load_campaign_file(path)
+    assert loaded.content.track_clicks is True and loaded.content.track_opens is True
+    path.write_text("name: Winter\nsubject: Hi\ntextBody: Hi\ntrackClicks: 'no'\n")
+    with pytest.raises(CampaignFileError, match="trackClicks must be true or false"):
+        load_campaign_file(path)

@@ -36,6 +36,8 @@ FIELDS = {
     "segments": "segments",
     "scheduledfor": "scheduledFor",
     "timezone": "timezone",
+    "trackclicks": "trackClicks",
+    "trackopens": "trackOpens",
 }
 """Accepted keys, compared without case and underscores (``html_file`` = ``htmlFile``)."""
 
@@ -236,6 +238,15 @@ def _recipients(
     raise CampaignFileError(f"{path}: recipients must be a list of addresses or a CSV file path")
 
 
+def _switch(fields: dict[str, Any], name: str, path: Path, *, default: bool) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise CampaignFileError(f"{path}: {name} must be true or false")
+    return value
+
+
 def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CampaignFile:
     fields = _read(path)
     recipients, recipients_csv = _recipients(fields, path, limits)
@@ -256,6 +267,8 @@ def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> 
         text_body=_body(fields, "textBody", "text_file", path),
         from_address=_text_field(fields, "fromAddress", path),
         reply_to=_text_field(fields, "replyTo", path),
+        track_clicks=_switch(fields, "trackClicks", path, default=True),
+        track_opens=_switch(fields, "trackOpens", path, default=False),
     )
     return CampaignFile(
         content=content,
