@@ -114,8 +114,10 @@ def report(
         "instead of the figures.",
     ),
 ) -> None:
-    """What happened after sending: sent, delivered, bounced, complained, unsubscribed,
-    opens (people and machines apart), clicks, rates and clicks per link.
+    """What happened after sending: opens, clicks, unsubscribes.
+
+    Sent, delivered, bounced, complained, unsubscribed, opens (people and machines apart),
+    clicks, rates and clicks per link.
 
     With --csv: one line per recipient (email, status, code, reason, sent_at, opened,
     opened_by_machine, clicked, unsubscribed), read a page at a time (flat memory); a bar
@@ -200,7 +202,9 @@ def compare(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """The figures of an organization's last N campaigns that started, newest first.
+    """An organization's last campaigns side by side.
+
+    The figures of its last N campaigns that started, newest first.
 
     \b
     Example:
