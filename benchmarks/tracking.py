@@ -101,13 +101,13 @@ async def seed(url: str, recipients: int, *, with_events: bool) -> tuple[int, st
             async with database.transaction() as connection:
                 await connection.exec_driver_sql(
                     "INSERT INTO tracking_events (campaign_id, delivery_id, kind, occurred_at) "
-                    f"SELECT campaign_id, id, 'open', sent_at FROM deliveries WHERE id % 3 = 0 "
-                    f"AND campaign_id = {campaign_id}"
+                    "SELECT campaign_id, id, 'open', sent_at FROM deliveries "
+                    f"WHERE id - (id / 3) * 3 = 0 AND campaign_id = {campaign_id}"
                 )
                 await connection.exec_driver_sql(
                     "INSERT INTO tracking_events (campaign_id, delivery_id, kind, link_index, "
                     "occurred_at) SELECT campaign_id, id, 'click', 0, sent_at FROM deliveries "
-                    f"WHERE id % 5 = 0 AND campaign_id = {campaign_id}"
+                    f"WHERE id - (id / 5) * 5 = 0 AND campaign_id = {campaign_id}"
                 )
         signer = tracking_tokens(await instance_secret(database, SECRET_NAME))
         sent_at = int(time.time()) - 3600  # an hour ago: people, not prefetching scanners
