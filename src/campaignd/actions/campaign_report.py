@@ -22,6 +22,7 @@ from campaignd.store import campaigns as campaign_store
 from campaignd.store import tracking
 from campaignd.store.rows import Row
 from campaignd.store.tracking import EXPORT_COLUMNS, Engagement, LinkClicks, Outcomes
+from campaignd.store.waiting import shown_status
 
 EXPORT_PAGE_ROWS = 5000
 MAX_COMPARED = 50
@@ -200,6 +201,7 @@ async def export_outcomes(
     async with services.database.connection() as connection:
         counts = await campaign_store.delivery_counts(connection, [campaign_id])
     total = sum(counts[campaign_id].values())
+    fanned_out = campaign["fanned_out_at"] is not None
 
     async def pages() -> AsyncIterator[OutcomePage]:
         after = 0
@@ -211,7 +213,9 @@ async def export_outcomes(
             if rows:
                 buffer = io.StringIO()
                 csv.writer(buffer, lineterminator="\r\n").writerows(
-                    [_cell(value) for value in row[1:]] for row in rows
+                    [row[1], shown_status(str(row[2]), fanned_out=fanned_out)]
+                    + [_cell(value) for value in row[3:]]
+                    for row in rows
                 )
                 yield OutcomePage(buffer.getvalue(), len(rows))
             if len(rows) < page_rows:
