@@ -120,6 +120,8 @@ async def campaign_form(form: FormData) -> CampaignForm:
         text_body=_optional(values["text_body"]),
         from_address=_optional(values["from_address"]),
         reply_to=_optional(values["reply_to"]),
+        track_clicks=bool(values["track_clicks"]),
+        track_opens=bool(values["track_opens"]),
     )
     csv_name, csv_text = await csv_of(form)
     return CampaignForm(
