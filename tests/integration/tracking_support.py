@@ -1,4 +1,4 @@
-"""Helpers of the tracking tests: a campaign made over the API, sent to a real SMTP server,
+"""What the tracking tests share: a campaign made over the API, sent to a real SMTP server,
 and the links of the message it received."""
 
 from __future__ import annotations
