@@ -45,6 +45,8 @@ CONTENT_FIELDS = (
     "reply_to",
     "body_format",
     "layout",
+    "track_clicks",
+    "track_opens",
 )
 FIELD_LENGTHS = {"name": 200, "from_address": 320, "reply_to": 320}
 """The columns' sizes: checked here, so every edge (API, admin form, campaign file) says so
@@ -63,6 +65,9 @@ class CampaignContent:
     body_format: str = "html"
     layout: str | LayoutChoice | None = LayoutChoice.ORGANIZATION_DEFAULT
     """A layout's name, None for none, or the organization's default (when created)."""
+    track_clicks: bool = True
+    """Links in the HTML body are tracked (docs/tracking.md); on for new campaigns."""
+    track_opens: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 import campaignd
 from campaignd import web
 from campaignd.actions.services import Services
-from campaignd.api import bounce_webhooks, public_images, subscribe, unsubscribe
+from campaignd.api import bounce_webhooks, public_images, subscribe, tracking, unsubscribe
 from campaignd.api.contact_models import ContactsUpsert
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit, StreamedBodies
@@ -80,6 +80,7 @@ def create_app(services: Services) -> FastAPI:
     proxies = parse_networks(services.settings.trusted_proxies)
     if proxies:
         app.add_middleware(TrustedProxies, networks=proxies)
+    app.include_router(tracking.router)  # first: the busiest public routes match at once
     app.include_router(health.router)
     app.include_router(admin_api_router())
     app.include_router(unsubscribe.router)

@@ -49,6 +49,10 @@ class CampaignCreate(RequestModel):
     layout: LayoutName | None = None
     """The layout to place the body in; left out: the organization's default; null: none."""
     organization: str | None = Field(None, max_length=63)
+    track_clicks: bool = True
+    """Rewrite the HTML body's links to count clicks (docs/tracking.md)."""
+    track_opens: bool = False
+    """Add a 1x1 image to count opens (docs/tracking.md)."""
     recipients: list[RecipientItem] | None = None
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
     """Lists whose confirmed, subscribed members get the campaign (resolved when it starts)."""
@@ -69,6 +73,8 @@ class CampaignEdit(RequestModel):
     body_format: BodyFormat | None = None
     layout: LayoutName | None = None
     """A layout's name, or null for none; left out: unchanged."""
+    track_clicks: bool | None = None
+    track_opens: bool | None = None
     lists: list[TargetName] = Field(default_factory=list, max_length=100)
     """Replaces the lists it targets ([] for none); left out: unchanged."""
     segments: list[TargetName] = Field(default_factory=list, max_length=100)
@@ -136,6 +142,8 @@ class Campaign(ResponseModel):
     body_format: str = "html"
     layout: str | None = None
     """The layout its body is placed in (null: none)."""
+    track_clicks: bool = False
+    track_opens: bool = False
     organization: str
     status: str
     status_reason: str | None

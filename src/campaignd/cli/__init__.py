@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from campaignd.cli import (
     bounces,
+    campaign_report,
     campaigns,
     contacts,
     database,
@@ -33,6 +34,8 @@ app.add_typer(database.app, name="db")
 app.add_typer(organizations.app, name="org")
 app.add_typer(tokens.app, name="token")
 app.add_typer(campaigns.app, name="campaign")
+campaigns.app.command("report")(campaign_report.report)
+campaigns.app.command("compare")(campaign_report.compare)
 app.add_typer(suppressions.app, name="suppress")
 app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")

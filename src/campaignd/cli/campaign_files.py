@@ -39,6 +39,8 @@ FIELDS = {
     "timezone": "timezone",
     "bodyformat": "bodyFormat",
     "layout": "layout",
+    "trackclicks": "trackClicks",
+    "trackopens": "trackOpens",
 }
 """Accepted keys, compared without case and underscores (``html_file`` = ``htmlFile``)."""
 
@@ -239,6 +241,15 @@ def _recipients(
     raise CampaignFileError(f"{path}: recipients must be a list of addresses or a CSV file path")
 
 
+def _switch(fields: dict[str, Any], name: str, path: Path, *, default: bool) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise CampaignFileError(f"{path}: {name} must be true or false")
+    return value
+
+
 def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> CampaignFile:
     fields = _read(path)
     recipients, recipients_csv = _recipients(fields, path, limits)
@@ -265,6 +276,8 @@ def load_campaign_file(path: Path, limits: RecipientLimits = DEFAULT_LIMITS) -> 
             if "layout" in fields
             else LayoutChoice.ORGANIZATION_DEFAULT
         ),
+        track_clicks=_switch(fields, "trackClicks", path, default=True),
+        track_opens=_switch(fields, "trackOpens", path, default=False),
     )
     return CampaignFile(
         content=content,

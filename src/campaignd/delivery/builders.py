@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,6 +13,7 @@ from campaignd.delivery import dkim
 from campaignd.delivery.encoding import mailbox
 from campaignd.delivery.messages import CampaignContent, MessageBuilder, render_limits
 from campaignd.delivery.rendering import INLINE_TIMEOUT, CampaignBuilders, RenderThread
+from campaignd.delivery.tracking import Tracking
 from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.addresses import domain_of
 from campaignd.domain.dkim import DkimProblem, signing_domains
@@ -21,6 +24,7 @@ from campaignd.store.campaigns import get_campaign
 from campaignd.store.database import Database
 from campaignd.store.dkim_keys import SealedKey, keys_for_domains
 from campaignd.store.secrets import installation_id, instance_secret
+from campaignd.store.tracking import save_links
 
 logger = logging.getLogger("campaignd.delivery")
 
@@ -35,13 +39,17 @@ class Builders:
         *,
         thread: RenderThread,
         message_builder: type[MessageBuilder] = MessageBuilder,
+        track: bool = True,
     ) -> None:
         """``message_builder``: the class that lays out the messages (a test send's
-        ``delivery.proofs.ProofBuilder`` marks its subject and makes its links inert)."""
+        ``delivery.proofs.ProofBuilder`` marks its subject and makes its links inert);
+        ``track``: apply the campaign's click and open tracking (test sends do not: their
+        links stay as written and nothing of the campaign's is stored)."""
         self.database = database
         self.settings = settings
         self.thread = thread
         self.message_builder = message_builder
+        self.track = track
         self._secret: str | None = None
         self._dkim_secret: str | None = None
         self._installation: str | None = None
@@ -66,12 +74,19 @@ class Builders:
                 return None
             content = CampaignContent.from_row(row, default_from=self.settings.from_address)
             keys = await self._signing_keys(connection, content)
+        tracking = self._tracking(row)
         if keys and self._dkim_secret is None:
             self._dkim_secret = await instance_secret(self.database, dkim.SECRET_NAME)
         built: Built
         try:
             built = await self.thread.run(
-                self._build, content, self._secret, self._installation, keys, self._dkim_secret
+                self._build,
+                content,
+                self._secret,
+                self._installation,
+                keys,
+                self._dkim_secret,
+                tracking,
             )
         except (TemplateProblem, ValueError) as error:
             built = _problem(error)
@@ -84,8 +99,24 @@ class Builders:
             )
         else:
             _log_signing(campaign_id, content, built)
+            if tracking is not None and tracking.links:
+                async with self.database.transaction() as connection:
+                    await save_links(connection, campaign_id, tracking.links)
         self._built[campaign_id] = built
         return built
+
+    def _tracking(self, row: Mapping[str, Any]) -> Tracking | None:
+        """The campaign's click and open tracking, or None when it tracks neither."""
+        if not self.track or not (row.get("track_clicks") or row.get("track_opens")):
+            return None
+        assert self._secret is not None
+        return Tracking(
+            campaign_id=int(row["id"]),
+            public_url=self.settings.public_url,
+            secret=self._secret,
+            clicks=bool(row.get("track_clicks")),
+            opens=bool(row.get("track_opens")),
+        )
 
     async def _signing_keys(
         self, connection: AsyncConnection, content: CampaignContent
@@ -106,6 +137,7 @@ class Builders:
         installation: str,
         keys: list[SealedKey],
         dkim_secret: str | None,
+        tracking: Tracking | None = None,
     ) -> CampaignBuilders:
         """Compile and try the templates under the full limits, and under the inline
         deadline (``delivery.rendering``), and open the DKIM keys; user templates, so in
@@ -119,6 +151,7 @@ class Builders:
             installation=installation,
             limits=limits,
             bounce_domain=self.settings.bounce_domain,
+            tracking=tracking,
         )
         try:
             inline = self.message_builder(
@@ -128,6 +161,7 @@ class Builders:
                 installation=installation,
                 limits=replace(limits, timeout=min(limits.timeout, INLINE_TIMEOUT)),
                 bounce_domain=self.settings.bounce_domain,
+                tracking=tracking,
             )
         except TemplateProblem:
             return CampaignBuilders(full=full, inline=None, signer=signer)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from campaignd.delivery.bounce_address import bounce_tokens
 from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
+from campaignd.delivery.tracking import Tracking
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
 from campaignd.domain.content import Layout, compose
@@ -172,22 +173,26 @@ class MessageBuilder:
         installation: str,
         limits: RenderLimits = DEFAULT_LIMITS,
         bounce_domain: str | None = None,
+        tracking: Tracking | None = None,
     ):
         """``installation``: the short id of this database (``store.secrets``), part of
         every Message-ID so that two installations never send the same one.
         ``bounce_domain``: when set, each message's envelope sender is its delivery's own
-        bounce address there (``delivery.bounce_address``); otherwise the From address."""
+        bounce address there (``delivery.bounce_address``); otherwise the From address.
+        ``tracking``: the campaign's click and open tracking (None: messages carry their
+        links as written, as test messages and previews do); it marks the links of the
+        final per-campaign HTML (after the layout, Markdown and CSS inlining)."""
         self.content = content
         self.installation = installation
+        self.tracking = tracking
         composed = compose(
             html_body=content.html_body,
             text_body=content.text_body,
             body_format=content.body_format,
             layout=content.layout,
         )
-        self.templates = compile_campaign(
-            content.subject, composed.html, composed.text, limits=limits
-        )
+        html_body = composed.html if tracking is None else tracking.prepare(composed.html)
+        self.templates = compile_campaign(content.subject, html_body, composed.text, limits=limits)
         self._signer = TokenSigner(unsubscribe_secret)
         self._bounce_domain = bounce_domain
         self._bounce_tokens = bounce_tokens(unsubscribe_secret) if bounce_domain else None
@@ -236,6 +241,8 @@ class MessageBuilder:
         """The message for one recipient; raises as ``render`` does."""
         url = self.unsubscribe_url(email)
         subject, html, text = self.render(email, variables, url)
+        if self.tracking is not None and html is not None:
+            html = self.tracking.apply(html, delivery_id)
         message_id = f"{self.content.campaign_id}.{delivery_id}.{self.installation}@{self.domain}"
         head = (
             f"Message-ID: <{message_id}>\r\n"

@@ -105,7 +105,9 @@ async def send_proofs(
     gone."""
     thread = RenderThread()
     try:
-        builders = Builders(database, settings, thread=thread, message_builder=ProofBuilder)
+        builders = Builders(
+            database, settings, thread=thread, message_builder=ProofBuilder, track=False
+        )
         built = await builders.load(campaign_id)
         if built is None:
             raise LookupError(f"campaign {campaign_id} not found")

@@ -254,5 +254,7 @@ COPIED_FIELDS = (
     "body_format",
     "layout",
     "category",
+    "track_clicks",
+    "track_opens",
 )
 """What a copy keeps besides its recipients: the content, never the schedule or status."""

@@ -18,7 +18,7 @@ from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store import audit
 from campaignd.store.campaigns import delivery_counts
 from campaignd.store.database import Database
-from campaignd.store.schema import campaigns, deliveries, import_reports
+from campaignd.store.schema import campaigns, deliveries, import_reports, tracking_events
 
 FINISHED = (
     CampaignStatus.SENT.value,
@@ -86,6 +86,9 @@ async def freeze_counts(connection: AsyncConnection, campaign_id: int, *, now: d
     )
     await connection.execute(
         delete(import_reports).where(import_reports.c.campaign_id == campaign_id)
+    )
+    await connection.execute(
+        delete(tracking_events).where(tracking_events.c.campaign_id == campaign_id)
     )
 
 

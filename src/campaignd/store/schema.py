@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -71,6 +72,8 @@ campaigns = Table(
     Column("layout_html", Text),
     Column("layout_text", Text),
     Column("category", String(63)),
+    Column("track_clicks", Boolean, nullable=False, server_default=false()),
+    Column("track_opens", Boolean, nullable=False, server_default=false()),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -537,3 +540,35 @@ layouts = Table(
 default. A campaign names its layout in ``campaigns.layout``; when it starts, the layout's
 HTML and text are copied into ``campaigns.layout_html`` and ``layout_text``, so editing the
 layout never changes a campaign that is sending."""
+
+campaign_links = Table(
+    "campaign_links",
+    metadata,
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("link_index", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+)
+"""The tracked links of a campaign's HTML body, numbered once when it starts sending
+(``domain.links``): a click token names a number, and the redirect goes to the URL stored
+here, never to one taken from the token."""
+
+tracking_events = Table(
+    "tracking_events",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("delivery_id", Identifier, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("link_index", Integer),
+    Column("machine", String(16)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('open', 'click')", name="kind"),
+    Index("ix_tracking_events_campaign", "campaign_id", "delivery_id"),
+)
+"""One row per open (the tracking image was fetched) or click (a tracked link was
+followed). ``machine``: why it was counted as a machine's rather than a person's
+(``apple_privacy``, ``scanner``, ``prefetch``), None for a person's (``domain.tracking``)."""

@@ -132,6 +132,8 @@ async def campaign_form(form: FormData) -> CampaignForm:
         from_address=_optional(values["from_address"]),
         reply_to=_optional(values["reply_to"]),
         **_content_choices(form),
+        track_clicks=bool(values["track_clicks"]),
+        track_opens=bool(values["track_opens"]),
     )
     csv_name, csv_text = await csv_of(form)
     return CampaignForm(

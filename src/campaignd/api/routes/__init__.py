@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from campaignd.api.content import require_json
 from campaignd.api.models import ERROR_RESPONSES
 from campaignd.api.routes import (
+    campaign_report,
     campaigns,
     contacts,
     dkim,
@@ -33,6 +34,7 @@ def admin_api_router() -> APIRouter:
     not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
     router.include_router(suppression_files.router)
+    router.include_router(campaign_report.router)  # before campaigns: /campaigns/compare
     for module in (
         reports,
         campaigns,

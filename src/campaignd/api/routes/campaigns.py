@@ -75,6 +75,8 @@ async def create_campaign(
                 "from_address",
                 "reply_to",
                 "body_format",
+                "track_clicks",
+                "track_opens",
             }
         ),
         layout=body.layout
@@ -152,6 +154,9 @@ async def edit_campaign(
         raise Invalid("bodyFormat: must be html, markdown or text")
     if not changes:
         raise Invalid("the body names no field to change")
+    for name, wire in (("track_clicks", "trackClicks"), ("track_opens", "trackOpens")):
+        if name in changes and changes[name] is None:
+            raise Invalid(f"{wire}: must be true or false")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
     if "category" not in changes:
         return campaign(

@@ -16,6 +16,7 @@ from campaignd.web.routes import (
     live_preview,
     login,
     proofs,
+    reports,
     scheduled,
     segments,
     suppressions,
@@ -24,8 +25,17 @@ from campaignd.web.routes import (
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (login, scheduled, live_preview, campaigns, proofs, detail, suppressions):
+    for module in (
+        login,
+        scheduled,
+        live_preview,
+        campaigns,
+        proofs,
+        detail,
+        reports,
+        suppressions,
+    ):
         router.include_router(module.router)
-    for module in (dkim, images, layouts, contacts, lists, segments, frequency):
+    for module in (suppressions, dkim, images, layouts, contacts, lists, segments, frequency):
         router.include_router(module.router)
     return router

@@ -1,0 +1,417 @@
+"""Statements of click and open tracking: the numbered links of a campaign, recording an
+open or a click (one ``INSERT ... SELECT`` each), and the figures of the report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from campaignd.domain.lifecycle import DeliveryStatus
+from campaignd.store.dialect import insert_ignoring_conflicts, iso_utc_text
+from campaignd.store.schema import (
+    campaign_links,
+    campaigns,
+    deliveries,
+    suppressions,
+    tracking_events,
+)
+
+OPEN = "open"
+CLICK = "click"
+TIMELINE_DAYS = 7
+
+
+async def save_links(connection: AsyncConnection, campaign_id: int, links: Sequence[str]) -> None:
+    """Store the numbered links of a campaign; numbers already stored keep their URL (the
+    links are the same for every worker: the campaign's content cannot change while it
+    sends)."""
+    if not links:
+        return
+    statement = insert_ignoring_conflicts(
+        connection.dialect.name, campaign_links, ["campaign_id", "link_index"]
+    )
+    await connection.execute(
+        statement,
+        [
+            {"campaign_id": campaign_id, "link_index": index, "url": url}
+            for index, url in enumerate(links)
+        ],
+    )
+
+
+async def links_of(connection: AsyncConnection, campaign_id: int) -> tuple[str, ...]:
+    """The campaign's tracked URLs, link ``n`` at index ``n``."""
+    statement = (
+        select(campaign_links.c.url)
+        .where(campaign_links.c.campaign_id == campaign_id)
+        .order_by(campaign_links.c.link_index)
+    )
+    return tuple(str(url) for url in (await connection.execute(statement)).scalars())
+
+
+def _not_suppressed() -> ColumnElement[bool]:
+    return ~exists().where(
+        suppressions.c.organization_id == campaigns.c.organization_id,
+        suppressions.c.email == deliveries.c.email,
+    )
+
+
+def _record_statement() -> Insert:
+    """INSERT ... SELECT of one event, its values bound by name (see ``record_event``)."""
+    source = (
+        select(
+            deliveries.c.campaign_id,
+            deliveries.c.id,
+            bindparam("kind", type_=String),
+            bindparam("link_index", type_=Integer),
+            bindparam("machine", type_=String),
+            bindparam("at", type_=tracking_events.c.occurred_at.type),
+        )
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(
+            deliveries.c.id == bindparam("delivery_id", type_=Integer),
+            deliveries.c.campaign_id == bindparam("campaign_id", type_=Integer),
+            _not_suppressed(),
+        )
+    )
+    return insert(tracking_events).from_select(
+        ["campaign_id", "delivery_id", "kind", "link_index", "machine", "occurred_at"], source
+    )
+
+
+RECORD = _record_statement()
+
+
+@dataclass(frozen=True)
+class Event:
+    campaign_id: int
+    delivery_id: int
+    kind: str
+    link_index: int | None
+    machine: str | None
+    at: datetime
+
+
+async def record_events(connection: AsyncConnection, events: Sequence[Event]) -> None:
+    """Record opens and clicks, each with the one statement of ``record_event`` (executed
+    for many at once: one transaction, one commit for a whole batch)."""
+    if events:
+        await connection.execute(RECORD, [vars(event) for event in events])
+
+
+async def record_event(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    delivery_id: int,
+    kind: str,
+    link_index: int | None,
+    machine: str | None,
+    at: datetime,
+) -> bool:
+    """Record one open or click, in one statement; nothing when the delivery is not the
+    campaign's (any more) or the address is suppressed (unsubscribed, bounced, complained,
+    or by hand): who asked to hear no more is not tracked either. True when recorded."""
+    source = (
+        select(
+            deliveries.c.campaign_id,
+            deliveries.c.id,
+            literal(kind),
+            literal(link_index),
+            literal(machine),
+            literal(at, tracking_events.c.occurred_at.type),
+        )
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.campaign_id == campaign_id,
+            _not_suppressed(),
+        )
+    )
+    statement = insert(tracking_events).from_select(
+        ["campaign_id", "delivery_id", "kind", "link_index", "machine", "occurred_at"], source
+    )
+    result = await connection.execute(statement)
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What happened to the messages: from delivery statuses and the suppression list."""
+
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    bounced: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
+
+
+async def outcome_figures(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Outcomes]:
+    """Per campaign: sent and failed (delivery statuses); bounced, complained and
+    unsubscribed (recipients whose address was suppressed for that reason since the
+    campaign started); delivered (sent, less the sent ones that bounced).
+
+    The one place these figures come from, so that bounce and complaint intake can be
+    wired in here."""
+    if not campaign_ids:
+        return {}
+    statuses = (
+        select(deliveries.c.campaign_id, deliveries.c.status, func.count())
+        .where(
+            deliveries.c.campaign_id.in_(campaign_ids),
+            deliveries.c.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value]),
+        )
+        .group_by(deliveries.c.campaign_id, deliveries.c.status)
+    )
+    counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    for campaign_id, status, count in (await connection.execute(statuses)).all():
+        counts[int(campaign_id)][str(status)] = int(count)
+    suppressed = (
+        select(deliveries.c.campaign_id, deliveries.c.status, suppressions.c.reason, func.count())
+        .select_from(
+            deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id).join(
+                suppressions,
+                and_(
+                    suppressions.c.organization_id == campaigns.c.organization_id,
+                    suppressions.c.email == deliveries.c.email,
+                ),
+            )
+        )
+        .where(
+            deliveries.c.campaign_id.in_(campaign_ids),
+            deliveries.c.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value]),
+            campaigns.c.started_at.is_not(None),
+            suppressions.c.created_at >= campaigns.c.started_at,
+        )
+        .group_by(deliveries.c.campaign_id, deliveries.c.status, suppressions.c.reason)
+    )
+    reasons: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    bounced_sent: dict[int, int] = dict.fromkeys(campaign_ids, 0)
+    for campaign_id, status, reason, count in (await connection.execute(suppressed)).all():
+        key = int(campaign_id)
+        reasons[key][str(reason)] = reasons[key].get(str(reason), 0) + int(count)
+        if reason == "bounced" and status == DeliveryStatus.SENT.value:
+            bounced_sent[key] += int(count)
+    figures = {}
+    for campaign_id in campaign_ids:
+        sent = counts[campaign_id].get(DeliveryStatus.SENT.value, 0)
+        figures[campaign_id] = Outcomes(
+            sent=sent,
+            delivered=sent - bounced_sent[campaign_id],
+            failed=counts[campaign_id].get(DeliveryStatus.FAILED.value, 0),
+            bounced=reasons[campaign_id].get("bounced", 0),
+            complained=reasons[campaign_id].get("complained", 0),
+            unsubscribed=reasons[campaign_id].get("unsubscribed", 0),
+        )
+    return figures
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Opens and clicks; "unique" counts recipients, the others every fetch."""
+
+    unique_opens: int = 0
+    """Recipients a person opened the message of (at least one open not a machine's)."""
+    machine_opens: int = 0
+    """Recipients whose message only machines opened (privacy proxies, scanners)."""
+    opens: int = 0
+    """Every open by a person."""
+    unique_clicks: int = 0
+    """Recipients who clicked at least one tracked link (not a machine)."""
+    machine_clicks: int = 0
+    """Recipients whose links only machines followed."""
+    clicks: int = 0
+    """Every click by a person."""
+
+
+async def engagement_figures(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Engagement]:
+    if not campaign_ids:
+        return {}
+    event = tracking_events.c
+    is_open, is_click = event.kind == OPEN, event.kind == CLICK
+    person, machine = event.machine.is_(None), event.machine.is_not(None)
+    per_delivery = (
+        select(
+            event.campaign_id,
+            event.delivery_id,
+            func.count(case((and_(is_open, person), event.id))).label("opens"),
+            func.count(case((and_(is_open, machine), event.id))).label("machine_opens"),
+            func.count(case((and_(is_click, person), event.id))).label("clicks"),
+            func.count(case((and_(is_click, machine), event.id))).label("machine_clicks"),
+        )
+        .where(event.campaign_id.in_(campaign_ids))
+        .group_by(event.campaign_id, event.delivery_id)
+        .subquery()
+    )
+    row = per_delivery.c
+    statement = select(
+        row.campaign_id,
+        func.count(case((row.opens > 0, 1))),
+        func.count(case((and_(row.opens == 0, row.machine_opens > 0), 1))),
+        func.coalesce(func.sum(row.opens), 0),
+        func.count(case((row.clicks > 0, 1))),
+        func.count(case((and_(row.clicks == 0, row.machine_clicks > 0), 1))),
+        func.coalesce(func.sum(row.clicks), 0),
+    ).group_by(row.campaign_id)
+    figures = {campaign_id: Engagement() for campaign_id in campaign_ids}
+    for campaign_id, *values in (await connection.execute(statement)).all():
+        figures[int(campaign_id)] = Engagement(*(int(value) for value in values))
+    return figures
+
+
+async def machine_reasons(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
+    """Machine opens and clicks of a campaign per reason (every fetch)."""
+    statement = (
+        select(tracking_events.c.machine, func.count())
+        .where(
+            tracking_events.c.campaign_id == campaign_id,
+            tracking_events.c.machine.is_not(None),
+        )
+        .group_by(tracking_events.c.machine)
+    )
+    return {str(reason): int(count) for reason, count in (await connection.execute(statement))}
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    index: int
+    url: str
+    clicks: int
+    unique_clicks: int
+
+
+async def link_clicks(connection: AsyncConnection, campaign_id: int) -> list[LinkClicks]:
+    """Each tracked link with its clicks by people, in the order of the body."""
+    event = tracking_events.c
+    joined = campaign_links.outerjoin(
+        tracking_events,
+        and_(
+            event.campaign_id == campaign_links.c.campaign_id,
+            event.link_index == campaign_links.c.link_index,
+            event.kind == CLICK,
+            event.machine.is_(None),
+        ),
+    )
+    statement = (
+        select(
+            campaign_links.c.link_index,
+            campaign_links.c.url,
+            func.count(event.id),
+            func.count(distinct(event.delivery_id)),
+        )
+        .select_from(joined)
+        .where(campaign_links.c.campaign_id == campaign_id)
+        .group_by(campaign_links.c.link_index, campaign_links.c.url)
+        .order_by(campaign_links.c.link_index)
+    )
+    return [
+        LinkClicks(int(index), str(url), int(clicks), int(unique))
+        for index, url, clicks, unique in (await connection.execute(statement)).all()
+    ]
+
+
+def _hour(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", moment), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", moment)
+
+
+async def hourly_events(
+    connection: AsyncConnection, campaign_id: int, since: datetime, *, days: int = TIMELINE_DAYS
+) -> list[tuple[datetime, str, int]]:
+    """(hour, kind, count) of people's opens and clicks in the first ``days`` after
+    ``since``, oldest first; hours with none left out."""
+    hour = _hour(connection.dialect.name, tracking_events.c.occurred_at).label("hour")
+    statement = (
+        select(hour, tracking_events.c.kind, func.count())
+        .where(
+            tracking_events.c.campaign_id == campaign_id,
+            tracking_events.c.machine.is_(None),
+            tracking_events.c.occurred_at >= since,
+            tracking_events.c.occurred_at < since + timedelta(days=days),
+        )
+        .group_by(hour, tracking_events.c.kind)
+        .order_by(hour)
+    )
+    return [
+        (datetime.strptime(str(text), "%Y-%m-%d %H").replace(tzinfo=UTC), str(kind), int(count))
+        for text, kind, count in (await connection.execute(statement)).all()
+    ]
+
+
+EXPORT_COLUMNS = (
+    "email",
+    "status",
+    "code",
+    "reason",
+    "sent_at",
+    "opened",
+    "opened_by_machine",
+    "clicked",
+    "unsubscribed",
+)
+
+
+def _has_event(kind: str, *, person: bool) -> ColumnElement[bool]:
+    machine = tracking_events.c.machine
+    return exists().where(
+        tracking_events.c.campaign_id == deliveries.c.campaign_id,
+        tracking_events.c.delivery_id == deliveries.c.id,
+        tracking_events.c.kind == kind,
+        machine.is_(None) if person else machine.is_not(None),
+    )
+
+
+async def export_page(
+    connection: AsyncConnection, campaign_id: int, *, after_id: int, limit: int
+) -> list[tuple[object, ...]]:
+    """The next ``limit`` recipients after delivery ``after_id`` (keyset pages): the
+    delivery id, then ``EXPORT_COLUMNS``; each answered by the database, times as text."""
+    dialect = connection.dialect.name
+    unsubscribed = exists().where(
+        suppressions.c.organization_id == campaigns.c.organization_id,
+        suppressions.c.email == deliveries.c.email,
+        suppressions.c.reason == "unsubscribed",
+    )
+    statement = (
+        select(
+            deliveries.c.id,
+            deliveries.c.email,
+            deliveries.c.status,
+            deliveries.c.code,
+            deliveries.c.reason,
+            iso_utc_text(dialect, deliveries.c.sent_at),
+            _has_event(OPEN, person=True),
+            _has_event(OPEN, person=False),
+            _has_event(CLICK, person=True),
+            unsubscribed,
+        )
+        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
+        .where(deliveries.c.campaign_id == campaign_id, deliveries.c.id > after_id)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    return [tuple(row) for row in (await connection.execute(statement)).all()]
