@@ -22,6 +22,7 @@ from campaignd.delivery.builders import Builders
 from campaignd.delivery.messages import CampaignContent, Message, MessageBuilder
 from campaignd.delivery.rendering import CampaignBuilders, RenderThread
 from campaignd.delivery.single_message import single_transport
+from campaignd.delivery.tracking import Tracking
 from campaignd.delivery.transports import Reply
 from campaignd.domain.templates import DEFAULT_LIMITS, RenderLimits, TemplateProblem
 from campaignd.settings import Settings
@@ -45,7 +46,13 @@ class ProofBuilder(MessageBuilder):
         unsubscribe_secret: str,
         installation: str,
         limits: RenderLimits = DEFAULT_LIMITS,
+        bounce_domain: str | None = None,
+        tracking: Tracking | None = None,
     ) -> None:
+        """``bounce_domain`` and ``tracking`` are taken and never used: a test's bounce must
+        not reach the recipient it shows (its envelope sender is the From address), and its
+        links stay as written."""
+        del bounce_domain, tracking
         super().__init__(
             content,
             public_url=public_url,
