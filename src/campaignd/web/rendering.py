@@ -15,6 +15,7 @@ from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.web.auth import Viewer
 from campaignd.web.csrf import FIELD_NAME
 from campaignd.web.session import load_session, save_session
+from campaignd.web.settings_pages import SETTINGS_ACTIVE, SETTINGS_PAGES
 from campaignd.web.timezones import iso_utc, shown_zone, utc_text, zone_names, zoned_text
 
 HERE = Path(__file__).parent
@@ -103,6 +104,8 @@ def _environment() -> Environment:
     environment.globals["allowed"] = _allowed
     environment.globals["percent"] = _percent
     environment.globals["zone_names"] = zone_names
+    environment.globals["settings_pages"] = SETTINGS_PAGES
+    environment.globals["settings_active"] = SETTINGS_ACTIVE
     environment.globals["csrf_field"] = FIELD_NAME
     return environment
 

@@ -19,23 +19,15 @@ from campaignd.web.routes import (
     reports,
     scheduled,
     segments,
+    settings,
     suppressions,
 )
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (
-        login,
-        scheduled,
-        live_preview,
-        campaigns,
-        proofs,
-        detail,
-        reports,
-        suppressions,
-    ):
-        router.include_router(module.router)
-    for module in (suppressions, dkim, images, layouts, contacts, lists, segments, frequency):
+    campaign_pages = (login, scheduled, live_preview, campaigns, proofs, detail, reports)
+    settings_pages = (settings, suppressions, dkim, images, layouts, frequency)
+    for module in (*campaign_pages, *settings_pages, contacts, lists, segments):
         router.include_router(module.router)
     return router
