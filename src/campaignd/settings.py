@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     dns_nameservers: str = ""  # DNS servers for the DKIM record check; empty: the system's
     dns_timeout: float = Field(3.0, gt=0, le=60)  # seconds per DNS lookup
     metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
+    webhook_timeout: float = Field(10.0, gt=0, le=120)  # seconds for one POST, all in
+    webhook_concurrency: int = Field(32, ge=1, le=1000)  # POSTs in flight per instance
+    webhook_endpoint_concurrency: int = Field(4, ge=1, le=100)  # of them to one endpoint
+    webhook_poll_interval: float = Field(1.0, gt=0)  # seconds between looks for due events
+    webhook_allow_loopback: bool = False  # loopback URLs (and http to them): tests, dev
+    webhook_allow_private: bool = False  # private networks (10/8, 192.168/16, fc00::/7...)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

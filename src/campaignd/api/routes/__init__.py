@@ -17,6 +17,7 @@ from campaignd.api.routes import (
     reports,
     suppression_files,
     suppressions,
+    webhooks,
 )
 from campaignd.api.routes import segments as segment_routes
 
@@ -29,7 +30,7 @@ def admin_api_router() -> APIRouter:
     not under ``require_json``."""
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
     router.include_router(suppression_files.router)
-    for module in (reports, campaigns, lifecycle, suppressions, lists, dkim):
+    for module in (reports, campaigns, lifecycle, suppressions, lists, dkim, webhooks):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)
     router.include_router(segment_routes.router, dependencies=[Depends(require_json)])
