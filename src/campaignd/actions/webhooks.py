@@ -128,19 +128,30 @@ async def list_endpoints(
 
 
 async def _found(
-    connection: AsyncConnection, principal: Principal, endpoint_id: int
+    connection: AsyncConnection,
+    principal: Principal,
+    endpoint_id: int,
+    organization: str | None = None,
 ) -> EndpointView:
+    """The endpoint in the principal's scope (and in ``organization``, when named)."""
     endpoint = await store.get_endpoint(connection, endpoint_id, organization_id=principal.scope)
-    if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}")
-    organization = await organization_by_id(connection, endpoint.organization_id)
-    slug = str(organization["slug"]) if organization is not None else ""
+    row = (
+        await organization_by_id(connection, endpoint.organization_id)
+        if endpoint is not None
+        else None
+    )
+    slug = str(row["slug"]) if row is not None else ""
+    if endpoint is None or (organization is not None and organization != slug):
+        where = f" in {organization}" if organization is not None else ""
+        raise NotFound(f"no webhook endpoint {endpoint_id}{where}")
     return EndpointView(slug, endpoint)
 
 
-async def get_endpoint(services: Services, principal: Principal, endpoint_id: int) -> EndpointView:
+async def get_endpoint(
+    services: Services, principal: Principal, endpoint_id: int, *, organization: str | None = None
+) -> EndpointView:
     async with services.database.connection() as connection:
-        return await _found(connection, principal, endpoint_id)
+        return await _found(connection, principal, endpoint_id, organization)
 
 
 async def update_endpoint(
@@ -152,6 +163,7 @@ async def update_endpoint(
     event_types: Sequence[str] | None = None,
     description: str | None = None,
     enabled: bool | None = None,
+    organization: str | None = None,
 ) -> EndpointView:
     """Change an endpoint. Enabling one that was disabled clears the reason; its messages
     still pending are then posted again."""
@@ -160,7 +172,7 @@ async def update_endpoint(
     types = _types(event_types) if event_types is not None else None
     text = _description(description) if description is not None else None
     async with services.database.transaction() as connection:
-        view = await _found(connection, principal, endpoint_id)
+        view = await _found(connection, principal, endpoint_id, organization)
         changed = await store.update_endpoint(
             connection,
             endpoint_id,
@@ -191,12 +203,12 @@ async def update_endpoint(
 
 
 async def remove_endpoint(
-    services: Services, principal: Principal, endpoint_id: int
+    services: Services, principal: Principal, endpoint_id: int, *, organization: str | None = None
 ) -> EndpointView:
     """Delete an endpoint with its pending messages and its history."""
     principal.require_change()
     async with services.database.transaction() as connection:
-        view = await _found(connection, principal, endpoint_id)
+        view = await _found(connection, principal, endpoint_id, organization)
         await store.remove_endpoint(
             connection, endpoint_id, organization_id=view.endpoint.organization_id
         )
@@ -212,12 +224,17 @@ async def remove_endpoint(
 
 
 async def attempts(
-    services: Services, principal: Principal, endpoint_id: int, *, limit: int = 50
+    services: Services,
+    principal: Principal,
+    endpoint_id: int,
+    *,
+    limit: int = 50,
+    organization: str | None = None,
 ) -> tuple[EndpointView, list[Attempt]]:
     """The endpoint and its newest attempts (status code or error, duration)."""
     limit = _limit(limit)
     async with services.database.connection() as connection:
-        view = await _found(connection, principal, endpoint_id)
+        view = await _found(connection, principal, endpoint_id, organization)
         found = await store.list_attempts(connection, endpoint_id, limit=limit)
     return view, found
 
@@ -229,25 +246,31 @@ async def messages(
     *,
     status: str | None = None,
     limit: int = 50,
+    organization: str | None = None,
 ) -> tuple[EndpointView, list[Message]]:
     """The endpoint and its newest messages (pending, delivered or failed)."""
     limit = _limit(limit)
     if status is not None and status not in MESSAGE_STATUSES:
         raise Invalid(f"status: must be one of {', '.join(MESSAGE_STATUSES)}")
     async with services.database.connection() as connection:
-        view = await _found(connection, principal, endpoint_id)
+        view = await _found(connection, principal, endpoint_id, organization)
         found = await store.list_messages(connection, endpoint_id, status=status, limit=limit)
     return view, found
 
 
 async def replay(
-    services: Services, principal: Principal, endpoint_id: int, message_id: str
+    services: Services,
+    principal: Principal,
+    endpoint_id: int,
+    message_id: str,
+    *,
+    organization: str | None = None,
 ) -> Message:
     """Post a message again (same id, same body), now. 409 while the endpoint is disabled:
     enable it first."""
     principal.require_change()
     async with services.database.transaction() as connection:
-        view = await _found(connection, principal, endpoint_id)
+        view = await _found(connection, principal, endpoint_id, organization)
         if not view.endpoint.enabled:
             raise Conflict(
                 f"endpoint {endpoint_id} is disabled ({view.endpoint.disabled_reason}); "

@@ -15,6 +15,7 @@ from campaignd.cli import (
     serve,
     suppressions,
     tokens,
+    webhooks,
 )
 from campaignd.cli import segments as segment_commands
 from campaignd.cli.help import Commands
@@ -35,6 +36,7 @@ app.add_typer(lists.app, name="list")
 app.add_typer(segment_commands.app, name="segment")
 app.add_typer(contacts.app, name="contact")
 app.add_typer(dkim.app, name="dkim")
+app.add_typer(webhooks.app, name="webhook")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)
