@@ -15,7 +15,7 @@ from campaignd.cli.output import JSON, json_value, print_json, print_table
 from campaignd.domain.webhooks import EVENT_TYPES
 from campaignd.store.webhooks import Attempt, Message
 
-app = command_group("Manage webhook endpoints (signed events posted to your application).")
+app = command_group("Post signed events to your application (webhook endpoints).")
 
 ORGANIZATION = typer.Option(..., "--org", metavar="SLUG", help="The organization's slug.")
 ENDPOINT = typer.Argument(..., metavar="ID", help="The endpoint's id (see `webhook list`).")
@@ -79,10 +79,14 @@ def add(
         metavar="TYPES",
         help=f"Comma-separated event types: {', '.join(EVENT_TYPES)}.",
     ),
-    description: str = typer.Option("", "--description", help="A note for the admins."),
+    description: str = typer.Option(
+        "", "--description", metavar="TEXT", help="A note for the admins."
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Register an endpoint; print its id and signing secret (shown this once).
+    """Register an endpoint; print its id and secret.
+
+    The secret is shown this once.
 
     Each event is posted as JSON with the Standard Webhooks headers webhook-id,
     webhook-timestamp and webhook-signature (v1, HMAC-SHA256 with the secret). Failed
@@ -187,7 +191,9 @@ def _set_enabled(endpoint_id: int, org: str, enabled: bool) -> actions.EndpointV
 
 @app.command("enable")
 def enable(endpoint_id: int = ENDPOINT, org: str = ORGANIZATION) -> None:
-    """Enable an endpoint again (one disabled for failing, say); its pending events resume.
+    """Enable an endpoint again; its pending events resume.
+
+    For one disabled by hand or for failing.
 
     \b
     Example:
@@ -199,7 +205,9 @@ def enable(endpoint_id: int = ENDPOINT, org: str = ORGANIZATION) -> None:
 
 @app.command("disable")
 def disable(endpoint_id: int = ENDPOINT, org: str = ORGANIZATION) -> None:
-    """Stop posting to an endpoint; its events wait until it is enabled again.
+    """Stop posting to an endpoint.
+
+    Its events wait until it is enabled again.
 
     \b
     Example:
@@ -213,10 +221,14 @@ def disable(endpoint_id: int = ENDPOINT, org: str = ORGANIZATION) -> None:
 def attempts(
     endpoint_id: int = ENDPOINT,
     org: str = ORGANIZATION,
-    limit: int = typer.Option(20, "--limit", min=1, max=actions.MAX_LIMIT, help="How many."),
+    limit: int = typer.Option(
+        20, "--limit", metavar="N", min=1, max=actions.MAX_LIMIT, help="How many of each."
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Show the newest events of an endpoint and the latest attempts to post them.
+    """Show an endpoint's newest events and attempts.
+
+    With each attempt's status code, or the error when there was no answer.
 
     \b
     Example:
