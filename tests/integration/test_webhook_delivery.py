@@ -261,3 +261,18 @@ async def test_addresses_refused_at_delivery_are_not_connected_to(
         assert "refused" in message["last_error"] and "loopback" in message["last_error"]
         assert message["status"] == "pending"
         assert (await endpoint_row(database, created.view.endpoint.id))["last_error"]
+
+
+async def test_one_burst_delivers_many_events_to_one_endpoint_in_small_claims(
+    database: Database, settings: Settings
+) -> None:
+    settings = webhook_settings(settings, webhook_endpoint_concurrency=2)
+    acme = await organization(database, "acme")
+    async with receivers() as [receiver]:
+        await add_endpoint(database, settings, receiver.url)
+        for link in range(30):
+            await record(database, acme, "clicked", link=link)
+        await dispatcher(database, settings, Clock()).run_burst()
+        links = sorted(json.loads(request.body)["data"]["link"] for request in receiver.requests)
+        assert links == list(range(30))
+        assert {row["status"] for row in await messages(database)} == {"delivered"}

@@ -71,6 +71,7 @@ class Dispatcher:
         log_event(logger, "webhook dispatcher started", owner=self.owner)
         try:
             while not stop.is_set():
+                self._changed.clear()
                 try:
                     await self.dispatch_once()
                 except Exception as error:
@@ -87,9 +88,10 @@ class Dispatcher:
         return."""
         try:
             while True:
+                idle = not self._tasks
                 claimed = await self.dispatch_once()
-                if not self._tasks and claimed == 0:
-                    return
+                if claimed == 0 and idle and not self._tasks:
+                    return  # (POSTs that ended during the claim may have freed an endpoint)
                 if self._tasks and (claimed == 0 or self.in_flight >= self._capacity):
                     await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -135,7 +137,7 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        self._changed.clear()
+        """Until stopped, a POST ends (a slot is free), or the poll interval passes."""
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._changed.wait())]
         try:
             await asyncio.wait(

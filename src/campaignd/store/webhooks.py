@@ -364,9 +364,10 @@ async def claim(
     limit: int,
 ) -> list[Claimed]:
     """Take up to ``limit`` due messages of an enabled endpoint under a lease (oldest
-    first; PostgreSQL skips rows another dispatcher is claiming). The rows are picked in
-    a CTE: PostgreSQL may run a ``LIMIT ... FOR UPDATE`` subquery of ``IN`` more than once,
-    taking more rows than the limit."""
+    first). The rows are picked first and locked (PostgreSQL skips rows another dispatcher
+    holds; SQLite's writer transaction lets one dispatcher in), then leased by id: a
+    ``LIMIT ... FOR UPDATE`` subquery inside the ``UPDATE`` may be run more than once and
+    take more rows than the limit."""
     picked = (
         select(webhook_messages.c.id)
         .join(webhook_endpoints, webhook_endpoints.c.id == webhook_messages.c.endpoint_id)
@@ -378,11 +379,13 @@ async def claim(
         .order_by(webhook_messages.c.next_attempt_at, webhook_messages.c.id)
         .limit(limit)
         .with_for_update(of=webhook_messages, skip_locked=True)
-        .cte("picked")
     )
+    ids = [int(value) for value in (await connection.execute(picked)).scalars()]
+    if not ids:
+        return []
     statement = (
         update(webhook_messages)
-        .where(webhook_messages.c.id == picked.c.id)
+        .where(webhook_messages.c.id.in_(ids))
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
         .returning(
             webhook_messages.c.id,
