@@ -276,3 +276,33 @@ async def test_one_burst_delivers_many_events_to_one_endpoint_in_small_claims(
         links = sorted(json.loads(request.body)["data"]["link"] for request in receiver.requests)
         assert links == list(range(30))
         assert {row["status"] for row in await messages(database)} == {"delivered"}
+
+
+async def test_many_events_recorded_at_once_go_only_where_they_are_subscribed(
+    database: Database, settings: Settings
+) -> None:
+    from campaignd.store.outbox import Event, record_events
+
+    settings = webhook_settings(settings)
+    acme = await organization(database, "acme")
+    globex = await organization(database, "globex")
+    async with receivers(3) as [sent, clicked, other]:
+        await add_endpoint(database, settings, sent.url, event_types=["sent"])
+        await add_endpoint(database, settings, clicked.url, event_types=["sent", "clicked"])
+        await add_endpoint(database, settings, other.url, organization="globex")
+        async with database.transaction() as connection:
+            await record_events(
+                connection,
+                [
+                    Event(acme, "sent", {"n": 1}),
+                    Event(acme, "clicked", {"n": 2}),
+                    Event(acme, "failed", {"n": 3}),
+                    Event(globex, "failed", {"n": 4}),
+                ],
+            )
+        await dispatcher(database, settings, Clock()).run_burst()
+        assert [json.loads(r.body)["data"] for r in sent.requests] == [{"n": 1}]
+        assert sorted(json.loads(r.body)["data"]["n"] for r in clicked.requests) == [1, 2]
+        assert other.requests == []
+        ids = {r.headers["webhook-id"] for r in sent.requests + clicked.requests}
+        assert len(ids) == 2, "one id per event, the same at every endpoint"

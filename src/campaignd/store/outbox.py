@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import BigInteger, Text, bindparam, cast, column, func, literal, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.webhooks import EVENT_TYPES, new_message_id
@@ -115,11 +116,81 @@ async def record_event(
 async def record_events(
     connection: AsyncConnection, events: Sequence[Event], *, now: datetime | None = None
 ) -> None:
-    """Record many events in the caller's transaction, in one round trip."""
+    """Record many events in the caller's transaction: one statement with one parameter
+    (the events as a JSON array, read as a table and joined with the subscribed endpoints),
+    whatever their number."""
     if not events:
         return
     moment = now or utcnow()
-    await connection.execute(_INSERT, [_parameters(event, moment) for event in events])
+    document = json.dumps(
+        [
+            {
+                "message_id": parameters["message_id"],
+                "organization_id": parameters["organization_id"],
+                "event_type": parameters["event_type"],
+                "payload": parameters["payload"],
+            }
+            for parameters in (_parameters(event, moment) for event in events)
+        ],
+        separators=(",", ":"),
+    )
+    events_table = _event_rows(connection.dialect.name, document)
+    subscribers = select(
+        events_table.c.message_id,
+        webhook_endpoints.c.id,
+        webhook_endpoints.c.organization_id,
+        events_table.c.event_type,
+        events_table.c.payload,
+        literal(moment, UtcDateTime),
+        literal(PENDING),
+        literal(moment, UtcDateTime),
+    ).where(
+        webhook_endpoints.c.organization_id == events_table.c.organization_id,
+        webhook_endpoints.c.enabled.is_(True),
+        webhook_endpoints.c.event_types.like(literal("%,") + events_table.c.event_type + ",%"),
+    )
+    await connection.execute(webhook_messages.insert().from_select(_COLUMNS, subscribers))
+
+
+_COLUMNS = [
+    "message_id",
+    "endpoint_id",
+    "organization_id",
+    "event_type",
+    "payload",
+    "created_at",
+    "status",
+    "next_attempt_at",
+]
+
+
+def _event_rows(dialect: str, document: str) -> Any:
+    """The JSON array ``document`` as a table (``message_id``, ``organization_id``,
+    ``event_type``, ``payload``): ``jsonb_to_recordset`` on PostgreSQL, ``json_each`` on
+    SQLite."""
+    if dialect == "postgresql":
+        return (
+            func.jsonb_to_recordset(cast(bindparam("events", document, type_=Text), JSONB))
+            .table_valued(
+                column("message_id", Text),
+                column("organization_id", BigInteger),
+                column("event_type", Text),
+                column("payload", Text),
+            )
+            .render_derived(name="events", with_types=True)
+        )
+    each = func.json_each(bindparam("events", document, type_=Text)).table_valued("value")
+    return select(
+        *(
+            type_coerce(func.json_extract(each.c.value, f"$.{name}"), kind).label(name)
+            for name, kind in (
+                ("message_id", Text()),
+                ("organization_id", BigInteger()),
+                ("event_type", Text()),
+                ("payload", Text()),
+            )
+        )
+    ).subquery("events")
 
 
 class Subscriptions:
