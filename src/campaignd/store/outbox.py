@@ -134,22 +134,9 @@ async def record_events(
         ],
         separators=(",", ":"),
     )
-    events_table = _event_rows(connection.dialect.name, document)
-    subscribers = select(
-        events_table.c.message_id,
-        webhook_endpoints.c.id,
-        webhook_endpoints.c.organization_id,
-        events_table.c.event_type,
-        events_table.c.payload,
-        literal(moment, UtcDateTime),
-        literal(PENDING),
-        literal(moment, UtcDateTime),
-    ).where(
-        webhook_endpoints.c.organization_id == events_table.c.organization_id,
-        webhook_endpoints.c.enabled.is_(True),
-        webhook_endpoints.c.event_types.like(literal("%,") + events_table.c.event_type + ",%"),
+    await connection.execute(
+        _many_statement(connection.dialect.name), {"events": document, "now": moment}
     )
-    await connection.execute(webhook_messages.insert().from_select(_COLUMNS, subscribers))
 
 
 _COLUMNS = [
@@ -164,13 +151,40 @@ _COLUMNS = [
 ]
 
 
-def _event_rows(dialect: str, document: str) -> Any:
-    """The JSON array ``document`` as a table (``message_id``, ``organization_id``,
+_MANY: dict[str, Any] = {}
+
+
+def _many_statement(dialect: str) -> Any:
+    """``record_events``'s statement for ``dialect``, built once: parameters ``events``
+    and ``now``."""
+    if dialect not in _MANY:
+        events_table = _event_rows(dialect)
+        moment = bindparam("now", type_=UtcDateTime)
+        subscribers = select(
+            events_table.c.message_id,
+            webhook_endpoints.c.id,
+            webhook_endpoints.c.organization_id,
+            events_table.c.event_type,
+            events_table.c.payload,
+            moment,
+            literal(PENDING),
+            moment,
+        ).where(
+            webhook_endpoints.c.organization_id == events_table.c.organization_id,
+            webhook_endpoints.c.enabled.is_(True),
+            webhook_endpoints.c.event_types.like(literal("%,") + events_table.c.event_type + ",%"),
+        )
+        _MANY[dialect] = webhook_messages.insert().from_select(_COLUMNS, subscribers)
+    return _MANY[dialect]
+
+
+def _event_rows(dialect: str) -> Any:
+    """The JSON array parameter ``events`` as a table (``message_id``, ``organization_id``,
     ``event_type``, ``payload``): ``jsonb_to_recordset`` on PostgreSQL, ``json_each`` on
     SQLite."""
     if dialect == "postgresql":
         return (
-            func.jsonb_to_recordset(cast(bindparam("events", document, type_=Text), JSONB))
+            func.jsonb_to_recordset(cast(bindparam("events", type_=Text), JSONB))
             .table_valued(
                 column("message_id", Text),
                 column("organization_id", BigInteger),
@@ -179,7 +193,7 @@ def _event_rows(dialect: str, document: str) -> Any:
             )
             .render_derived(name="events", with_types=True)
         )
-    each = func.json_each(bindparam("events", document, type_=Text)).table_valued("value")
+    each = func.json_each(bindparam("events", type_=Text)).table_valued("value")
     return select(
         *(
             type_coerce(func.json_extract(each.c.value, f"$.{name}"), kind).label(name)
