@@ -190,12 +190,15 @@ def _worker(url: str, transport: str, connections: int, go: Any, results: Any) -
     import campaignd.delivery.worker  # noqa: F401  (imported before the clock starts)
 
     go.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run_event_loop(worker_burst(url, transport, connections))
-    results.put(time.perf_counter() - started)
+    results.put((time.perf_counter() - started, time.process_time() - cpu))
 
 
-def _send_rate(directory: Path, messages: int, connections: int, *, subscribed: bool) -> float:
+def _send_rate(
+    directory: Path, messages: int, connections: int, *, subscribed: bool
+) -> tuple[float, float]:
+    """(messages per second, µs of the worker's CPU per message) from one worker process."""
     context = multiprocessing.get_context("spawn")
     with SmtpSink(kind="aiosmtpd") as sink, database_url("sqlite", directory, None) as url:
         asyncio.run(_queue(url, messages, subscribed=subscribed))
@@ -204,7 +207,7 @@ def _send_rate(directory: Path, messages: int, connections: int, *, subscribed: 
         child.start()
         time.sleep(1.5)
         go.set()
-        seconds = results.get(timeout=3600)
+        seconds, cpu = results.get(timeout=3600)
         child.join(30)
         received = sink.received
         rows = asyncio.run(_outbox_rows(url))
@@ -213,7 +216,7 @@ def _send_rate(directory: Path, messages: int, connections: int, *, subscribed: 
     expected = messages if subscribed else 0
     if rows != expected:
         raise RuntimeError(f"{rows:,} outbox rows, expected {expected:,}")
-    return received / seconds
+    return received / seconds, cpu / received * 1e6
 
 
 def measure_webhooks(
@@ -244,6 +247,7 @@ def measure_webhooks(
             )
     rounds = 1 if quick else 3
     rates: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
     for round_number in range(1, rounds + 1):
         for subscribed in (False, True):
             kind = "one endpoint subscribed to sent" if subscribed else "no endpoint"
@@ -251,11 +255,24 @@ def measure_webhooks(
                 f"Webhooks outbox cost, round {round_number}/{rounds}: {messages:,} messages, "
                 f"{kind}, 1 worker process, {connections} connections"
             )
-            rates[subscribed].append(
-                _send_rate(directory, messages, connections, subscribed=subscribed)
-            )
+            rate, per_message = _send_rate(directory, messages, connections, subscribed=subscribed)
+            rates[subscribed].append(rate)
+            cpu[subscribed].append(per_message)
     plain, with_outbox = statistics.median(rates[False]), statistics.median(rates[True])
     rounds_note = "" if rounds == 1 else f", median of {rounds} alternating rounds"
+    for subscribed in (False, True):
+        report.add(
+            Figure(
+                section="webhooks",
+                name="worker CPU per message, "
+                + ("one endpoint subscribed to sent" if subscribed else "no endpoint"),
+                value=statistics.median(cpu[subscribed]),
+                unit="µs/msg",
+                baseline=statistics.median(cpu[False]) if subscribed else None,
+                baseline_note="no endpoint" if subscribed else "",
+                note="the worker process, every thread",
+            )
+        )
     report.add(
         Figure(
             section="webhooks",
