@@ -11,6 +11,13 @@ about a day); an endpoint with no successful attempt for that long, or one that 
 
 A dispatcher that dies mid-POST leaves its lease to expire; the message is then posted
 again with the same id (deliveries are at least once: receivers deduplicate on the id).
+
+Times (due, lease expiry) are judged on the dispatcher's ``clock`` (the instance's UTC
+clock; tests move it forward to skip hours of backoff), not the database's: instances
+should keep their clocks in sync (NTP). A skew moves a retry, or the takeover of an
+expired lease, by as much; one larger than the lease (a minute by default) could let a
+second dispatcher post a message the first is still posting (a duplicate with the same
+id, which receivers deduplicate anyway).
 """
 
 from __future__ import annotations

@@ -532,14 +532,3 @@ def describe(result: Result) -> str:
 
 def _moment(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-async def hand_back(connection: AsyncConnection, ids: Sequence[int], *, owner: str) -> None:
-    """Let go of leases without an attempt (a dispatcher stopping before it posted)."""
-    if not ids:
-        return
-    await connection.execute(
-        update(webhook_messages)
-        .where(webhook_messages.c.id.in_(list(ids)), webhook_messages.c.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-    )
