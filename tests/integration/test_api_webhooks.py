@@ -192,3 +192,18 @@ async def test_attempts_messages_and_replay(api: Api) -> None:
         )
         assert refused.status_code == 409
         assert "enable it first" in refused.json()["detail"]
+
+
+async def test_ids_out_of_range_are_unknown(api: Api) -> None:
+    huge = 2**70
+    for method, path in [
+        ("GET", f"/webhooks/{huge}"),
+        ("DELETE", f"/webhooks/{huge}"),
+        ("GET", f"/webhooks/{huge}/messages"),
+        ("POST", f"/webhooks/{huge}/messages/msg_x/replay"),
+        ("GET", "/webhooks/0/attempts"),
+    ]:
+        response = await api.call("acme_admin", method, path)
+        assert response.status_code == 404, (method, path, response.text)
+    patched = await api.call("acme_admin", "PATCH", f"/webhooks/{huge}", json={})
+    assert patched.status_code == 404

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Path, Query, status
 
 from campaignd.actions import webhooks as actions
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import problem
+from campaignd.api.params import MAX_ID
 from campaignd.api.routing import ApiRoute
 from campaignd.api.webhook_models import (
     Webhook,
@@ -30,6 +31,12 @@ Organization = Annotated[
     str | None, Query(description="organization slug; required for platform admins")
 ]
 Limit = Annotated[int, Query(ge=1, le=actions.MAX_LIMIT)]
+WebhookId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The webhook endpoint's id", examples=[1])
+]
+MessageId = Annotated[
+    str, Path(min_length=1, max_length=100, description="The event's id, msg_...")
+]
 
 
 def webhook_model(view: actions.EndpointView) -> Webhook:
@@ -103,13 +110,15 @@ async def add_webhook(
 
 
 @router.get("/webhooks/{webhook_id}")
-async def get_webhook(webhook_id: int, services: ServicesDep, principal: PrincipalDep) -> Webhook:
+async def get_webhook(
+    webhook_id: WebhookId, services: ServicesDep, principal: PrincipalDep
+) -> Webhook:
     return webhook_model(await actions.get_endpoint(services, principal, webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}")
 async def update_webhook(
-    webhook_id: int,
+    webhook_id: WebhookId,
     body: Annotated[WebhookUpdate, Body()],
     services: ServicesDep,
     principal: PrincipalDep,
@@ -130,7 +139,7 @@ async def update_webhook(
 
 @router.delete("/webhooks/{webhook_id}")
 async def remove_webhook(
-    webhook_id: int, services: ServicesDep, principal: PrincipalDep
+    webhook_id: WebhookId, services: ServicesDep, principal: PrincipalDep
 ) -> Webhook:
     """Delete an endpoint with its pending messages and history."""
     return webhook_model(await actions.remove_endpoint(services, principal, webhook_id))
@@ -138,7 +147,7 @@ async def remove_webhook(
 
 @router.get("/webhooks/{webhook_id}/attempts")
 async def list_attempts(
-    webhook_id: int, services: ServicesDep, principal: PrincipalDep, limit: Limit = 50
+    webhook_id: WebhookId, services: ServicesDep, principal: PrincipalDep, limit: Limit = 50
 ) -> WebhookAttemptList:
     """The endpoint's newest attempts: status code (or the error when there was no
     answer) and duration."""
@@ -150,7 +159,7 @@ async def list_attempts(
 
 @router.get("/webhooks/{webhook_id}/messages")
 async def list_messages(
-    webhook_id: int,
+    webhook_id: WebhookId,
     services: ServicesDep,
     principal: PrincipalDep,
     status: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
@@ -172,7 +181,7 @@ async def list_messages(
     responses={409: problem("The endpoint is disabled; enable it first")},
 )
 async def replay_message(
-    webhook_id: int, message_id: str, services: ServicesDep, principal: PrincipalDep
+    webhook_id: WebhookId, message_id: MessageId, services: ServicesDep, principal: PrincipalDep
 ) -> WebhookMessage:
     """Post one event again, now, with the same `webhook-id` and body."""
     return message_model(await actions.replay(services, principal, webhook_id, message_id))

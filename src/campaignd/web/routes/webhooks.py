@@ -4,12 +4,14 @@ attempts, with a button to post one again."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from campaignd.actions import webhooks as actions
 from campaignd.actions.errors import ActionError
+from campaignd.api.params import MAX_ID
 from campaignd.domain.webhooks import EVENT_TYPES
 from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
@@ -130,6 +132,8 @@ async def _change(request: Request, viewer: Viewer, action: str) -> Response:
     try:
         endpoint_id = int(text_of(form, "endpoint"))
     except ValueError:
+        endpoint_id = 0
+    if not 1 <= endpoint_id <= MAX_ID:
         return await flash_and_redirect(request, back, "error", "No such webhook endpoint.")
     services = services_of(request)
     try:
@@ -167,7 +171,9 @@ async def remove_endpoint(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.get("/{endpoint_id}")
-async def endpoint_page(request: Request, viewer: ViewerDep, endpoint_id: int) -> Response:
+async def endpoint_page(
+    request: Request, viewer: ViewerDep, endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
     services = services_of(request)
     view, messages = await actions.messages(services, viewer.principal, endpoint_id, limit=50)
     _, attempts = await actions.attempts(services, viewer.principal, endpoint_id, limit=50)
@@ -182,7 +188,9 @@ async def endpoint_page(request: Request, viewer: ViewerDep, endpoint_id: int) -
 
 
 @router.post("/{endpoint_id}/replay")
-async def replay_message(request: Request, viewer: ViewerDep, endpoint_id: int) -> Response:
+async def replay_message(
+    request: Request, viewer: ViewerDep, endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
     form = await checked_form(request)
     back = f"{PAGE_URL}/{endpoint_id}"
     if not viewer.can_change:
