@@ -99,3 +99,8 @@ def test_refusals_name_the_field_and_change_nothing(engine: Engine) -> None:
         "webhook", "add", "--org", "acme", "--url", UNREACHABLE, "--events", "sent,opens"
     )
     assert count(engine, webhook_endpoints) == 0
+
+
+def test_an_id_beyond_64_bits_is_unknown(engine: Engine) -> None:
+    ok("org", "create", "acme")
+    assert "no webhook endpoint" in refused("webhook", "remove", str(2**70), "--org", "acme")

@@ -31,6 +31,8 @@ from campaignd.store.webhooks import MESSAGE_STATUSES, Attempt, Endpoint, Messag
 
 MAX_DESCRIPTION = 200
 MAX_LIMIT = 500
+MAX_ID = 2**63 - 1
+"""The largest id the database stores: a larger one is unknown, never looked up."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ async def _found(
     organization: str | None = None,
 ) -> EndpointView:
     """The endpoint in the principal's scope (and in ``organization``, when named)."""
+    if not 1 <= endpoint_id <= MAX_ID:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
     endpoint = await store.get_endpoint(connection, endpoint_id, organization_id=principal.scope)
     row = (
         await organization_by_id(connection, endpoint.organization_id)
