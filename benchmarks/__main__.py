@@ -7,6 +7,7 @@
     python -m benchmarks --only segments --segment-contacts 1000000
     python -m benchmarks --only contacts --contact-rows 1000000
     python -m benchmarks --only suppressions --suppression-rows 100000,1000000
+    python -m benchmarks --only webhooks --messages 20000
 
 PostgreSQL comes from ``--postgres URL`` or ``CAMPAIGND_TEST_DATABASE_URL``: each figure
 gets a new database created next to it and dropped afterwards. Without either, the
@@ -60,6 +61,7 @@ from benchmarks.memory import ServedInstance, campaign_memory, campaignd_command
 from benchmarks.memory import campaignd_environment as subprocess_environment
 from benchmarks.report import Figure, Report, machine_description, markdown, render
 from benchmarks.segment_count import measure_segment_count
+from benchmarks.webhooks import measure_webhooks
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
@@ -78,6 +80,7 @@ SECTIONS = (
     "segments",
     "contacts",
     "suppressions",
+    "webhooks",
 )
 console = Console() if Console().is_terminal else Console(width=200, no_color=True)
 
@@ -661,6 +664,15 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     ),
     "contacts": measure_contacts,
     "suppressions": measure_suppressions,
+    "webhooks": lambda plan, report: measure_webhooks(
+        report,
+        step,
+        events=plan.messages,
+        messages=plan.messages,
+        connections=plan.connections,
+        directory=plan.directory,
+        quick=plan.messages < 10_000,
+    ),
 }
 
 

@@ -28,6 +28,7 @@ from campaignd.actions.services import Services
 from campaignd.api.app import create_app
 from campaignd.delivery.rate import create_rate_limiter
 from campaignd.delivery.transports import create_transport
+from campaignd.delivery.webhooks import Dispatcher
 from campaignd.delivery.worker import Worker
 from campaignd.logs import log_event
 from campaignd.scheduling.lock import create_lock
@@ -159,6 +160,7 @@ async def serve(
     jobs.extend(server.serve() for server in servers)
     if instance.runs_workers:
         jobs.append(instance.worker().run(stop))
+        jobs.append(Dispatcher(services.database, settings).run(stop))
     if instance.runs_scheduler and settings.bounce_imap_url:
         jobs.append(poll_forever(services, stop))
     log_event(

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     ses_topic_arns: str = ""  # comma-separated SNS topics whose notifications count
     webhook_max_age: float = Field(86400.0, gt=0)  # seconds a signed webhook stays valid
     metrics_port: int | None = Field(None, ge=1, le=65535)  # /metrics of non-api roles
+    webhook_timeout: float = Field(10.0, gt=0, le=120)  # seconds for one POST, all in
+    webhook_concurrency: int = Field(32, ge=1, le=1000)  # POSTs in flight per instance
+    webhook_endpoint_concurrency: int = Field(4, ge=1, le=100)  # of them to one endpoint
+    webhook_poll_interval: float = Field(1.0, gt=0)  # seconds between looks for due events
+    webhook_allow_loopback: bool = False  # loopback URLs (and http to them): tests, dev
+    webhook_allow_private: bool = False  # private networks (10/8, 192.168/16, fc00::/7...)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

@@ -19,6 +19,7 @@ from campaignd.store import lists as list_store
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.list_contacts import change_contact_status, contact_ids
+from campaignd.store.outbox import record_event
 from campaignd.store.suppressions import add_suppressions, is_suppressed
 
 ACTOR = "unsubscribe-link"
@@ -140,6 +141,9 @@ async def unsubscribe(database: Database, *, organization_id: int, email: str, v
                 action="suppression.unsubscribe",
                 organization_id=organization_id,
                 detail={"emails": [email], "count": 1, "via": via},
+            )
+            await record_event(
+                connection, organization_id, "unsubscribed", {"email": email, "via": via}
             )
         await _leave(
             connection, organization_id=organization_id, email=email, list_ids=None, via=via

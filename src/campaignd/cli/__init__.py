@@ -19,6 +19,7 @@ from campaignd.cli import (
     serve,
     suppressions,
     tokens,
+    webhooks,
 )
 from campaignd.cli import segments as segment_commands
 from campaignd.cli.help import Commands
@@ -44,6 +45,7 @@ app.add_typer(dkim.app, name="dkim")
 app.add_typer(images.app, name="image")
 app.add_typer(bounces.app, name="bounces")
 app.add_typer(layouts.app, name="layout")
+app.add_typer(webhooks.app, name="webhook")
 app.command("runs")(runs.runs)
 app.command("demo")(demo.demo)
 app.command("prune")(prune.prune)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.delivery.builders import Builders
+from campaignd.delivery.delivery_events import record_delivery_events
 from campaignd.delivery.finishing import finish_if_done
 from campaignd.delivery.hands import Hands
 from campaignd.domain.lifecycle import DeliveryStatus
@@ -19,6 +20,7 @@ from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.columns import utcnow
 from campaignd.store.ledger import scope_of
+from campaignd.store.outbox import Subscriptions
 from campaignd.wakeups import Wakeups
 
 logger = logging.getLogger("campaignd.delivery")
@@ -33,6 +35,7 @@ class OutcomeWriter:
         self.builders = builders
         self.wakeups = wakeups
         self._announcing: set[asyncio.Task[None]] = set()
+        self.subscriptions = Subscriptions()
 
     async def __call__(
         self, connection: AsyncConnection, outcomes: Sequence[queue.Outcome], careful: bool
@@ -66,6 +69,13 @@ class OutcomeWriter:
                     - {outcome.delivery_id for outcome in written}
                 ),
             )
+        await record_delivery_events(
+            connection,
+            written,
+            organizations=organizations,
+            subscriptions=self.subscriptions,
+            now=now,
+        )
         await self._pause_failing(connection, written)
         for campaign_id, count in touched.items():
             if self.hands.leases.in_hand(campaign_id) <= count:

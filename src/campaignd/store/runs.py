@@ -11,6 +11,7 @@ from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, T
 from campaignd.store.campaigns import delivery_counts, transition
 from campaignd.store.layouts import fix_campaign_layout
 from campaignd.store.ledger import give_back_reservations
+from campaignd.store.outbox import record_event
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
 from campaignd.store.waiting import QUEUED
@@ -74,6 +75,20 @@ async def start_campaign(
     )
     run = first(await connection.execute(statement))
     assert run is not None
+    await record_event(
+        connection,
+        int(campaign["organization_id"]),
+        "campaign.started",
+        {
+            "campaignId": campaign_id,
+            "campaignName": campaign["name"],
+            "runId": run["id"],
+            "trigger": trigger.value,
+            "actor": actor,
+            "startedAt": now.isoformat().replace("+00:00", "Z"),
+        },
+        now=now,
+    )
     return run
 
 
@@ -171,7 +186,38 @@ async def finish_if_done(
     error = "no message could be sent" if outcome is CampaignStatus.FAILED else None
     await close_run(connection, campaign_id, status=outcome.value, now=now, error=error)
     campaign["status"] = outcome.value
+    await _record_finished(connection, campaign, counts, now=now, error=error)
     return campaign
+
+
+async def _record_finished(
+    connection: AsyncConnection,
+    campaign: Row,
+    counts: dict[str, int],
+    *,
+    now: datetime,
+    error: str | None,
+) -> None:
+    """The ``campaign.finished`` webhook event, in the transaction that finishes it."""
+    await record_event(
+        connection,
+        int(campaign["organization_id"]),
+        "campaign.finished",
+        {
+            "campaignId": campaign["id"],
+            "campaignName": campaign["name"],
+            "status": campaign["status"],
+            "finishedAt": now.isoformat().replace("+00:00", "Z"),
+            "error": error,
+            "counts": {
+                "sent": counts.get("sent", 0),
+                "failed": counts.get("failed", 0),
+                "skipped": counts.get("skipped", 0),
+                "cancelled": counts.get("cancelled", 0),
+            },
+        },
+        now=now,
+    )
 
 
 async def campaigns_done_sending(connection: AsyncConnection) -> list[int]:
@@ -213,6 +259,8 @@ async def fail_unfanned(
         await close_run(
             connection, campaign_id, status=CampaignStatus.FAILED.value, now=now, error=error
         )
+        counts = await _status_counts(connection, campaign_id)
+        await _record_finished(connection, campaign, counts, now=now, error=error)
     return campaign
 
 

@@ -572,3 +572,83 @@ tracking_events = Table(
 """One row per open (the tracking image was fetched) or click (a tracked link was
 followed). ``machine``: why it was counted as a machine's rather than a person's
 (``apple_privacy``, ``scanner``, ``prefetch``), None for a person's (``domain.tracking``)."""
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "organization_id",
+        Identifier,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("url", Text, nullable=False),
+    Column("description", String(200), nullable=False, server_default=text("''")),
+    Column("secret", Text, nullable=False),
+    Column("event_types", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("disabled_at", UtcDateTime),
+    Column("failing_since", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_endpoints_organization_id", "organization_id"),
+)
+"""An organization's webhook endpoints. ``secret`` is the signing secret sealed with the
+instance secret ``webhooks`` (``delivery.webhook_secrets``); ``event_types`` is the list of
+types it receives as ``,sent,failed,`` (so one ``LIKE`` finds the subscribers of a type).
+``failing_since`` is the first failed attempt since the last success: an endpoint that
+keeps failing for as long as a message is retried is disabled, with ``disabled_reason``."""
+
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("message_id", String(40), nullable=False),
+    Column(
+        "endpoint_id",
+        Identifier,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("organization_id", Identifier, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", UtcDateTime),
+    UniqueConstraint("endpoint_id", "message_id"),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    Index("ix_webhook_messages_status_next_attempt_at", "status", "next_attempt_at"),
+)
+"""The outbox: one row per event and subscribed endpoint, written in the transaction of
+the change it reports (``store.outbox``). ``message_id`` (``msg_...``) is the event's id,
+the same for every endpoint and on every retry. A dispatcher claims a pending, due row under
+a lease (``lease_owner``, ``lease_expires_at``); an expired lease may be taken back."""
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column(
+        "message_row_id",
+        Identifier,
+        ForeignKey("webhook_messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("endpoint_id", Identifier, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_endpoint_id_attempted_at", "endpoint_id", "attempted_at"),
+)
+"""Every POST made: its status code (None: no answer) and error, newest shown first."""

@@ -45,6 +45,12 @@ SETTINGS_PAGES = (
         "DKIM keys",
         "Keys that sign messages per sending domain, and the DNS records to publish.",
     ),
+    SettingsPage(
+        "webhooks",
+        "/admin/marketing/webhooks",
+        "Webhooks",
+        "Signed events posted to your application: sent, bounced, unsubscribed, clicked...",
+    ),
 )
 """In the order the Settings page and its tabs show them."""
 

@@ -22,6 +22,7 @@ from campaignd.api.routes import (
     reports,
     suppression_files,
     suppressions,
+    webhooks,
 )
 from campaignd.api.routes import segments as segment_routes
 
@@ -45,6 +46,7 @@ def admin_api_router() -> APIRouter:
         dkim,
         layouts,
         frequency,
+        webhooks,
     ):
         router.include_router(module.router, dependencies=[Depends(require_json)])
     router.include_router(recipients.router)

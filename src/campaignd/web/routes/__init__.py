@@ -21,13 +21,14 @@ from campaignd.web.routes import (
     segments,
     settings,
     suppressions,
+    webhooks,
 )
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     campaign_pages = (login, scheduled, live_preview, campaigns, proofs, detail, reports)
-    settings_pages = (settings, suppressions, dkim, images, layouts, frequency)
+    settings_pages = (settings, suppressions, dkim, images, layouts, frequency, webhooks)
     for module in (*campaign_pages, *settings_pages, contacts, lists, segments):
         router.include_router(module.router)
     return router
