@@ -41,7 +41,7 @@ from campaignd.domain.feedback import (
 from campaignd.domain.lifecycle import Action, DeliveryStatus
 from campaignd.logs import log_event
 from campaignd.settings import Settings
-from campaignd.store import audit
+from campaignd.store import audit, outbox
 from campaignd.store import feedback as store
 from campaignd.store.campaigns import get_campaign, transition
 from campaignd.store.columns import utcnow
@@ -134,6 +134,7 @@ async def apply_event(services: Services, event: FeedbackEvent) -> Applied:
         if delivery is not None and await _first_for_delivery(connection, event, delivery):
             await store.count_event(connection, delivery.campaign_id, COUNTER[event.kind])
         suppressed = await _suppress(services, connection, event, organization_id, email, now)
+        await _record_webhook_event(connection, event, organization_id, email, delivery, now)
         await audit.record(
             connection,
             actor=f"feedback:{event.source.value}",
@@ -162,6 +163,32 @@ async def apply_event(services: Services, event: FeedbackEvent) -> Applied:
         suppressed=suppressed,
         paused=paused,
     )
+
+
+WEBHOOK_TYPES = {FeedbackKind.HARD_BOUNCE: "bounced", FeedbackKind.COMPLAINT: "complained"}
+"""The webhook event each kind is reported as (a soft bounce is none: nothing changed yet)."""
+
+
+async def _record_webhook_event(
+    connection: AsyncConnection,
+    event: FeedbackEvent,
+    organization_id: int,
+    email: str,
+    delivery: store.DeliveryTarget | None,
+    now: datetime,
+) -> None:
+    """``bounced`` or ``complained`` to the organization's webhooks, in this transaction."""
+    kind = WEBHOOK_TYPES.get(event.kind)
+    if kind is None:
+        return
+    data: dict[str, object] = {
+        "campaignId": delivery.campaign_id if delivery else None,
+        "deliveryId": delivery.delivery_id if delivery else None,
+        "email": email,
+    }
+    if kind == "bounced":
+        data["reason"] = event.detail
+    await outbox.record_event(connection, organization_id, kind, data, now=now)
 
 
 async def _first_for_delivery(

@@ -24,6 +24,8 @@ from campaignd.domain.tracking import machine_reason
 from campaignd.logs import log_event
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.engagement_events import record_engagement_events
+from campaignd.store.outbox import Subscriptions
 from campaignd.store.secrets import instance_secret
 from campaignd.store.tracking import CLICK, OPEN, Event, links_of, record_events
 
@@ -46,6 +48,7 @@ class Tracker:
         self._links: dict[int, tuple[str, ...]] = {}
         self._pending: list[tuple[Event, asyncio.Future[None]]] = []
         self._writer: asyncio.Future[None] | None = None
+        self._subscriptions = Subscriptions()
 
     async def tokens(self) -> TrackingTokens:
         if self._tokens is None:
@@ -116,7 +119,11 @@ class Tracker:
             del self._pending[:MAX_BATCH]
             try:
                 async with self.database.transaction() as connection:
-                    await record_events(connection, [event for event, _ in batch])
+                    events = [event for event, _ in batch]
+                    await record_events(connection, events)
+                    await record_engagement_events(
+                        connection, events, links=self._links, subscriptions=self._subscriptions
+                    )
             except (SQLAlchemyError, OSError) as error:
                 log_event(
                     logger,
