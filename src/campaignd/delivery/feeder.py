@@ -30,6 +30,7 @@ from campaignd.wakeups import Wakeups
 logger = logging.getLogger("campaignd.delivery")
 
 IDLE_SECONDS = 1.0
+DUE_MARGIN = 0.001  # wake this long after a due instant, so the delivery is due
 BURST_RETRY_HORIZON = 10.0  # a burst waits for retries due within this many seconds
 
 
@@ -57,7 +58,10 @@ class Feeder:
                 # a process that cannot announce it (the CLI without Redis) takes hold too
                 await first_of(stop.wait(), self.hands.wait_for_room(), asyncio.sleep(IDLE_SECONDS))
             elif claimed == 0:
-                await first_of(stop.wait(), self.wakeups.wait("workers", IDLE_SECONDS))
+                # a delivery due within the second (a local-time wave, a send window
+                # opening) is claimed at its instant, not at the next idle round
+                idle = min(IDLE_SECONDS, max(0.0, await self._next_due_in_safely()))
+                await first_of(stop.wait(), self.wakeups.wait("workers", idle))
 
     async def run_burst(self) -> None:
         """Claim everything claimable now (and retries due soon), then return."""
@@ -84,9 +88,20 @@ class Feeder:
         return [row for row in campaigns if int(row["id"]) in self.hands.campaigns]
 
     async def _next_retry_in(self) -> float | None:
+        now = utcnow()
         async with self.database.connection() as connection:
-            due = await queue.next_retry_at(connection)
-        return None if due is None else (due - utcnow()).total_seconds()
+            due = await queue.next_retry_at(connection, now=now)
+        return None if due is None else (due - now).total_seconds()
+
+    async def _next_due_in_safely(self) -> float:
+        try:
+            due = await self._next_retry_in()
+        except Exception as error:
+            log_event(
+                logger, "reading the next due time failed", level=logging.ERROR, error=repr(error)
+            )
+            return IDLE_SECONDS
+        return IDLE_SECONDS if due is None else due + DUE_MARGIN
 
     async def _round_safely(self) -> int:
         try:

@@ -23,6 +23,7 @@ from campaignd.store.campaign_audience import (
     recipients_and_audience,
 )
 from campaignd.store.dialect import allow_memory_for_joins
+from campaignd.store.due_times import Timing, plan_due_times
 from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.rows import Row
 from campaignd.store.runs import refresh_run_counts
@@ -68,7 +69,7 @@ async def fan_out(
             campaigns.c.fanned_out_at.is_(None),
         )
         .values(fanned_out_at=now)
-        .returning(campaigns.c.organization_id, campaigns.c.name)
+        .returning(*campaigns.c)
     )
     campaign = (await connection.execute(claim)).mappings().first()
     if campaign is None:
@@ -90,6 +91,9 @@ async def fan_out(
         await _skip_in_cooldown(
             connection, campaign_id, scope, organization_id, rules=rules, now=now
         )
+    timing = Timing.of(dict(campaign))
+    if timing is not None:  # local time or a send window: each delivery gets its due instant
+        await plan_due_times(connection, campaign_id, timing, now=now)
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )

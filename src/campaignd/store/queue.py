@@ -87,6 +87,9 @@ async def claim_batch(
             deliveries.c.campaign_id == campaign_id,
             deliveries.c.status == QUEUED,
             (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+            # store.due_times: local-time waves, send windows (NULL: due now, no end)
+            (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+            (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
             still_sending,
         )
         .order_by(deliveries.c.id)
@@ -430,16 +433,33 @@ async def skip_suppressed(
     )
 
 
-async def next_retry_at(connection: AsyncConnection) -> datetime | None:
-    """When the earliest queued retry of a sending campaign becomes due."""
+async def next_retry_at(connection: AsyncConnection, *, now: datetime) -> datetime | None:
+    """When the earliest queued retry, or delivery due later (``due_at``), of a sending
+    campaign becomes due."""
+    open_now = (
+        (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+        (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
+    )
+    retry = await _earliest(connection, deliveries.c.next_attempt_at, where=open_now)
+    due = await _earliest(connection, deliveries.c.due_at, where=(deliveries.c.due_at > now,))
+    return min((value for value in (retry, due) if value is not None), default=None)
+
+
+async def _earliest(
+    connection: AsyncConnection,
+    column: ColumnElement[datetime],
+    *,
+    where: tuple[ColumnElement[bool], ...],
+) -> datetime | None:
     statement = (
-        select(func.min(deliveries.c.next_attempt_at))
+        select(func.min(column))
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
             campaigns.c.fanned_out_at.is_not(None),
             deliveries.c.status == QUEUED,
-            deliveries.c.next_attempt_at.is_not(None),
+            column.is_not(None),
+            *where,
         )
     )
     value: datetime | None = (await connection.execute(statement)).scalar_one_or_none()

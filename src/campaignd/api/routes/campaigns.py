@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import clones
+from campaignd.actions import clones, local_time
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
@@ -72,6 +72,7 @@ async def create_campaign(
         if body.recipients is not None
         else None
     )
+    window = local_time.check_send_window(body.send_window)
     row, report = await actions.create_campaign(
         services,
         principal,
@@ -81,6 +82,8 @@ async def create_campaign(
         scheduled_for=body.scheduled_for,
         targets=TargetNames(lists=body.lists or None, segments=body.segments or None),
     )
+    if window is not None:
+        row = await local_time.set_send_window(services, principal, int(row["id"]), window)
     created = CreatedCampaign.model_validate(row)
     if report is not None:
         created.import_ = import_report(report)
@@ -127,6 +130,14 @@ async def edit_campaign(
     if not changes:
         raise Invalid("the body names no field to change")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
+    if "send_window" in changes:
+        window = local_time.check_send_window(changes.pop("send_window"))
+        if not changes and not targets:
+            return campaign(
+                await local_time.set_send_window(services, principal, campaign_id, window)
+            )
+        await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+        return campaign(await local_time.set_send_window(services, principal, campaign_id, window))
     return campaign(
         await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
     )
