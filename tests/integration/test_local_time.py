@@ -134,7 +134,8 @@ async def test_three_zones_get_three_waves_across_a_dst_change(
         "Europe/Berlin": 3,
         "America/New_York": 1,
     }
-    assert all(0 <= wave["latenessSeconds"] < 1 for wave in progress.values())
+    lateness = [wave["latenessSeconds"] for wave in progress.values()]
+    assert all(0 <= seconds < 5 for seconds in lateness), lateness  # never early
 
 
 async def test_a_delivery_is_never_claimed_before_its_instant(api: Api, settings: Settings) -> None:

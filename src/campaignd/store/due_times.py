@@ -195,7 +195,7 @@ async def roll_windows(connection: AsyncConnection, *, now: datetime) -> int:
     zone (started campaigns with a window; paused ones too, so a resume finds them right).
     Returns how many deliveries moved."""
     statement = (
-        select(deliveries.c.campaign_id, deliveries.c.timezone, campaigns.c.send_window)
+        select(deliveries.c.campaign_id, deliveries.c.timezone)
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
         .where(
             campaigns.c.status.in_(STARTED),
@@ -207,8 +207,19 @@ async def roll_windows(connection: AsyncConnection, *, now: datetime) -> int:
         )
         .distinct()
     )
+    closed = (await connection.execute(statement)).all()
+    windows: dict[int, Any] = {}
+    if closed:
+        ids = sorted({int(campaign_id) for campaign_id, _zone in closed})
+        found_windows = select(campaigns.c.id, campaigns.c.send_window).where(
+            campaigns.c.id.in_(ids)
+        )
+        windows = {int(key): value for key, value in (await connection.execute(found_windows)).all()}
     moved = 0
-    for campaign_id, zone, document in (await connection.execute(statement)).all():
+    for campaign_id, zone in closed:
+        document = windows.get(int(campaign_id))
+        if document is None:
+            continue
         window, found = SendWindow.parse(document), zone_named(zone)
         if found is None:
             continue
