@@ -5,8 +5,8 @@ tests.integration.shifted_clock 2026-12-10T08:00:00+00:00 serve --role worker --
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from campaignd.store.columns import Clock
@@ -29,7 +29,7 @@ def clock_at(moment: datetime) -> Iterator[None]:
 
 def main() -> None:
     shift_to(datetime.fromisoformat(sys.argv[1]))
-    from campaignd.cli import app  # noqa: PLC0415
+    from campaignd.cli import app
 
     sys.argv = ["campaignd", *sys.argv[2:]]
     app()

@@ -4,8 +4,13 @@ clock (``shifted_clock``) jumps to each wave instead of waiting for it."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,3 +275,49 @@ async def test_bad_send_windows_are_refused_and_another_organization_sees_nothin
     )
     assert edited.status_code == 200
     assert edited.json()["sendWindow"]["days"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def worker_process(database_url: str, smtp: SmtpServer, moment: datetime) -> str:
+    """``campaignd serve --role worker --burst`` in its own process, its clock at ``moment``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMPAIGND_")}
+    env |= {
+        "CAMPAIGND_DATABASE_URL": database_url,
+        "CAMPAIGND_EMAIL_TRANSPORT": smtp.url,
+        "CAMPAIGND_LOG_FORMAT": "text",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    command = [sys.executable, "-m", "tests.integration.shifted_clock", moment.isoformat()]
+    result = subprocess.run(
+        [*command, "serve", "--role", "worker", "--burst"],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+async def test_worker_processes_never_claim_a_wave_early(
+    api: Api, settings: Settings, database_url: str
+) -> None:
+    created = await api.create(recipients=ZONED)
+    campaign_id = int(created["id"])
+    await post(api, f"/campaigns/{campaign_id}/schedule", {"localTime": "2027-01-05T09:00"})
+    with clock_at(utc(2027, 1, 5, 0, 0, 1)):  # Tokyo's wave: the campaign starts
+        await scheduler_for(api.database, settings).run_burst()
+    with SmtpServer() as smtp:
+        url = database_url
+        for moment, expected in [
+            (utc(2027, 1, 5, 7, 59, 0), {"tokyo@example.org"}),  # Berlin's wave in a minute
+            (
+                utc(2027, 1, 5, 8, 0, 0, microsecond=300_000),
+                {"tokyo@example.org", "berlin@example.org"},
+            ),
+        ]:
+            await asyncio.to_thread(worker_process, url, smtp, moment)
+            assert sent_to(smtp) == expected, moment
+        await asyncio.to_thread(worker_process, url, smtp, utc(2027, 1, 5, 14, 0, 1))
+        assert len(smtp.messages) == len(ZONED)  # the UTC wave (09:00) and New York's (14:00)
