@@ -214,7 +214,9 @@ async def roll_windows(connection: AsyncConnection, *, now: datetime) -> int:
         found_windows = select(campaigns.c.id, campaigns.c.send_window).where(
             campaigns.c.id.in_(ids)
         )
-        windows = {int(key): value for key, value in (await connection.execute(found_windows)).all()}
+        windows = {
+            int(key): value for key, value in (await connection.execute(found_windows)).all()
+        }
     moved = 0
     for campaign_id, zone in closed:
         document = windows.get(int(campaign_id))
