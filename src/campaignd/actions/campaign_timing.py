@@ -37,6 +37,10 @@ def wave_fields(zone: str, at: datetime, recipients: int) -> dict[str, Any]:
         "local_time": at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M"),
         "at": at,
         "recipients": recipients,
+        "sent": None,
+        "queued": None,
+        "first_sent_at": None,
+        "lateness_seconds": None,
     }
 
 
