@@ -72,8 +72,12 @@ def _summary(campaign: Row) -> str:
     line += str(campaign["status"])
     if campaign["status"] == CampaignStatus.SCHEDULED.value:
         line += f" for {format_time(campaign['scheduled_for'])}"
+    if campaign.get("local_time"):
+        line += f" at {campaign['local_time']} in each recipient's zone"
     if campaign.get("status_reason"):
         line += f" ({campaign['status_reason']})"
+    if campaign.get("waiting"):
+        line += f" ({campaign['waiting']})"
     line += f", {campaign['recipient_count']} recipients"
     targets = _targets(campaign)
     return line if targets == "-" else f"{line}; {targets}"
