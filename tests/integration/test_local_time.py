@@ -321,3 +321,12 @@ async def test_worker_processes_never_claim_a_wave_early(
             assert sent_to(smtp) == expected, moment
         await asyncio.to_thread(worker_process, url, smtp, utc(2027, 1, 5, 14, 0, 1))
         assert len(smtp.messages) == len(ZONED)  # the UTC wave (09:00) and New York's (14:00)
+
+
+async def test_a_clone_keeps_the_send_window_but_not_the_local_time(api: Api) -> None:
+    window = {"start": "08:00", "end": "20:00", "days": ["mon", "tue"]}
+    campaign_id = int((await api.create(recipients=ZONED, sendWindow=window))["id"])
+    await post(api, f"/campaigns/{campaign_id}/schedule", {"localTime": "2027-01-05T09:00"})
+    copy = (await post(api, f"/campaigns/{campaign_id}/clone")).json()
+    assert copy["sendWindow"] == window
+    assert (copy["status"], copy["localTime"], copy["scheduledFor"]) == ("draft", None, None)

@@ -245,5 +245,6 @@ async def copy_campaign(
     )
 
 
-COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to")
-"""What a copy keeps besides its recipients: the content, never the schedule or status."""
+COPIED_FIELDS = ("subject", "html_body", "text_body", "from_address", "reply_to", "send_window")
+"""What a copy keeps besides its recipients: the content and its send window, never the
+schedule (nor a local time) or status."""

@@ -180,16 +180,6 @@ async def zone_counts(
     return [(None if name is None else str(name), count) for name, count in counts.items()]
 
 
-async def first_wave(connection: AsyncConnection, campaign: Row, *, now: datetime) -> datetime:
-    """The earliest instant a local-time campaign's recipients (explicit ones and, as of
-    now, its audience's) reach the local time: when the campaign starts. With nobody yet,
-    the local time in the default zone."""
-    timing = Timing.of(campaign)
-    assert timing is not None and timing.local is not None
-    waves = planned_waves(campaign, await zone_counts(connection, campaign, now=now), now=now)
-    return waves[0][1] if waves else timing.wave(timing.zone, now)
-
-
 async def roll_windows(connection: AsyncConnection, *, now: datetime) -> int:
     """Queued deliveries whose send window has closed wait for the next opening in their
     zone (started campaigns with a window; paused ones too, so a resume finds them right).
