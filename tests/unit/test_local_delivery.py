@@ -53,7 +53,14 @@ def test_a_wave_follows_the_zone_offset_of_its_own_day() -> None:
 
 def test_local_times_are_refused_with_an_offset_or_seconds() -> None:
     assert parse_local_time("2026-12-10T09:00") == datetime(2026, 12, 10, 9, 0)
-    for bad in ("2026-12-10T09:00+01:00", "tomorrow", "2026-12-10T09:00:30"):
+    for bad in (
+        "2026-12-10T09:00+01:00",
+        "tomorrow",
+        "2026-12-10T09:00:30",
+        "2026-12-10",
+        "0001-01-01T00:00",
+        "9999-12-31T23:59",
+    ):
         with pytest.raises(ValueError):
             parse_local_time(bad)
 

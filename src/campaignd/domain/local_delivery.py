@@ -28,6 +28,8 @@ ZONE_VARIABLE = "timezone"
 DEFAULT_ZONE = "UTC"
 """The default zone of a local-time campaign scheduled without one."""
 LOCAL_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+"""Local times outside these years are refused (every zone's instant stays representable)."""
 
 
 def zone_named(name: object) -> ZoneInfo | None:
@@ -42,10 +44,15 @@ def zone_named(name: object) -> ZoneInfo | None:
 
 def parse_local_time(text: str) -> datetime:
     """A wall-clock time without offset, to the minute (``2026-12-10T09:00``); naive."""
+    example = "a date and time without offset, like 2026-12-10T09:00"
+    if not isinstance(text, str) or len(text) < 16 or text[10:11] not in ("T", " "):
+        raise ValueError(example)
     try:
         moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise ValueError("a date and time without offset, like 2026-12-10T09:00") from None
+    except ValueError:
+        raise ValueError(example) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"a year from {FIRST_YEAR} to {LAST_YEAR}")
     if moment.tzinfo is not None:
         raise ValueError("no offset: the time is read in each recipient's zone")
     if moment.second or moment.microsecond:
