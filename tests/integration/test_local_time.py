@@ -139,6 +139,13 @@ async def test_three_zones_get_three_waves_across_a_dst_change(
         "Europe/Berlin": 3,
         "America/New_York": 1,
     }
+    log = (await api.call("acme_admin", "GET", "/campaigns/execution-log")).json()
+    run = next(item for item in log["executions"] if item["campaignId"] == campaign_id)
+    assert [(wave["zone"], wave["sent"]) for wave in run["waves"]] == [
+        ("Asia/Tokyo", 1),
+        ("Europe/Berlin", 3),
+        ("America/New_York", 1),
+    ]
     lateness = [wave["latenessSeconds"] for wave in progress.values()]
     assert all(0 <= seconds < 5 for seconds in lateness), lateness  # never early
 
