@@ -350,7 +350,7 @@ def schedule(
         "thu,fri (days left out: every day); 'none' removes the window.",
     ),
 ) -> None:
-    """Schedule a campaign for a future time, or for a local time in each recipient's zone.
+    """Schedule a campaign (a time, or a local time).
 
     Allowed when the campaign is a draft, scheduled (to reschedule it) or missed. A local
     time that does not exist (the clocks go forward) is refused with --at; one that happens
@@ -362,9 +362,8 @@ def schedule(
     Examples:
       campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
       campaignd campaign schedule 12 --at 2026-12-01T08:00:00Z
-      campaignd campaign schedule 12 --local-time 2026-12-10T09:00 --timezone Europe/Berlin
       campaignd campaign schedule 12 --local-time 2026-12-10T09:00 \\
-          --send-window 08:00-20:00/mon,tue,wed,thu,fri
+          --timezone Europe/Berlin --send-window 08:00-20:00/mon,tue,wed,thu,fri
     """
     if (at is None) == (local_time is None):
         raise fail("give either --at or --local-time")

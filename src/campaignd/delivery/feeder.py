@@ -31,6 +31,7 @@ logger = logging.getLogger("campaignd.delivery")
 
 IDLE_SECONDS = 1.0
 DUE_MARGIN = 0.001  # wake this long after a due instant, so the delivery is due
+UNCLAIMED_PAUSE = 0.05
 BURST_RETRY_HORIZON = 10.0  # a burst waits for retries due within this many seconds
 
 
@@ -101,7 +102,10 @@ class Feeder:
                 logger, "reading the next due time failed", level=logging.ERROR, error=repr(error)
             )
             return IDLE_SECONDS
-        return IDLE_SECONDS if due is None else due + DUE_MARGIN
+        if due is None:
+            return IDLE_SECONDS
+        # due already but not claimed here (its campaign halted in this process): no spin
+        return due + DUE_MARGIN if due > 0 else UNCLAIMED_PAUSE
 
     async def _round_safely(self) -> int:
         try:
