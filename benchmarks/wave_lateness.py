@@ -36,8 +36,8 @@ from campaignd.wakeups import LocalWakeups
 ZONES = ("Asia/Tokyo", "Europe/Berlin", "America/New_York")
 PER_ZONE = 10
 LOCAL_DAY = datetime(2027, 1, 5, 9, 0)
-SPREAD_MINUTES = 5
-LEAD_SECONDS = 3.0
+SPREAD_MINUTES = 20
+LEAD_SECONDS = 1.5
 VERBOSE = False
 
 

@@ -119,6 +119,7 @@ class Feeder:
         """Claim for every sending campaign a share of the free room."""
         campaigns = await self.refresh_campaigns()
         await self.hands.hand_back_set_aside()
+        campaigns = await self._with_something_due(campaigns)
         if not campaigns:
             return 0
         self._turn = (self._turn + 1) % len(campaigns)
@@ -131,6 +132,16 @@ class Feeder:
             share = max(1, room // (len(campaigns) - position))
             claimed += await self._claim(campaign, min(share, self.settings.batch_size))
         return claimed
+
+    async def _with_something_due(self, campaigns: list[Row]) -> list[Row]:
+        """Leave out local-time and send-window campaigns that wait for a later wave or
+        window (``queue.waiting_campaigns``): hours of them must not slow every round."""
+        timed = [int(row["id"]) for row in campaigns if row["timed"]]
+        if not timed:
+            return campaigns
+        async with self.database.connection() as connection:
+            waiting = await queue.waiting_campaigns(connection, timed, now=utcnow())
+        return [row for row in campaigns if int(row["id"]) not in waiting]
 
     async def _claim(self, campaign: Row, limit: int) -> int:
         campaign_id, organization_id = int(campaign["id"]), int(campaign["organization_id"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import suppressed_reason
@@ -45,8 +45,14 @@ class Outcome:
 
 async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
     """Campaigns whose deliveries may be claimed: sending and already fanned out."""
+    timed = (campaigns.c.local_time.is_not(None)) | (campaigns.c.send_window.is_not(None))
     statement = (
-        select(campaigns.c.id, campaigns.c.organization_id, campaigns.c.consecutive_errors)
+        select(
+            campaigns.c.id,
+            campaigns.c.organization_id,
+            campaigns.c.consecutive_errors,
+            timed.label("timed"),
+        )
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
             campaigns.c.fanned_out_at.is_not(None),
@@ -54,6 +60,27 @@ async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
         .order_by(campaigns.c.id)
     )
     return every(await connection.execute(statement))
+
+
+async def waiting_campaigns(
+    connection: AsyncConnection, campaign_ids: Sequence[int], *, now: datetime
+) -> set[int]:
+    """Of ``campaign_ids``, those with queued deliveries none of which is due now (a later
+    local-time wave, a closed send window): a claim would find nothing, so the feeder skips
+    them, and a round stays one claim per campaign with something to send."""
+    if not campaign_ids:
+        return set()
+    queued = (deliveries.c.campaign_id == campaigns.c.id, deliveries.c.status == QUEUED)
+    due_now = exists().where(
+        *queued,
+        (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+        (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
+        (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+    )
+    statement = select(campaigns.c.id).where(
+        campaigns.c.id.in_(list(campaign_ids)), exists().where(*queued), ~due_now
+    )
+    return {int(value) for value in (await connection.execute(statement)).scalars()}
 
 
 async def claim_batch(
