@@ -75,6 +75,7 @@ SECTIONS = (
     "dkim",
     "content",
     "lateness",
+    "waves",
     "memory",
     "import",
     "segments",
@@ -399,6 +400,37 @@ def measure_lateness(plan: Plan, report: Report) -> None:
         )
 
 
+def measure_wave_lateness(plan: Plan, report: Report) -> None:
+    """Lateness per local-time wave (``benchmarks/wave_lateness.py``)."""
+    from benchmarks import wave_lateness
+
+    count = plan.lateness_campaigns
+    step(f"wave lateness: {count} local-time campaigns, three zones each, on SQLite")
+    values = asyncio.run(wave_lateness.measure(count))
+    expected = count * len(wave_lateness.ZONES)
+    if len(values) < expected:
+        report.problems.append(f"waves: only {len(values)} of {expected} waves went out")
+    if not values:
+        return
+    note = f"{len(values)} waves of {count} campaigns, SQLite"
+    for name, value in (
+        ("p50", statistics.median(values)),
+        ("p99", _percentile(values, 0.99)),
+        ("max", max(values)),
+    ):
+        report.add(
+            Figure(
+                section="waves",
+                name=name,
+                value=value,
+                unit="s",
+                target="p99 < 1 s" if name == "p99" else "",
+                met=(value < 1.0) if name == "p99" else None,
+                note=note,
+            )
+        )
+
+
 # ---------------------------------------------------------------- memory of serve
 
 
@@ -657,6 +689,7 @@ MEASURES: dict[str, Callable[[Plan, Report], None]] = {
     "dkim": measure_signing,
     "content": lambda plan, report: measure_content(report, quick=plan.messages < 10_000),
     "lateness": measure_lateness,
+    "waves": measure_wave_lateness,
     "memory": measure_memory,
     "import": measure_import,
     "segments": lambda plan, report: measure_segment_count(

@@ -26,8 +26,7 @@ URL = "https://shop.example.org/spring"
 
 async def payloads(database: Database) -> list[tuple[str, dict[str, object]]]:
     return [
-        (str(row["event_type"]), json.loads(row["payload"]))
-        for row in await messages(database)
+        (str(row["event_type"]), json.loads(row["payload"])) for row in await messages(database)
     ]
 
 

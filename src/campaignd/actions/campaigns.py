@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.actions.campaign_targets import TargetNames, save_targets
+from campaignd.actions.campaign_timing import (
+    campaign_waves,
+    timing_fields,
+    with_first_and_last_wave,
+    with_wave_progress,
+    zone_fallbacks,
+)
 from campaignd.actions.dkim import Signing, campaign_signing
 from campaignd.actions.errors import Conflict, Invalid, NotFound, UnknownName
 from campaignd.actions.layouts import default_layout_name, layout_for_campaign
@@ -120,6 +127,10 @@ class Preview:
     """Variables beyond the first ``MAX_VARIABLES`` (by name), not counted."""
     dkim: Signing | None = None
     """How its messages are signed (None: the From address cannot be read)."""
+    waves: list[dict[str, Any]] = field(default_factory=list)
+    """A local-time campaign's waves (zone, local time, UTC instant, recipients)."""
+    zone_fallbacks: list[dict[str, str]] = field(default_factory=list)
+    """Recipients whose ``timezone`` is not a zone, and the default zone they get."""
 
 
 def cooldown_rules(services: Services) -> CooldownRules:
@@ -307,6 +318,7 @@ async def _view(
     campaign["recipient_count"] = sum(counts.values())
     targets = (await campaign_targets.targets_of(connection, [campaign_id]))[campaign_id]
     campaign["lists"], campaign["segments"] = targets.lists, targets.segments
+    campaign |= await timing_fields(connection, campaign, now=utcnow())  # local time, windows
     return campaign
 
 
@@ -502,6 +514,7 @@ async def revise_campaign(
             when: dict[str, Any] = {
                 "scheduled_for": revision.schedule,
                 "timezone": revision.timezone,
+                "local_time": None,
                 "status_reason": None,
             }
             steps.append(
@@ -675,6 +688,7 @@ async def schedule(
         detail=_schedule_detail(scheduled_for, timezone),
         scheduled_for=scheduled_for,
         timezone=timezone,
+        local_time=None,
         status_reason=None,
     )
     await services.wakeups.notify("scheduler")
@@ -767,6 +781,8 @@ async def preview_campaign(
         )
         checked = used[:MAX_VARIABLES]
         counted = await lacking_variables(connection, campaign_id, checked) if total else []
+        waves = await campaign_waves(connection, campaign, now=utcnow())
+        fallbacks = await zone_fallbacks(connection, campaign, limit=limit)
     described = {variable.name: variable for variable in checked}
     return Preview(
         campaign_id=campaign_id,
@@ -788,6 +804,8 @@ async def preview_campaign(
         ],
         unchecked_variables=[variable.name for variable in used[MAX_VARIABLES:]],
         dkim=signing,
+        waves=waves,
+        zone_fallbacks=fallbacks,
     )
 
 
@@ -795,16 +813,18 @@ async def upcoming(services: Services, principal: Principal, *, hours: float) ->
     if not 0 < hours <= 24 * 366:
         raise Invalid("hours: must be between 0 and 8784")
     async with services.database.connection() as connection:
-        return await campaigns.upcoming_campaigns(
+        rows = await campaigns.upcoming_campaigns(
             connection, until=utcnow() + timedelta(hours=hours), organization_id=principal.scope
         )
+        return await with_first_and_last_wave(connection, rows, now=utcnow())
 
 
 async def execution_log(services: Services, principal: Principal, *, limit: int = 100) -> list[Row]:
     if not 0 < limit <= 1000:
         raise Invalid("limit: must be between 1 and 1000")
     async with services.database.connection() as connection:
-        return await runs.execution_log(connection, organization_id=principal.scope, limit=limit)
+        rows = await runs.execution_log(connection, organization_id=principal.scope, limit=limit)
+        return await with_wave_progress(connection, rows, now=utcnow())
 
 
 async def list_recipients(

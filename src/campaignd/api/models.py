@@ -61,6 +61,11 @@ class CampaignCreate(RequestModel):
     scheduled_for: AwareDatetime | None = None
     category: str | None = Field(None, max_length=63)
     """One of the organization's categories (its frequency rules apply); None: none."""
+    send_window: dict[str, Any] | None = Field(
+        None,
+        description='hours of the recipient\'s day: {"start": "08:00", "end": "20:00",'
+        ' "days": ["mon", "tue", "wed", "thu", "fri"]}',
+    )
 
 
 class CampaignEdit(RequestModel):
@@ -81,10 +86,23 @@ class CampaignEdit(RequestModel):
     """Replaces the segments it targets ([] for none); left out: unchanged."""
     category: str | None = Field(None, max_length=63)
     """A category of the organization, or null for none; left out: unchanged."""
+    send_window: dict[str, Any] | None = None
+    """Replaces the send window (null: none); left out: unchanged."""
 
 
 class ScheduleRequest(RequestModel):
-    scheduled_for: AwareDatetime
+    """Either ``scheduledFor`` (one instant) or ``localTime`` (in each recipient's zone)."""
+
+    scheduled_for: AwareDatetime | None = None
+    local_time: str | None = Field(
+        None,
+        max_length=32,
+        description="a time without offset (2026-12-10T09:00), sent at that time in each"
+        " recipient's zone: their `timezone` variable, else `timezone`",
+    )
+    timezone: str | None = Field(
+        None, max_length=64, description="with localTime: the zone of recipients without one"
+    )
 
 
 class RecipientsRequest(RequestModel):
@@ -131,6 +149,24 @@ class CampaignFeedback(ResponseModel):
     unsubscribe_rate: float
 
 
+class SendWindowModel(ResponseModel):
+    start: str
+    end: str
+    days: list[str]
+
+
+class Wave(ResponseModel):
+    zone: str
+    local_time: str
+    at: datetime
+    recipients: int
+    sent: int | None = None
+    queued: int | None = None
+    first_sent_at: datetime | None = None
+    lateness_seconds: float | None = None
+    """First message of the wave sent minus its instant."""
+
+
 class Campaign(ResponseModel):
     id: int
     name: str
@@ -164,6 +200,16 @@ class Campaign(ResponseModel):
     """When its per-recipient rows were pruned (``counts`` are those they had); None: kept."""
     feedback: CampaignFeedback | None = None
     """Bounces, complaints and unsubscribes, with rates (``GET .../campaigns/{id}`` only)."""
+    local_time: str | None = None
+    """Scheduled at this time in each recipient's zone (None: at ``scheduledFor``)."""
+    send_window: SendWindowModel | None = None
+    waves: list[Wave] = Field(default_factory=list)
+    """A local-time campaign's waves (zone, local time, UTC instant, recipients; progress
+    once it started), soonest first."""
+    waiting: str | None = None
+    """Why a started campaign sends nothing now (``waiting for the send window, next opens
+    at ...``); None when it is sending or not started."""
+    waiting_until: datetime | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -201,6 +247,10 @@ class UpcomingCampaign(ResponseModel):
     scheduled_for: datetime
     timezone: str | None = None
     recipient_count: int
+    local_time: str | None = None
+    first_wave: Wave | None = None
+    """A local-time campaign's first wave (it starts then) and its last."""
+    last_wave: Wave | None = None
 
 
 class Upcoming(ResponseModel):
@@ -224,6 +274,8 @@ class Execution(ResponseModel):
     skipped: int
     error: str | None
     lateness_seconds: float | None
+    waves: list[Wave] = Field(default_factory=list)
+    """The newest run of a local-time campaign: its waves' progress and lateness."""
 
 
 class ExecutionLog(ResponseModel):
@@ -275,6 +327,16 @@ class Preview(ResponseModel):
     unchecked_variables: list[str]
     dkim: DkimSigning | None = None
     """None only when the From address cannot be read (nothing would be sent)."""
+    waves: list[Wave] = Field(default_factory=list)
+    """A local-time campaign's waves: zone, local and UTC time, recipients."""
+    zone_fallbacks: list[ZoneFallback] = Field(default_factory=list)
+    """Recipients whose ``timezone`` variable is not a time zone (they get the default)."""
+
+
+class ZoneFallback(ResponseModel):
+    email: str
+    given: str
+    used: str
 
 
 class Suppression(ResponseModel):

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones, frequency
+from campaignd.actions import local_time as local_time_actions
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.dkim import Signing
 from campaignd.actions.errors import Invalid
@@ -72,8 +73,12 @@ def _summary(campaign: Row) -> str:
     line += str(campaign["status"])
     if campaign["status"] == CampaignStatus.SCHEDULED.value:
         line += f" for {format_time(campaign['scheduled_for'])}"
+    if campaign.get("local_time"):
+        line += f" at {campaign['local_time']} in each recipient's zone"
     if campaign.get("status_reason"):
         line += f" ({campaign['status_reason']})"
+    if campaign.get("waiting"):
+        line += f" ({campaign['waiting']})"
     line += f", {campaign['recipient_count']} recipients"
     targets = _targets(campaign)
     return line if targets == "-" else f"{line}; {targets}"
@@ -307,8 +312,8 @@ def import_(
 @app.command("schedule")
 def schedule(
     campaign_id: int = CAMPAIGN_ID,
-    at: str = typer.Option(
-        ...,
+    at: str | None = typer.Option(
+        None,
         "--at",
         metavar="TIME",
         help="A date and time: '2026-12-01 09:00' with --tz, or ISO 8601 with an offset.",
@@ -324,32 +329,96 @@ def schedule(
         metavar="0|1",
         help="When --at happens twice (the clocks go back): 0 the first, 1 the second.",
     ),
+    local_time: str | None = typer.Option(
+        None,
+        "--local-time",
+        metavar="TIME",
+        help="Instead of --at: this time (2026-12-10T09:00, no offset) in each recipient's"
+        " zone, their 'timezone' variable, else --timezone.",
+    ),
+    timezone: str | None = typer.Option(
+        None,
+        "--timezone",
+        metavar="ZONE",
+        help="With --local-time: the zone of recipients without a 'timezone' variable"
+        " (default UTC).",
+    ),
+    send_window: str | None = typer.Option(
+        None,
+        "--send-window",
+        metavar="HH:MM-HH:MM[/DAYS]",
+        help="Send only in these hours of the recipient's day, e.g. 08:00-20:00/mon,tue,wed,"
+        "thu,fri (days left out: every day); 'none' removes the window.",
+    ),
 ) -> None:
-    """Schedule a campaign for a future time.
+    """Schedule a campaign (a time, or a local time).
 
     Allowed when the campaign is a draft, scheduled (to reschedule it) or missed. A local
-    time that does not exist (the clocks go forward) is refused; one that happens twice is
-    taken as the first unless --fold 1, and the command says which.
+    time that does not exist (the clocks go forward) is refused with --at; one that happens
+    twice is taken as the first unless --fold 1, and the command says which. With
+    --local-time a skipped time is sent the length of the jump later and a repeated one at
+    its first occurrence (docs/scheduling.md); the campaign starts at its earliest wave.
 
     \b
     Examples:
       campaignd campaign schedule 12 --at "2026-12-01 09:00" --tz Europe/Berlin
       campaignd campaign schedule 12 --at 2026-12-01T08:00:00Z
+      campaignd campaign schedule 12 --local-time 2026-12-10T09:00 \\
+          --timezone Europe/Berlin --send-window 08:00-20:00/mon,tue,wed,thu,fri
     """
-    try:
-        parsed = parse_time(at, timezone=tz, option="--tz", fold=fold, fold_option="--fold")
-    except TimeError as error:
-        raise fail(str(error)) from None
-    moment = parsed.moment
-    if parsed.note:
-        note(parsed.note)
+    if (at is None) == (local_time is None):
+        raise fail("give either --at or --local-time")
+    if local_time is None and timezone is not None:
+        raise fail("--timezone goes with --local-time (--at takes --tz)")
+    window = _send_window_option(send_window)
+    moment = None
+    if at is not None:
+        try:
+            parsed = parse_time(at, timezone=tz, option="--tz", fold=fold, fold_option="--fold")
+        except TimeError as error:
+            raise fail(str(error)) from None
+        moment = parsed.moment
+        if parsed.note:
+            note(parsed.note)
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> Row:
+        if local_time is not None:  # refused before anything changes
+            local_time_actions.check_local_time(local_time)
+            local_time_actions.check_default_zone(timezone)
+        if send_window is not None:
+            await local_time_actions.set_send_window(services, principal, campaign_id, window)
+        if local_time is not None:
+            return await local_time_actions.schedule_local(
+                services, principal, campaign_id, local_time, timezone=timezone
+            )
+        assert moment is not None
         return await actions.schedule(services, principal, campaign_id, moment)
 
     campaign = run_action(settings, work)
     console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
+    for wave in campaign.get("waves") or []:
+        console.print(
+            f"  wave {wave['zone']}: {wave['local_time']} local,"
+            f" {format_time(wave['at'])}, {wave['recipients']} recipients",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _send_window_option(text: str | None) -> dict[str, Any] | None:
+    """``08:00-20:00/mon,tue`` as a send window document (None for none)."""
+    if text is None or text.strip().lower() == "none":
+        return None
+    hours, _, days = text.partition("/")
+    start, _, end = hours.partition("-")
+    document: dict[str, Any] = {"start": start.strip(), "end": end.strip()}
+    if days:
+        document["days"] = [day.strip().lower() for day in days.split(",") if day.strip()]
+    try:
+        return local_time_actions.check_send_window(document)
+    except Invalid as error:
+        raise fail(f"--send-window: {error.detail}") from None
 
 
 @app.command("category")

@@ -30,6 +30,8 @@ from campaignd.wakeups import Wakeups
 logger = logging.getLogger("campaignd.delivery")
 
 IDLE_SECONDS = 1.0
+DUE_MARGIN = 0.001  # wake this long after a due instant, so the delivery is due
+UNCLAIMED_PAUSE = 0.05
 BURST_RETRY_HORIZON = 10.0  # a burst waits for retries due within this many seconds
 
 
@@ -57,7 +59,10 @@ class Feeder:
                 # a process that cannot announce it (the CLI without Redis) takes hold too
                 await first_of(stop.wait(), self.hands.wait_for_room(), asyncio.sleep(IDLE_SECONDS))
             elif claimed == 0:
-                await first_of(stop.wait(), self.wakeups.wait("workers", IDLE_SECONDS))
+                # a delivery due within the second (a local-time wave, a send window
+                # opening) is claimed at its instant, not at the next idle round
+                idle = min(IDLE_SECONDS, max(0.0, await self._next_due_in_safely()))
+                await first_of(stop.wait(), self.wakeups.wait("workers", idle))
 
     async def run_burst(self) -> None:
         """Claim everything claimable now (and retries due soon), then return."""
@@ -84,9 +89,23 @@ class Feeder:
         return [row for row in campaigns if int(row["id"]) in self.hands.campaigns]
 
     async def _next_retry_in(self) -> float | None:
+        now = utcnow()
         async with self.database.connection() as connection:
-            due = await queue.next_retry_at(connection)
-        return None if due is None else (due - utcnow()).total_seconds()
+            due = await queue.next_retry_at(connection, now=now)
+        return None if due is None else (due - now).total_seconds()
+
+    async def _next_due_in_safely(self) -> float:
+        try:
+            due = await self._next_retry_in()
+        except Exception as error:
+            log_event(
+                logger, "reading the next due time failed", level=logging.ERROR, error=repr(error)
+            )
+            return IDLE_SECONDS
+        if due is None:
+            return IDLE_SECONDS
+        # due already but not claimed here (its campaign halted in this process): no spin
+        return due + DUE_MARGIN if due > 0 else UNCLAIMED_PAUSE
 
     async def _round_safely(self) -> int:
         try:
@@ -100,6 +119,7 @@ class Feeder:
         """Claim for every sending campaign a share of the free room."""
         campaigns = await self.refresh_campaigns()
         await self.hands.hand_back_set_aside()
+        campaigns = await self._with_something_due(campaigns)
         if not campaigns:
             return 0
         self._turn = (self._turn + 1) % len(campaigns)
@@ -112,6 +132,16 @@ class Feeder:
             share = max(1, room // (len(campaigns) - position))
             claimed += await self._claim(campaign, min(share, self.settings.batch_size))
         return claimed
+
+    async def _with_something_due(self, campaigns: list[Row]) -> list[Row]:
+        """Leave out local-time and send-window campaigns that wait for a later wave or
+        window (``queue.waiting_campaigns``): hours of them must not slow every round."""
+        timed = [int(row["id"]) for row in campaigns if row["timed"]]
+        if not timed:
+            return campaigns
+        async with self.database.connection() as connection:
+            waiting = await queue.waiting_campaigns(connection, timed, now=utcnow())
+        return [row for row in campaigns if int(row["id"]) not in waiting]
 
     async def _claim(self, campaign: Row, limit: int) -> int:
         campaign_id, organization_id = int(campaign["id"]), int(campaign["organization_id"])

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -29,6 +29,7 @@ from campaignd.settings import Settings
 from campaignd.store import campaigns, retention, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.due_times import next_window_change, roll_windows
 from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.rows import Row
 from campaignd.wakeups import Wakeups
@@ -84,6 +85,8 @@ class Scheduler:
         self._fanout_failures: dict[int, int] = {}
         self._pruning: asyncio.Task[None] | None = None
         self._pruned_at: float | None = None
+        self._next_change: datetime | None = None
+        """When the next local-time wave or send window comes due (woken for it)."""
 
     async def tick(self) -> TickReport:
         """One pass, only while leader (tries to take the lock once when not)."""
@@ -94,6 +97,7 @@ class Scheduler:
         await self._guarded(report, "starting due campaigns failed", self._start_due)
         await self._guarded(report, "fan-out pass failed", self._fan_out_started)
         await self._guarded(report, "finishing campaigns failed", self._finish_done)
+        await self._guarded(report, "keeping send windows failed", self._keep_due_times)
         report.leader = report.leader and self.lock.is_leader
         return report
 
@@ -325,6 +329,19 @@ class Scheduler:
             if finished is not None:
                 self._finished(finished, report)
 
+    async def _keep_due_times(self, report: TickReport) -> None:
+        """Deliveries whose send window closed wait for the next opening
+        (``store.due_times``); workers are woken when a wave or a window comes due."""
+        now = utcnow()
+        moved = await in_transaction(self.database, partial(roll_windows, now=now))
+        if moved:
+            log_event(
+                logger, "send windows closed; deliveries wait for the next opening", count=moved
+            )
+        change, self._next_change = self._next_change, None
+        if change is not None and change <= now:
+            await self.wakeups.notify("workers")
+
     async def _finish_in(self, campaign_id: int, connection: AsyncConnection) -> Row | None:
         return await runs.finish_if_done(connection, campaign_id, now=utcnow())
 
@@ -347,6 +364,9 @@ class Scheduler:
             due = await campaigns.next_due_time(connection)
             if await campaigns.campaigns_to_fan_out(connection):
                 return 0.0
+            self._next_change = await next_window_change(connection, now=utcnow())
+        if self._next_change is not None:  # a wave or a window opening or closing
+            due = self._next_change if due is None else min(due, self._next_change)
         if due is None:
             return interval
         return min(interval, max(0.0, (due - utcnow()).total_seconds() + WAKE_MARGIN))

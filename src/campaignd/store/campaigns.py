@@ -256,5 +256,7 @@ COPIED_FIELDS = (
     "category",
     "track_clicks",
     "track_opens",
+    "send_window",
 )
-"""What a copy keeps besides its recipients: the content, never the schedule or status."""
+"""What a copy keeps besides its recipients: the content and its send window, never the
+schedule (nor a local time) or status."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
@@ -40,5 +40,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
+class Clock:
+    """The process's reading of now: the system clock, moved by ``shift`` (zero unless a
+    rehearsal or a test sets it, to see tomorrow's local-time waves and send windows go by
+    without waiting for them)."""
+
+    shift = timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + Clock.shift

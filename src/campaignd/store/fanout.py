@@ -24,6 +24,7 @@ from campaignd.store.campaign_audience import (
     recipients_and_audience,
 )
 from campaignd.store.dialect import allow_memory_for_joins
+from campaignd.store.due_times import Timing, plan_due_times
 from campaignd.store.frequency import preview_by_rules, reserve_by_rules, write_entries
 from campaignd.store.frequency_rules import rule_sets
 from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
@@ -102,7 +103,7 @@ async def fan_out(
             campaigns.c.fanned_out_at.is_(None),
         )
         .values(fanned_out_at=now)
-        .returning(campaigns.c.organization_id, campaigns.c.name, campaigns.c.category)
+        .returning(*campaigns.c)
     )
     campaign = (await connection.execute(claim)).mappings().first()
     if campaign is None:
@@ -147,6 +148,9 @@ async def fan_out(
             rules=applied.rules,
             now=now,
         )
+    timing = Timing.of(dict(campaign))
+    if timing is not None:  # local time or a send window: each delivery gets its due instant
+        await plan_due_times(connection, campaign_id, timing, now=now)
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )

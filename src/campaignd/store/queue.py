@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import suppressed_reason
@@ -45,8 +45,14 @@ class Outcome:
 
 async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
     """Campaigns whose deliveries may be claimed: sending and already fanned out."""
+    timed = (campaigns.c.local_time.is_not(None)) | (campaigns.c.send_window.is_not(None))
     statement = (
-        select(campaigns.c.id, campaigns.c.organization_id, campaigns.c.consecutive_errors)
+        select(
+            campaigns.c.id,
+            campaigns.c.organization_id,
+            campaigns.c.consecutive_errors,
+            timed.label("timed"),
+        )
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
             campaigns.c.fanned_out_at.is_not(None),
@@ -54,6 +60,27 @@ async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
         .order_by(campaigns.c.id)
     )
     return every(await connection.execute(statement))
+
+
+async def waiting_campaigns(
+    connection: AsyncConnection, campaign_ids: Sequence[int], *, now: datetime
+) -> set[int]:
+    """Of ``campaign_ids``, those with queued deliveries none of which is due now (a later
+    local-time wave, a closed send window): a claim would find nothing, so the feeder skips
+    them, and a round stays one claim per campaign with something to send."""
+    if not campaign_ids:
+        return set()
+    queued = (deliveries.c.campaign_id == campaigns.c.id, deliveries.c.status == QUEUED)
+    due_now = exists().where(
+        *queued,
+        (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+        (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
+        (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+    )
+    statement = select(campaigns.c.id).where(
+        campaigns.c.id.in_(list(campaign_ids)), exists().where(*queued), ~due_now
+    )
+    return {int(value) for value in (await connection.execute(statement)).scalars()}
 
 
 async def claim_batch(
@@ -87,6 +114,9 @@ async def claim_batch(
             deliveries.c.campaign_id == campaign_id,
             deliveries.c.status == QUEUED,
             (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+            # store.due_times: local-time waves, send windows (NULL: due now, no end)
+            (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+            (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
             still_sending,
         )
         .order_by(deliveries.c.id)
@@ -430,16 +460,33 @@ async def skip_suppressed(
     )
 
 
-async def next_retry_at(connection: AsyncConnection) -> datetime | None:
-    """When the earliest queued retry of a sending campaign becomes due."""
+async def next_retry_at(connection: AsyncConnection, *, now: datetime) -> datetime | None:
+    """When the earliest queued retry, or delivery due later (``due_at``), of a sending
+    campaign becomes due."""
+    open_now = (
+        (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
+        (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
+    )
+    retry = await _earliest(connection, deliveries.c.next_attempt_at, where=open_now)
+    due = await _earliest(connection, deliveries.c.due_at, where=(deliveries.c.due_at > now,))
+    return min((value for value in (retry, due) if value is not None), default=None)
+
+
+async def _earliest(
+    connection: AsyncConnection,
+    column: ColumnElement[datetime],
+    *,
+    where: tuple[ColumnElement[bool], ...],
+) -> datetime | None:
     statement = (
-        select(func.min(deliveries.c.next_attempt_at))
+        select(func.min(column))
         .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
         .where(
             campaigns.c.status == CampaignStatus.SENDING.value,
             campaigns.c.fanned_out_at.is_not(None),
             deliveries.c.status == QUEUED,
-            deliveries.c.next_attempt_at.is_not(None),
+            column.is_not(None),
+            *where,
         )
     )
     value: datetime | None = (await connection.execute(statement)).scalar_one_or_none()

@@ -61,6 +61,8 @@ campaigns = Table(
     Column("status_reason", Text),
     Column("scheduled_for", UtcDateTime),
     Column("timezone", String(64)),
+    Column("local_time", String(16)),
+    Column("send_window", JSON),
     Column("started_at", UtcDateTime),
     Column("fanned_out_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
@@ -85,7 +87,12 @@ campaigns = Table(
 ``pruned_counts`` the counts per delivery status they had, shown from then on.
 
 ``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
-scheduled with a bare offset (the API), and the campaign is then shown in UTC."""
+scheduled with a bare offset (the API), and the campaign is then shown in UTC. For a
+local-time campaign it is the default zone of recipients without a ``timezone`` variable.
+
+``local_time``: a wall-clock time (``2026-12-10T09:00``) read in each recipient's zone, or
+None for one instant; ``send_window``: ``{"start", "end", "days"}`` in the recipient's zone
+(``domain.send_windows``). ``scheduled_for`` is then the earliest wave's instant."""
 
 deliveries = Table(
     "deliveries",
@@ -106,8 +113,12 @@ deliveries = Table(
     Column("sent_at", UtcDateTime),
     Column("server_reply", Text),
     Column("last_error", Text),
+    Column("due_at", UtcDateTime),
+    Column("window_closes_at", UtcDateTime),
+    Column("timezone", String(64)),
     UniqueConstraint("campaign_id", "email"),
     Index("ix_deliveries_queue", "campaign_id", "status", "id"),
+    Index("ix_deliveries_due", "campaign_id", "status", "due_at"),
     Index(
         "ix_deliveries_leases",
         "lease_owner",

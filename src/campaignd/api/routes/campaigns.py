@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import clones, frequency
+from campaignd.actions import clones, frequency, local_time
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.actions.feedback import campaign_figures
@@ -91,6 +91,7 @@ async def create_campaign(
     await frequency.check_category(
         services, principal, body.category, organization=body.organization
     )
+    window = local_time.check_send_window(body.send_window)
     row, report = await actions.create_campaign(
         services,
         principal,
@@ -103,6 +104,8 @@ async def create_campaign(
     if body.category is not None:
         await frequency.set_campaign_category(services, principal, int(row["id"]), body.category)
         row = await actions.get_campaign(services, principal, int(row["id"]))
+    if window is not None:
+        row = await local_time.set_send_window(services, principal, int(row["id"]), window)
     created = CreatedCampaign.model_validate(row)
     if report is not None:
         created.import_ = import_report(report)
@@ -158,19 +161,25 @@ async def edit_campaign(
         if name in changes and changes[name] is None:
             raise Invalid(f"{wire}: must be true or false")
     targets = TargetNames(lists=changes.pop("lists", None), segments=changes.pop("segments", None))
-    if "category" not in changes:
-        return campaign(
-            await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
+    has_window = "send_window" in changes
+    window = local_time.check_send_window(changes.pop("send_window")) if has_window else None
+    has_category = "category" in changes
+    category = changes.pop("category", None)
+    if has_category:
+        current = await actions.get_campaign(services, principal, campaign_id)
+        await frequency.check_category(
+            services, principal, category, organization=str(current["organization"])
         )
-    category = changes.pop("category")
-    current = await actions.get_campaign(services, principal, campaign_id)
-    await frequency.check_category(
-        services, principal, category, organization=str(current["organization"])
-    )
-    if changes or targets:
-        await actions.edit_campaign(services, principal, campaign_id, changes, targets=targets)
-    await frequency.set_campaign_category(services, principal, campaign_id, category)
-    return campaign(await actions.get_campaign(services, principal, campaign_id))
+    if changes or targets or not (has_window or has_category):
+        row = await actions.edit_campaign(
+            services, principal, campaign_id, changes, targets=targets
+        )
+    if has_category:
+        await frequency.set_campaign_category(services, principal, campaign_id, category)
+        row = await actions.get_campaign(services, principal, campaign_id)
+    if has_window:
+        row = await local_time.set_send_window(services, principal, campaign_id, window)
+    return campaign(row)
 
 
 @router.delete(

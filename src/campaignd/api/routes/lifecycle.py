@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions import local_time
+from campaignd.actions.errors import Invalid
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.models import (
     CONFLICT_RESPONSES,
@@ -31,7 +33,20 @@ async def schedule(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> Campaign:
-    """Schedule a draft or missed campaign (or move a scheduled one) to a future time."""
+    """Schedule a draft or missed campaign (or move a scheduled one) to a future time:
+    ``scheduledFor`` (one instant), or ``localTime`` with ``timezone`` (that time in each
+    recipient's zone, see docs/scheduling.md)."""
+    if (body.scheduled_for is None) == (body.local_time is None):
+        raise Invalid("scheduledFor: give either scheduledFor or localTime (with timezone)")
+    if body.local_time is not None:
+        return campaign(
+            await local_time.schedule_local(
+                services, principal, campaign_id, body.local_time, timezone=body.timezone
+            )
+        )
+    if body.timezone is not None:
+        raise Invalid("timezone: only with localTime (scheduledFor carries its offset)")
+    assert body.scheduled_for is not None
     return campaign(await actions.schedule(services, principal, campaign_id, body.scheduled_for))
 
 

@@ -1,7 +1,7 @@
 """Frequency rules per organization and category; one ledger entry per message
 
 Revision ID: 0013_frequency_rules
-Revises: 0011_feedback
+Revises: 0012_local_time
 Create Date: 2026-12-01 21:45:00
 
 ``frequency_rules`` holds an organization's rules (``category`` '') and those of its
@@ -19,7 +19,7 @@ from alembic import op
 import campaignd.store.columns
 
 revision = "0013_frequency_rules"
-down_revision = "0011_feedback"
+down_revision = "0012_local_time"
 branch_labels = None
 depends_on = None
 
