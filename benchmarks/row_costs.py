@@ -43,7 +43,15 @@ from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
 
-TABLES = ("deliveries", "cooldown_ledger", "campaigns", "runs", "suppressions", "audit_log")
+TABLES = (
+    "deliveries",
+    "cooldown_ledger",
+    "ledger_entries",
+    "campaigns",
+    "runs",
+    "suppressions",
+    "audit_log",
+)
 console = Console()
 
 

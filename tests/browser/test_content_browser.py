@@ -22,7 +22,8 @@ LAYOUT = (
 
 
 def add_layout(page: Page) -> None:
-    page.click("nav >> text=Layouts")
+    page.click("nav >> text=Settings")
+    page.click(".settings-list >> text=Layouts")
     expect(page.locator("h1")).to_have_text("Layouts")
     expect(page.get_by_text("No layouts yet")).to_be_visible()
     page.fill("#name", "nohole")

@@ -48,7 +48,8 @@ def test_add_publish_and_remove_on_a_phone(
     )
     phone = context.new_page()
     sign_in(phone, server, token)
-    phone.click("nav >> text=DKIM")
+    phone.click("nav >> text=Settings")
+    phone.click(".settings-list >> text=DKIM keys")
     expect(phone.locator("h1")).to_have_text("DKIM keys")
     expect(phone.get_by_text("No DKIM keys yet")).to_be_visible()
 

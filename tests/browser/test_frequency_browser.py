@@ -20,7 +20,8 @@ def test_set_rules_add_a_category_and_reset(
     context = browser.new_context(viewport={"width": width, "height": 844})
     page = context.new_page()
     sign_in(page, server, token)
-    page.click("nav >> text=Rules")
+    page.click("nav >> text=Settings")
+    page.click(".settings-list >> text=Frequency rules")
     expect(page.locator("h1")).to_have_text("Frequency rules")
     own = page.locator("[data-rules=organization]")
     # The live server runs with COOLDOWN_DAYS=0: the default is no rule at all.

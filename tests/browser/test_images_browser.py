@@ -43,7 +43,8 @@ def test_upload_see_copy_and_remove(
     context = browser.new_context(viewport={"width": width, "height": 860})
     page = context.new_page()
     sign_in(page, server, token)
-    page.click("nav >> text=Images")
+    page.click("nav >> text=Settings")
+    page.click(".settings-list >> text=Images")
     expect(page.locator("h1")).to_have_text("Images")
     expect(page.get_by_text("No images yet")).to_be_visible()
 

@@ -36,7 +36,8 @@ def suppressed(seeder: Seeder) -> list[str]:
 def test_add_see_it_listed_and_remove_it(page: Page, server: LiveServer, seeder: Seeder) -> None:
     token = admin(seeder)
     sign_in(page, server, token)
-    page.click("nav >> text=Suppressions")
+    page.click("nav >> text=Settings")
+    page.click(".settings-list >> text=Suppressions")
     expect(page.locator("h1")).to_have_text("Suppression list")
     expect(page.get_by_text("Nobody is suppressed yet")).to_be_visible()
 
