@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from campaignd.actions import campaigns as campaign_actions
 from campaignd.actions import contacts as contact_actions
+from campaignd.actions import frequency
 from campaignd.actions import lists as list_actions
 from campaignd.actions import segments as segment_actions
 from campaignd.actions.contacts import contact_batch, contact_limits
@@ -489,3 +490,43 @@ async def test_viewers_look_but_do_not_change(client: httpx.AsyncClient, world: 
         f"{SEGMENTS}/count", data={"csrf_token": csrf, "filter": '{"all": []}'}
     )
     assert count_of(live.text) == 4
+
+
+async def test_the_campaign_form_puts_a_campaign_in_a_category(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await frequency.change_rules(
+        world.services,
+        world.system,
+        rules=[{"max": 5, "days": 7}],
+        category="product-updates",
+        organization="acme",
+    )
+    csrf = await sign_in(client, world.acme_admin)
+    form = await client.get("/admin/marketing/campaigns/new")
+    assert '<option value="product-updates"' in form.text
+    fields = {"csrf_token": csrf, "subject": "Hello", "text_body": "Hi", "targets_shown": "1"}
+    created = await client.post(
+        "/admin/marketing/campaigns/new",
+        data=fields | {"name": "Release", "category_shown": "1", "category": "product-updates"},
+    )
+    assert created.status_code == 303, created.text
+    campaign_id = int(created.headers["location"].rsplit("/", 1)[1])
+    detail = await client.get(created.headers["location"])
+    assert re.search(r"<dt>Category</dt><dd>product-updates</dd>", detail.text)
+    # an unknown category is refused next to the field and changes nothing
+    unknown = await client.post(
+        f"/admin/marketing/campaigns/{campaign_id}/edit",
+        data=fields | {"name": "Release 2", "category_shown": "1", "category": "nope"},
+    )
+    assert unknown.status_code == 422
+    assert 'data-field-error="category"' in unknown.text
+    kept = await campaign_actions.get_campaign(world.services, world.system, campaign_id)
+    assert (kept["name"], kept["category"]) == ("Release", "product-updates")
+    # "None" takes it out of the category
+    await client.post(
+        f"/admin/marketing/campaigns/{campaign_id}/edit",
+        data=fields | {"name": "Release", "category_shown": "1", "category": ""},
+    )
+    kept = await campaign_actions.get_campaign(world.services, world.system, campaign_id)
+    assert kept["category"] is None

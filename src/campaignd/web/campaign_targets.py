@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from fastapi import Request
 from starlette.datastructures import FormData
 
+from campaignd.actions import frequency
 from campaignd.actions import lists as list_actions
 from campaignd.actions import segments as segment_actions
 from campaignd.actions.campaign_targets import TargetNames
@@ -40,6 +41,31 @@ async def target_choices(
     return TargetNames(
         lists=[item.name for item in lists], segments=[item.name for item in segments]
     )
+
+
+async def category_choices(
+    request: Request, viewer: Viewer, organization: str | None
+) -> list[str] | None:
+    """The organization's campaign categories (each with its own frequency rules), or None
+    when the form does not know the organization yet."""
+    if viewer.is_platform_admin and not organization:
+        return None
+    named = organization if viewer.is_platform_admin else None
+    try:
+        view = await frequency.show_rules(
+            services_of(request), viewer.principal, organization=named
+        )
+    except ActionError:
+        return None
+    return list(view.sets.categories)
+
+
+def chosen_category(form: FormData) -> tuple[bool, str | None]:
+    """(whether the form showed the category picker, the category chosen: None for none)."""
+    if form.get(SHOWN_FIELD) is None or form.get("category_shown") is None:
+        return False, None
+    value = form.get("category")
+    return True, value if isinstance(value, str) and value else None
 
 
 def chosen_targets(form: FormData) -> TargetNames | None:

@@ -29,6 +29,7 @@ FIELDS = {
     "timezone": "timezone",
     "lists": "lists",
     "segments": "segments",
+    "category": "category",
 }
 """The prefix of a problem (the API's or the form's own name of a field) -> the form field."""
 
@@ -47,9 +48,10 @@ LABELS = {
     "timezone": "Time zone",
     "lists": "Lists",
     "segments": "Segments",
+    "category": "Category",
 }
 
-ANCHORS = {"when": "date", "lists": "targets", "segments": "targets"}
+ANCHORS = {"when": "date", "lists": "targets", "segments": "targets", "category": "targets"}
 """The input to jump to for a field that spans several (date and time: the date)."""
 
 _TEMPLATE_ERROR = re.compile(r"^(?:\w+Error|\w+Exception): (?P<message>.*)$", re.DOTALL)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from campaignd.actions import campaigns as actions
+from campaignd.actions import frequency
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
@@ -18,7 +19,13 @@ from campaignd.domain.lifecycle import Action, CampaignStatus, is_allowed
 from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer, ViewerDep
-from campaignd.web.campaign_targets import changed_targets, chosen_targets, target_choices
+from campaignd.web.campaign_targets import (
+    category_choices,
+    changed_targets,
+    chosen_category,
+    chosen_targets,
+    target_choices,
+)
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.form_errors import FieldError, field_error
@@ -107,6 +114,8 @@ async def _form_page(
         "csv_name": csv_name,
         "targets": await target_choices(request, viewer, organization),
         "chosen": chosen,
+        "categories": await category_choices(request, viewer, organization),
+        "category": values.get("category") or (campaign["category"] if campaign else None),
     }
     context |= await content_fields_context(request, viewer, campaign, values)
     return await render(
@@ -159,6 +168,11 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             if parsed.csv_text
             else None
         )
+        category_shown, category = chosen_category(form)
+        if category_shown:
+            await frequency.check_category(
+                services_of(request), viewer.principal, category, organization=parsed.organization
+            )
         campaign, report = await actions.create_campaign(
             services_of(request),
             viewer.principal,
@@ -169,6 +183,10 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             timezone=_zone_of(parsed.chosen),
             targets=chosen_targets(form),
         )
+        if category_shown and category is not None:
+            await frequency.set_campaign_category(
+                services_of(request), viewer.principal, int(campaign["id"]), category
+            )
     except (FormProblem, ActionError) as problem:
         values = parsed.values if parsed else {key: form.get(key) for key in form if key}
         values = {key: value for key, value in values.items() if isinstance(value, str)}
@@ -267,6 +285,9 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
             ),
             targets=changed_targets(chosen_targets(form), campaign["lists"], campaign["segments"]),
         )
+        category_shown, category = chosen_category(form)
+        if category_shown and category != campaign["category"]:
+            await frequency.set_campaign_category(services, viewer.principal, campaign_id, category)
         campaign, report = await actions.revise_campaign(
             services, viewer.principal, campaign_id, revision
         )
