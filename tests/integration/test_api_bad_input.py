@@ -178,7 +178,13 @@ JSON_CASES: dict[str, tuple[str, str, Any, int, str]] = {
         422,
         "in the past",
     ),
-    "schedule-missing": ("POST", "/campaigns/{id}/schedule", {}, 422, "scheduledFor: is required"),
+    "schedule-missing": (
+        "POST",
+        "/campaigns/{id}/schedule",
+        {},
+        422,
+        "scheduledFor: give either scheduledFor or localTime (with timezone)",
+    ),
     "schedule-extra": (
         "POST",
         "/campaigns/{id}/schedule",
