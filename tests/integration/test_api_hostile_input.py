@@ -341,10 +341,9 @@ async def test_who_may_upload_is_decided_before_the_body_is_parsed(
 ) -> None:
     campaign_id: int | str = 999_999 if target == "missing" else await api.campaign_in(target)
     before = await api.snapshot()
-    started = time.process_time()
+    # ``parsing_forbidden`` fails the request if the body is read as CSV or JSON at all
     response = await post_csv(api, who, campaign_id, wide_csv())  # type: ignore[arg-type]
     assert response.status_code == status, response.text
-    assert time.process_time() - started < 0.5
     json_response = await api.call(
         who,  # type: ignore[arg-type]
         "POST",
