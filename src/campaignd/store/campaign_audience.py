@@ -41,6 +41,7 @@ from campaignd.domain.audience import ContactStatus, MemberStatus
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.campaign_targets import target_ids
 from campaignd.store.dialect import insert_ignoring_conflicts, refresh_statistics
+from campaignd.store.erasure import lock_against_erasure
 from campaignd.store.schema import contacts, deliveries, list_members, suppressions
 from campaignd.store.segments import segment_conditions
 
@@ -146,6 +147,7 @@ async def add_audience(
     audience = await campaign_audience(connection, campaign_id, organization_id, now=now)
     if audience is None:
         return 0
+    await lock_against_erasure(connection, organization_id, exclusive=False)
     dialect = connection.dialect.name
     source = audience.with_only_columns(
         literal(campaign_id, Integer),

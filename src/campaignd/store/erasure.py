@@ -49,6 +49,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import delete as delete_rows
@@ -109,8 +110,35 @@ async def erasure_key(connection: AsyncConnection, *, create: bool = False) -> b
     return None if stored is None else str(stored).encode("utf-8")
 
 
+def erasure_lock_key(organization_id: int) -> int:
+    """A stable signed 64-bit key for the organization's erasure lock (PostgreSQL)."""
+    digest = hashlib.blake2b(f"campaignd erasure {organization_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+async def lock_against_erasure(
+    connection: AsyncConnection, organization_id: int, *, exclusive: bool
+) -> None:
+    """PostgreSQL: erasing takes the organization's erasure lock alone, adding addresses
+    takes it shared, until their transactions end. Without it an import that checked the
+    erased hashes just before an erasure committed could store the address just after
+    (READ COMMITTED). SQLite needs none: one writer transaction at a time already."""
+    if connection.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await connection.execute(
+        text(f"SELECT {function}(:key)"), {"key": erasure_lock_key(organization_id)}
+    )
+
+
 async def has_erased(connection: AsyncConnection, organization_id: int) -> bool:
-    """Whether the organization ever erased an address (one look-up in the primary key)."""
+    """Whether the organization ever erased an address (one look-up in the primary key).
+
+    Every path that stores addresses asks this first; on PostgreSQL it also takes the
+    erasure lock shared (``lock_against_erasure``), so an erasure of the organization
+    either commits before the answer is read or waits until the caller's transaction ends
+    (and then erases what it stored)."""
+    await lock_against_erasure(connection, organization_id, exclusive=False)
     anything = await connection.scalar(
         select(erased_addresses.c.address_hash)
         .where(erased_addresses.c.organization_id == organization_id)
@@ -245,6 +273,7 @@ async def erase_address(
 
     Repeating it is harmless. Must run in a writer transaction.
     """
+    await lock_against_erasure(connection, organization_id, exclusive=True)
     key = await erasure_key(connection, create=True)
     assert key is not None
     digest = address_hash(key, email)
