@@ -65,3 +65,36 @@ async def test_a_render_slow_on_the_cpu_moves_the_campaign_to_the_thread() -> No
         assert (quick.builds, full.builds) == (0, 1)  # every later message in the thread
     finally:
         thread.close()
+
+
+async def test_a_campaign_marked_slow_is_tried_inline_again_and_comes_back() -> None:
+    thread = RenderThread(retry_inline_seconds=0.0)
+    try:
+        slow = builders(Builder(over=True, cpu=INLINE_TIMEOUT), Builder(over=False))
+        await thread.message(slow, job(1))
+        quick = Builder(over=False)
+        full = Builder(over=False)
+        await thread.message(builders(quick, full), job(2))
+        await thread.message(builders(quick, full), job(3))
+        assert (quick.builds, full.builds) == (2, 0)  # inline again: the spike is forgotten
+    finally:
+        thread.close()
+
+
+async def test_a_campaign_still_slow_when_tried_again_stays_in_the_thread() -> None:
+    thread = RenderThread(retry_inline_seconds=0.0)
+    try:
+        slow = builders(Builder(over=True, cpu=INLINE_TIMEOUT), Builder(over=False))
+        await thread.message(slow, job(1))
+        still = Builder(over=True)  # over the deadline again, even without the CPU
+        full = Builder(over=False)
+        assert (await thread.message(builders(still, full), job(2))).message_id == "2@x"
+        assert (still.builds, full.builds) == (1, 1)
+        waiting = RenderThread()  # the default: a second before the next inline try
+        await waiting.message(slow, job(3))
+        quick, full = Builder(over=False), Builder(over=False)
+        await waiting.message(builders(quick, full), job(4))
+        assert (quick.builds, full.builds) == (0, 1)
+        waiting.close()
+    finally:
+        thread.close()

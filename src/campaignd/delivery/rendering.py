@@ -10,7 +10,11 @@ hop. The render thread takes one render at a time: while it is busy, a sender ha
 slow message back instead of waiting, so a slow campaign occupies one connection at most.
 The deadline is the loop's wall clock, but only a render that also spent a good part of it
 on the CPU marks its campaign slow (``SLOW_SHARE``): a quick render whose thread was
-preempted (a busy machine, the signing threads) is not the template's doing.
+preempted (a busy machine, the signing threads) is not the template's doing. Nor is a
+campaign slow for good: once a second (``RETRY_INLINE_SECONDS``) one of its messages is
+tried inline again, and a render that meets the deadline brings the campaign back to the
+event loop; a spike of the machine (a garbage collection, a first-time import in the
+middle of a render) then costs a second of the thread, not the rest of the campaign.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ SLOW_SHARE = 0.5
 share of the deadline in CPU time: on a busy machine the loop's thread can be preempted in
 the middle of a quick render, and that says nothing about the template (such a message is
 rendered again in the thread, the campaign's next ones inline as before)."""
+RETRY_INLINE_SECONDS = 1.0
+"""How long a campaign marked slow renders in the thread before one message is tried
+inline again."""
 
 Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
@@ -56,10 +63,11 @@ class Busy(Exception):
 class RenderThread:
     """One thread for a worker's template work (compiling builders, slow renders)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, retry_inline_seconds: float = RETRY_INLINE_SECONDS) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._rendering = False
-        self._slow: set[int] = set()
+        self._slow: dict[int, float] = {}  # campaign -> when to try it inline again
+        self._retry_inline_seconds = retry_inline_seconds
 
     async def run(
         self,
@@ -74,13 +82,19 @@ class RenderThread:
 
     async def message(self, builders: CampaignBuilders, job: Job) -> Message:
         """``job``'s message; raises as ``MessageBuilder.build`` does, or ``Busy``."""
-        if builders.inline is not None and job.campaign_id not in self._slow:
+        retry_at = self._slow.get(job.campaign_id)
+        if builders.inline is not None and (retry_at is None or time.monotonic() >= retry_at):
             started = time.thread_time()
             try:
-                return builders.inline.build(job.delivery_id, job.email, job.variables)
+                message = builders.inline.build(job.delivery_id, job.email, job.variables)
             except RenderLimitExceeded:
-                if time.thread_time() - started >= INLINE_TIMEOUT * SLOW_SHARE:
-                    self._slow.add(job.campaign_id)
+                if retry_at is not None or (
+                    time.thread_time() - started >= INLINE_TIMEOUT * SLOW_SHARE
+                ):
+                    self._slow[job.campaign_id] = time.monotonic() + self._retry_inline_seconds
+            else:
+                self._slow.pop(job.campaign_id, None)
+                return message
         if self._rendering:
             raise Busy(job.delivery_id)
         self._rendering = True
@@ -90,7 +104,7 @@ class RenderThread:
             self._rendering = False
 
     def forget(self, campaign_id: int) -> None:
-        self._slow.discard(campaign_id)
+        self._slow.pop(campaign_id, None)
 
     def close(self) -> None:
         executor, self._executor = self._executor, None
