@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaignd.domain.deferral import Deferral
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.local_delivery import SendWindow
+from campaignd.store.deferral import Deferred, deferred_waiting
 from campaignd.store.due_times import (
     Timing,
     Wave,
@@ -82,6 +84,48 @@ def waiting_sentence(campaign: Row, at: datetime, zone: str) -> str:
     return f"waiting for the send window, next opens at {local_reading(at, zone)}"
 
 
+def deferred_sentence(deferred: Deferred, zone: str | None, *, lead: str = "waiting for ") -> str:
+    """``waiting for 3 deferred recipients, next due at ..., the last at ...`` (``zone``:
+    the times read there, else in UTC)."""
+
+    def reading(moment: datetime) -> str:
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if zone is None else local_reading(moment, zone)
+
+    if deferred.count == 1:
+        return f"{lead}1 deferred recipient, due at {reading(deferred.next_at)}"
+    return (
+        f"{lead}{deferred.count} deferred recipients, next due at"
+        f" {reading(deferred.next_at)}, the last at {reading(deferred.last_at)}"
+    )
+
+
+async def waiting_fields(
+    connection: AsyncConnection, campaign: Row, *, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """Why a started campaign sends nothing now, and until when: a later wave, a closed
+    send window, deferred recipients (``store.deferral``); (None, None) when it sends."""
+    if campaign["status"] not in STARTED or campaign["fanned_out_at"] is None:
+        return None, None
+    timing, deferral = Timing.of(campaign), Deferral.of(campaign)
+    if timing is None and deferral is None:
+        return None, None
+    waiting = await waiting_for(connection, int(campaign["id"]), now=now)
+    if waiting is None:
+        return None, None
+    deferred = None
+    if deferral is not None:
+        deferred = await deferred_waiting(connection, int(campaign["id"]), now=now)
+    if deferred is None:
+        if waiting.zone is None:
+            return None, None
+        return waiting_sentence(campaign, waiting.at, waiting.zone), waiting.at
+    zone = waiting.zone if timing is not None else None
+    if waiting.zone is not None and waiting.at < deferred.next_at:
+        first = waiting_sentence(campaign, waiting.at, waiting.zone)
+        return f"{first}; {deferred_sentence(deferred, zone, lead='')}", waiting.at
+    return deferred_sentence(deferred, zone), waiting.at
+
+
 async def timing_fields(
     connection: AsyncConnection, campaign: Row, *, now: datetime
 ) -> dict[str, Any]:
@@ -94,14 +138,9 @@ async def timing_fields(
         "waiting": None,
         "waiting_until": None,
     }
-    if Timing.of(campaign) is None:
-        return fields
-    fields["waves"] = await campaign_waves(connection, campaign, now=now)
-    if campaign["status"] in STARTED and campaign["fanned_out_at"] is not None:
-        waiting = await waiting_for(connection, int(campaign["id"]), now=now)
-        if waiting is not None:
-            fields["waiting"] = waiting_sentence(campaign, waiting.at, waiting.zone)
-            fields["waiting_until"] = waiting.at
+    if Timing.of(campaign) is not None:
+        fields["waves"] = await campaign_waves(connection, campaign, now=now)
+    fields["waiting"], fields["waiting_until"] = await waiting_fields(connection, campaign, now=now)
     return fields
 
 
@@ -123,19 +162,22 @@ async def with_wave_progress(
     connection: AsyncConnection, rows: list[Row], *, now: datetime
 ) -> list[Row]:
     """Execution log rows, the newest run of a local-time campaign with its waves'
-    progress (``waves``)."""
+    progress (``waves``), of a started one what it waits for (``waiting``)."""
     from campaignd.store.campaigns import get_campaign
 
     seen: set[int] = set()
     for row in rows:
-        row["waves"] = []
+        row["waves"], row["waiting"] = [], None
         campaign_id = int(row["campaign_id"])
         if campaign_id in seen:
             continue
         seen.add(campaign_id)
         campaign = await get_campaign(connection, campaign_id)
-        if campaign is not None and campaign.get("local_time") is not None:
+        if campaign is None:
+            continue
+        if campaign.get("local_time") is not None:
             row["waves"] = await campaign_waves(connection, campaign, now=now)
+        row["waiting"] = (await waiting_fields(connection, campaign, now=now))[0]
     return rows
 
 

@@ -31,6 +31,12 @@ from campaignd.domain.content import (
     checked_body_format,
     compose,
 )
+from campaignd.domain.deferral import (
+    Deferral,
+    DeferralProblem,
+    check_deadline_after,
+    checked_deferral,
+)
 from campaignd.domain.lifecycle import Action, CampaignStatus, Trigger, is_allowed, refusal
 from campaignd.domain.recipients import InvalidRow, RecipientLimits, RecipientList
 from campaignd.domain.template_variables import recipient_variables
@@ -38,7 +44,7 @@ from campaignd.domain.templates import RenderLimits, TemplateProblem, compile_ca
 from campaignd.settings import Settings
 from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
-from campaignd.store.fanout import CooldownRules, preview
+from campaignd.store.fanout import CooldownRules, eligibility
 from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 from campaignd.store.variables import MAX_VARIABLES, lacking_variables
@@ -131,6 +137,11 @@ class Preview:
     """A local-time campaign's waves (zone, local time, UTC instant, recipients)."""
     zone_fallbacks: list[dict[str, str]] = field(default_factory=list)
     """Recipients whose ``timezone`` is not a zone, and the default zone they get."""
+    deferred: int = 0
+    """Eligible recipients a frequency rule caps now, deferred until it frees a slot
+    (a campaign that defers capped recipients; ``reasons`` lists them, code ``deferred``)."""
+    defer_until: datetime | None = None
+    """The deadline of those deferrals (None: capped recipients are skipped)."""
 
 
 def cooldown_rules(services: Services) -> CooldownRules:
@@ -206,15 +217,25 @@ async def _campaign_layout(
         return await layout_for_campaign(connection, organization_id, content.get("layout"))
 
 
-async def _check_saved_content(services: Services, principal: Principal, campaign_id: int) -> None:
+async def _check_saved_content(services: Services, principal: Principal, campaign_id: int) -> Row:
     """The campaign's templates still compile and render within today's limits (they may
-    have been saved under other limits, or before a rule of the sandbox was added)."""
+    have been saved under other limits, or before a rule of the sandbox was added).
+    Returns the campaign as read."""
     async with services.database.connection() as connection:
         campaign = await _campaign_in_scope(connection, principal, campaign_id)
         layout = await layout_for_campaign(
             connection, int(campaign["organization_id"]), campaign["layout"]
         )
     await _check_content(services, {name: campaign[name] for name in CONTENT_FIELDS}, layout)
+    return campaign
+
+
+def check_deadline(campaign: Row, starts: datetime) -> None:
+    """A campaign that defers capped recipients starts before its deferral deadline."""
+    try:
+        check_deadline_after(campaign, starts)
+    except DeferralProblem as error:
+        raise Invalid(str(error)) from None
 
 
 def _api_name(field: str) -> str:
@@ -478,6 +499,36 @@ class Revision:
     unschedule: bool = False
     targets: TargetNames | None = None
     """Lists and segments to target instead (None: leave them as they are)."""
+    deferral: tuple[str, datetime | None] | None = None
+    """``(capped_recipients, defer_until)`` as chosen (None: leave them as they are)."""
+
+
+def _revised_deferral(saved: Row, revision: Revision) -> dict[str, Any]:
+    """The deferral columns a revision sets ({} for none), checked against the campaign's
+    start after the revision; a new start is checked against the deadline kept."""
+    unchanged = revision.deferral is None or (
+        revision.deferral[0] == saved["capped_recipients"]
+        and _same_minute(revision.deferral[1], saved["defer_until"])
+    )  # a form shows minutes: the same minute is the deadline kept, not checked again
+    if unchanged or revision.deferral is None:
+        if revision.schedule is not None:
+            check_deadline(saved, revision.schedule)
+        return {}
+    starts = revision.schedule
+    if starts is None and not revision.unschedule and saved["status"] == "scheduled":
+        starts = saved["scheduled_for"]
+    now = utcnow()
+    try:
+        capped, until = checked_deferral(*revision.deferral, starts=starts or now, now=now)
+    except DeferralProblem as error:
+        raise Invalid(str(error)) from None
+    return {"capped_recipients": capped, "defer_until": until}
+
+
+def _same_minute(one: datetime | None, other: datetime | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return one.replace(second=0, microsecond=0) == other.replace(second=0, microsecond=0)
 
 
 async def revise_campaign(
@@ -492,9 +543,10 @@ async def revise_campaign(
     if revision.schedule is not None:
         check_schedule_time(revision.schedule, utcnow())
         check_timezone(revision.timezone)
+    async with services.database.connection() as connection:
+        saved = await _campaign_in_scope(connection, principal, campaign_id)
+    deferral = _revised_deferral(saved, revision)
     if revision.changes:  # templates are tried before the write transaction, in a thread
-        async with services.database.connection() as connection:
-            saved = await _campaign_in_scope(connection, principal, campaign_id)
         merged = {name: saved[name] for name in CONTENT_FIELDS} | revision.changes
         layout = await _campaign_layout(services, int(saved["organization_id"]), merged)
         await _check_content(services, merged, layout)
@@ -504,10 +556,10 @@ async def revise_campaign(
         organization_id = int(current["organization_id"])
         steps: list[tuple[Action, dict[str, Any], dict[str, Any] | None]] = []
         targets = revision.targets
-        if revision.changes or targets:
-            fields = sorted([*revision.changes, *(targets.fields() if targets else [])])
+        if revision.changes or targets or deferral:
+            fields = sorted([*revision.changes, *deferral, *(targets.fields() if targets else [])])
             edit_detail = {"fields": fields} | (targets.detail() if targets else {})
-            steps.append((Action.EDIT, revision.changes, edit_detail))
+            steps.append((Action.EDIT, revision.changes | deferral, edit_detail))
         if revision.recipient_list is not None:
             steps.append((Action.ADD_RECIPIENTS, {}, None))
         if revision.schedule is not None:
@@ -679,7 +731,8 @@ async def schedule(
     check_schedule_time(scheduled_for, utcnow())
     principal.require_change()
     check_timezone(timezone)
-    await _check_saved_content(services, principal, campaign_id)
+    saved = await _check_saved_content(services, principal, campaign_id)
+    check_deadline(saved, scheduled_for)
     view = await _transition(
         services,
         principal,
@@ -738,7 +791,8 @@ async def cancel(services: Services, principal: Principal, campaign_id: int) -> 
 async def execute(services: Services, principal: Principal, campaign_id: int) -> Row:
     """Start now (from draft, scheduled or missed); returns the new run."""
     principal.require_change()
-    await _check_saved_content(services, principal, campaign_id)
+    saved = await _check_saved_content(services, principal, campaign_id)
+    check_deadline(saved, utcnow())
     async with services.database.transaction() as connection:
         run = await runs.start_campaign(
             connection,
@@ -768,9 +822,11 @@ async def preview_campaign(
     """Eligibility now, with reasons, and the template variables some recipients lack."""
     async with services.database.connection() as connection:
         campaign = await _campaign_in_scope(connection, principal, campaign_id)
-        total, ineligible, reasons = await preview(
+        found = await eligibility(
             connection, campaign, rules=cooldown_rules(services), now=utcnow(), limit=limit
         )
+        total, ineligible, reasons = found.total, found.ineligible, found.reasons
+        deferral = Deferral.of(campaign)
         signing = await campaign_signing(
             connection,
             organization_id=int(campaign["organization_id"]),
@@ -806,6 +862,8 @@ async def preview_campaign(
         dkim=signing,
         waves=waves,
         zone_fallbacks=fallbacks,
+        deferred=found.deferred,
+        defer_until=None if deferral is None else deferral.until,
     )
 
 

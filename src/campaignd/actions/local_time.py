@@ -6,7 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from campaignd.actions.campaign_timing import local_reading
-from campaignd.actions.campaigns import _campaign_in_scope, _check_saved_content, _transition
+from campaignd.actions.campaigns import (
+    _campaign_in_scope,
+    _check_saved_content,
+    _transition,
+    check_deadline,
+)
 from campaignd.actions.errors import Invalid
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
@@ -64,7 +69,7 @@ async def schedule_local(
     local = check_local_time(local_time)
     zone = check_default_zone(timezone)
     principal.require_change()
-    await _check_saved_content(services, principal, campaign_id)
+    saved = await _check_saved_content(services, principal, campaign_id)
     now = utcnow()
     async with services.database.connection() as connection:
         current = await _campaign_in_scope(connection, principal, campaign_id)
@@ -79,6 +84,7 @@ async def schedule_local(
             f"localTime: the first wave ({local_reading(first[1], first[0])}) is in the past;"
             " choose a later time"
         )
+    check_deadline(saved, first[1])
     view = await _transition(
         services,
         principal,

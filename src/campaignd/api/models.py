@@ -16,6 +16,7 @@ LayoutName = Annotated[str, Field(min_length=1, max_length=100)]
 """A layout of the campaign's organization (``/layouts``)."""
 TargetName = Annotated[str, Field(min_length=1, max_length=100)]
 """The name of a list or a segment of the campaign's organization."""
+CappedRecipients = Literal["skip", "defer"]
 
 
 class RequestModel(BaseModel):
@@ -66,6 +67,11 @@ class CampaignCreate(RequestModel):
         description='hours of the recipient\'s day: {"start": "08:00", "end": "20:00",'
         ' "days": ["mon", "tue", "wed", "thu", "fri"]}',
     )
+    capped_recipients: CappedRecipients = "skip"
+    """A recipient a frequency rule caps is skipped (``skip``), or deferred until the rules
+    free a slot (``defer``), at the latest until ``deferUntil`` (docs/scheduling.md)."""
+    defer_until: AwareDatetime | None = None
+    """With ``defer``: the deadline; a deferred delivery not sent by then is skipped."""
 
 
 class CampaignEdit(RequestModel):
@@ -88,6 +94,10 @@ class CampaignEdit(RequestModel):
     """A category of the organization, or null for none; left out: unchanged."""
     send_window: dict[str, Any] | None = None
     """Replaces the send window (null: none); left out: unchanged."""
+    capped_recipients: CappedRecipients | None = None
+    """``skip`` (clears ``deferUntil``) or ``defer``; left out: unchanged."""
+    defer_until: AwareDatetime | None = None
+    """The deadline of deferrals (with ``defer``); left out: unchanged."""
 
 
 class ScheduleRequest(RequestModel):
@@ -194,6 +204,10 @@ class Campaign(ResponseModel):
     """The segments it targets, beside its recipients."""
     category: str | None = None
     """Its category: the frequency rules it is held to (None: the organization's)."""
+    capped_recipients: str = "skip"
+    """What becomes of a recipient a frequency rule caps: ``skip`` or ``defer``."""
+    defer_until: datetime | None = None
+    """The deadline of its deferrals (``defer``); None with ``skip``."""
     started_at: datetime | None
     finished_at: datetime | None
     pruned_at: datetime | None = None
@@ -276,6 +290,9 @@ class Execution(ResponseModel):
     lateness_seconds: float | None
     waves: list[Wave] = Field(default_factory=list)
     """The newest run of a local-time campaign: its waves' progress and lateness."""
+    waiting: str | None = None
+    """The newest run of a started campaign that sends nothing now: what it waits for (a
+    wave, the send window, deferred recipients)."""
 
 
 class ExecutionLog(ResponseModel):
@@ -331,6 +348,12 @@ class Preview(ResponseModel):
     """A local-time campaign's waves: zone, local and UTC time, recipients."""
     zone_fallbacks: list[ZoneFallback] = Field(default_factory=list)
     """Recipients whose ``timezone`` variable is not a time zone (they get the default)."""
+    deferred: int = 0
+    """Of the eligible, those a frequency rule caps now, deferred until it frees a slot (a
+    campaign with ``cappedRecipients`` ``defer``); ``reasons`` lists them, code
+    ``deferred``, with the instant."""
+    defer_until: datetime | None = None
+    """The deadline of those deferrals; None when capped recipients are skipped."""
 
 
 class ZoneFallback(ResponseModel):

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from campaignd.actions import campaigns as actions
 from campaignd.actions import clones, frequency
+from campaignd.actions import deferral as deferral_actions
 from campaignd.actions import local_time as local_time_actions
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.dkim import Signing
@@ -27,9 +28,10 @@ from campaignd.cli.campaign_files import (
     parse_time,
 )
 from campaignd.cli.common import command_group, console, errors, fail, note, settings_or_exit
-from campaignd.cli.output import JSON, print_json, print_table, record
+from campaignd.cli.output import JSON, json_value, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
 from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
+from campaignd.domain.deferral import CHOICES, DEFER, SKIP
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import DELIMITER_NAMES, RecipientListError
 from campaignd.settings import Settings
@@ -43,6 +45,21 @@ CAMPAIGN_ID = typer.Argument(
 )
 
 
+CAPPED_OPTION = typer.Option(
+    None,
+    "--capped",
+    metavar="skip|defer",
+    help="A recipient a frequency rule caps: skip them (the default), or defer their"
+    " message until the rules free a slot (needs --defer-until).",
+)
+DEFER_UNTIL_OPTION = typer.Option(
+    None,
+    "--defer-until",
+    metavar="TIME",
+    help="With --capped defer: the deadline, ISO 8601 with an offset"
+    " (2026-12-20T18:00:00+01:00); a deferred message not sent by then is skipped.",
+)
+
 CAMPAIGN_FIELDS = (
     "id",
     "name",
@@ -51,6 +68,8 @@ CAMPAIGN_FIELDS = (
     "status",
     "status_reason",
     "scheduled_for",
+    "capped_recipients",
+    "defer_until",
     "recipient_count",
     "counts",
     "lists",
@@ -80,6 +99,8 @@ def _summary(campaign: Row) -> str:
     if campaign.get("waiting"):
         line += f" ({campaign['waiting']})"
     line += f", {campaign['recipient_count']} recipients"
+    if campaign.get("capped_recipients") == DEFER:
+        line += f"; capped recipients deferred until {format_time(campaign['defer_until'])}"
     targets = _targets(campaign)
     return line if targets == "-" else f"{line}; {targets}"
 
@@ -174,6 +195,8 @@ def create(
         metavar="NAME",
         help="Also send to this segment's contacts (repeat for more segments).",
     ),
+    capped: str | None = CAPPED_OPTION,
+    defer_until: str | None = DEFER_UNTIL_OPTION,
 ) -> None:
     """Create a campaign from a YAML or JSON file.
 
@@ -186,12 +209,19 @@ def create(
     the separator, and a header without an email column is refused before anything is
     created.
 
+    --capped defer --defer-until TIME defers the recipients a frequency rule caps until the
+    rules free a slot for them, at the latest until TIME; the default, --capped skip, skips
+    them (docs/scheduling.md, "Deferring capped recipients").
+
     \b
     Examples:
       campaignd campaign create --from winter.yaml
       campaignd campaign create --from winter.yaml --list Newsletter --list VIP
+      campaignd campaign create --from winter.yaml --capped defer \\
+          --defer-until 2026-12-20T18:00:00+01:00
     """
     configured = settings_or_exit()
+    deferral = _deferral_options(capped, defer_until)
     try:
         definition = load_campaign_file(source, actions.recipient_limits(configured))
     except CampaignFileError as error:
@@ -208,6 +238,11 @@ def create(
             actions.check_schedule_time(definition.scheduled_for, utcnow())
         except Invalid as error:
             raise fail(error.detail) from None
+    if deferral is not None:
+        try:
+            deferral_actions.check_deferral(*deferral, starts=definition.scheduled_for)
+        except Invalid as error:
+            raise fail(_option_words(error.detail)) from None
     settings = prepared_settings()
 
     async def work(services: Services, principal: Principal) -> tuple[Row, ImportTotals]:
@@ -225,6 +260,10 @@ def create(
         if report is not None:
             totals.include(report)
         campaign_id = int(campaign["id"])
+        if deferral is not None and deferral[0] != SKIP:
+            campaign = await deferral_actions.set_deferral(
+                services, principal, campaign_id, capped=deferral[0], until=deferral[1]
+            )
         if csv_path is not None:
             totals = await import_csv(services, principal, campaign_id, csv_path, rows=chunk_rows)
             if definition.scheduled_for is not None:
@@ -239,6 +278,73 @@ def create(
     print(campaign["id"])
     console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
     print_report(totals)
+
+
+def _deferral_options(
+    capped: str | None, defer_until: str | None
+) -> tuple[str, datetime | None] | None:
+    """``--capped`` and ``--defer-until`` as (capped, deadline); None when neither is given
+    (``campaign create --defer-until`` alone means ``--capped defer``)."""
+    if capped is None and defer_until is None:
+        return None
+    if capped is not None and capped not in CHOICES:
+        raise fail(f"--capped: '{capped}' is not skip or defer")
+    until = None
+    if defer_until is not None:
+        try:
+            until = parse_time(defer_until, timezone=None, option="an offset").moment
+        except TimeError as error:
+            raise fail(f"--defer-until: {error}") from None
+    return capped or DEFER, until
+
+
+def _option_words(detail: str) -> str:
+    """A problem in the API's field names, in the options' names."""
+    for field, option in (("cappedRecipients", "--capped"), ("deferUntil", "--defer-until")):
+        detail = detail.replace(field, option)
+    return detail
+
+
+@app.command("edit")
+def edit(
+    campaign_id: int = CAMPAIGN_ID,
+    capped: str | None = CAPPED_OPTION,
+    defer_until: str | None = DEFER_UNTIL_OPTION,
+) -> None:
+    """Change a draft or scheduled campaign's settings.
+
+    --capped says what becomes of a recipient a frequency rule caps when the campaign
+    starts: skip (the default) leaves them out; defer holds their message until the rules
+    free a slot for them, at the latest until --defer-until (ISO 8601 with an offset, after
+    the campaign's start, at most 366 days later). A deferred message not sent by then is
+    skipped. --defer-until alone changes the deadline of a campaign that defers; --capped
+    skip removes it. The preview lists who would be deferred and until when.
+    (Content, lists and segments: the admin form, the API or `campaign create`.)
+
+    \b
+    Examples:
+      campaignd campaign edit 12 --capped defer \\
+          --defer-until 2026-12-20T18:00:00+01:00
+      campaignd campaign edit 12 --capped skip
+    """
+    deferral = _deferral_options(capped, defer_until)
+    if deferral is None:
+        raise fail("give --capped and/or --defer-until (see --help)")
+    settings = prepared_settings()
+
+    until: Any = deferral_actions.UNSET if defer_until is None else deferral[1]
+    changed: Any = deferral_actions.UNSET if capped is None else deferral[0]
+
+    async def work(services: Services, principal: Principal) -> Row:
+        try:
+            return await deferral_actions.set_deferral(
+                services, principal, campaign_id, capped=changed, until=until
+            )
+        except Invalid as error:
+            raise Invalid(_option_words(error.detail)) from None
+
+    campaign = run_action(settings, work)
+    console.print(_summary(campaign), highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("clone")
@@ -673,9 +779,10 @@ def preview(
 
     Counts its recipients and the members of its lists and segments as they are now (each
     address once), applies the cooldown and the suppression list as sending would, and
-    lists the addresses left out with the reason; changes nothing. Then warns about each
-    variable the templates print without a fallback that some recipients lack (no key,
-    null or empty), with what they would read and a few of their addresses.
+    lists the addresses left out with the reason (and, for a campaign that defers capped
+    recipients, those deferred with the instant they would go out); changes nothing. Then
+    warns about each variable the templates print without a fallback that some recipients
+    lack (no key, null or empty), with what they would read and a few of their addresses.
 
     \b
     Example:
@@ -695,6 +802,8 @@ def preview(
                 "totalRecipients": result.total_recipients,
                 "eligible": result.eligible,
                 "ineligible": result.ineligible,
+                "deferred": result.deferred,
+                "deferUntil": json_value(result.defer_until),
                 "reasons": [dict(reason) for reason in result.reasons[:limit]],
                 "missingVariables": [
                     record(asdict(item), MISSING_VARIABLE_FIELDS)
@@ -705,9 +814,12 @@ def preview(
             }
         )
         return
+    deferred = ""
+    if result.defer_until is not None:
+        deferred = f" ({result.deferred} deferred, until {format_time(result.defer_until)} at most)"
     console.print(
         f"campaign {result.campaign_id} '{result.campaign_name}': "
-        f"{result.total_recipients} recipients, {result.eligible} eligible, "
+        f"{result.total_recipients} recipients, {result.eligible} eligible{deferred}, "
         f"{result.ineligible} not",
         highlight=False,
         soft_wrap=True,

@@ -23,12 +23,20 @@ def cooldown_reason(
     the organization of any more) it says ``received another campaign 15 days ago; ...``.
     """
     again = eligible_again(contacted_at, cooldown_days).date().isoformat()
-    days = max(0, (now - contacted_at).days)
-    when = "today" if days == 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+    when = when_words(contacted_at, now)
     holder = "another campaign" if campaign_name is None else f"'{campaign_name}'"
     if sent:
         return f"received {holder} {when}; eligible again on {again}"
     return f"reserved for {holder} {when}; eligible again on {again}"
+
+
+def when_words(contacted_at: datetime, now: datetime) -> str:
+    """``today``, ``1 day ago``, ``15 days ago``; a message deferred to a later instant
+    (``domain.deferral``): ``on 2026-12-09 (deferred)``."""
+    if contacted_at > now:
+        return f"on {contacted_at.date().isoformat()} (deferred)"
+    days = (now - contacted_at).days
+    return "today" if days == 0 else ("1 day ago" if days == 1 else f"{days} days ago")
 
 
 def shown_name(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from campaignd.domain.cooldown import cooldown_reason, eligible_again
+from campaignd.domain.cooldown import cooldown_reason, eligible_again, when_words
 
 MAX_RULES = 5
 MAX_DAYS = 3650
@@ -130,6 +130,37 @@ def capped_reason(
     ``3 messages in the last 7 days, among them 'Spring' 5 days ago (at most 3 per 7 days);
     eligible again on 2026-12-05``.
     """
+    if not name_rule and rule.max == 1 and count <= 1:
+        return cooldown_reason(
+            campaign_name=campaign_name,
+            contacted_at=contacted_at,
+            cooldown_days=rule.days,
+            now=now,
+            sent=sent,
+        )
+    again = eligible_again(contacted_at, rule.days).date().isoformat()
+    cause = capped_cause(
+        rule,
+        campaign_name=campaign_name,
+        contacted_at=contacted_at,
+        count=count,
+        now=now,
+        sent=sent,
+    )
+    return f"{cause}; eligible again on {again}"
+
+
+def capped_cause(
+    rule: Rule,
+    *,
+    campaign_name: str | None,
+    contacted_at: datetime,
+    count: int,
+    now: datetime,
+    sent: bool,
+) -> str:
+    """The first part of ``capped_reason``: the messages and the rule, without the date a
+    slot frees (``received 'Spring' 5 days ago (at most 1 per 7 days)``)."""
     if rule.max == 1 and count <= 1:
         words = cooldown_reason(
             campaign_name=campaign_name,
@@ -138,17 +169,9 @@ def capped_reason(
             now=now,
             sent=sent,
         )
-        if not name_rule:
-            return words
-        done, again_text = words.split("; ", 1)
-        return f"{done} ({rule.words}); {again_text}"
-    again = eligible_again(contacted_at, rule.days).date().isoformat()
-    days = max(0, (now - contacted_at).days)
-    when = "today" if days == 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+        return f"{words.split('; ', 1)[0]} ({rule.words})"
     holder = "another campaign" if campaign_name is None else f"'{campaign_name}'"
     window = "day" if rule.days == 1 else f"{rule.days} days"
     messages = "1 message" if count == 1 else f"{count} messages"
-    return (
-        f"{messages} in the last {window}, among them {holder} {when} ({rule.words}); "
-        f"eligible again on {again}"
-    )
+    when = when_words(contacted_at, now)
+    return f"{messages} in the last {window}, among them {holder} {when} ({rule.words})"

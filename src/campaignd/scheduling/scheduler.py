@@ -29,6 +29,7 @@ from campaignd.settings import Settings
 from campaignd.store import campaigns, retention, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
+from campaignd.store.deferral import any_expired, skip_expired
 from campaignd.store.due_times import next_window_change, roll_windows
 from campaignd.store.fanout import CooldownRules, fan_out
 from campaignd.store.rows import Row
@@ -96,6 +97,7 @@ class Scheduler:
         await self._guarded(report, "marking missed campaigns failed", self._mark_missed)
         await self._guarded(report, "starting due campaigns failed", self._start_due)
         await self._guarded(report, "fan-out pass failed", self._fan_out_started)
+        await self._guarded(report, "skipping deferrals past their deadline failed", self._expire)
         await self._guarded(report, "finishing campaigns failed", self._finish_done)
         await self._guarded(report, "keeping send windows failed", self._keep_due_times)
         report.leader = report.leader and self.lock.is_leader
@@ -328,6 +330,22 @@ class Scheduler:
             finished = await in_transaction(self.database, partial(self._finish_in, campaign_id))
             if finished is not None:
                 self._finished(finished, report)
+
+    async def _expire(self, report: TickReport) -> None:
+        """Deferred deliveries still queued at their campaign's deadline are skipped
+        (``store.deferral``); the scheduler wakes at each deadline for it."""
+        now = utcnow()
+        async with self.database.connection() as connection:
+            if not await any_expired(connection, now=now):
+                return
+        skipped = await in_transaction(self.database, partial(skip_expired, now=now))
+        if skipped:
+            log_event(
+                logger,
+                "deferred deliveries not sent by their deadline; skipped",
+                level=logging.WARNING,
+                count=skipped,
+            )
 
     async def _keep_due_times(self, report: TickReport) -> None:
         """Deliveries whose send window closed wait for the next opening

@@ -257,6 +257,8 @@ COPIED_FIELDS = (
     "track_clicks",
     "track_opens",
     "send_window",
+    "capped_recipients",
+    "defer_until",
 )
-"""What a copy keeps besides its recipients: the content and its send window, never the
-schedule (nor a local time) or status."""
+"""What a copy keeps besides its recipients: the content, its send window and what becomes
+of capped recipients, never the schedule (nor a local time) or status."""

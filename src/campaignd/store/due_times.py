@@ -18,9 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaignd.domain.deferral import DEFER, DEFERRED
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.local_delivery import (
     DEFAULT_ZONE,
@@ -39,6 +51,7 @@ from campaignd.store.schema import campaigns, contacts, deliveries
 from campaignd.store.waiting import QUEUED
 
 STARTED = (CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value)
+PAIRS_PER_STATEMENT = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,17 @@ class Timing:
         found = zone_named(zone)
         assert found is not None
         return due_in(found, local=self.local, window=self.window, now=now)
+
+    def after(self, zone: str, moment: datetime, now: datetime) -> Due:
+        """When a delivery in ``zone`` deferred to ``moment`` becomes due: not before its
+        wave, and inside the send window (its next opening when ``moment`` falls outside)."""
+        start = max(moment, self.wave(zone, now))
+        if self.window is None:
+            return Due(start, None)
+        found = zone_named(zone)
+        assert found is not None
+        opens, closes = self.window.around(start, found)
+        return Due(max(start, opens), closes)
 
     def wave(self, zone: str, now: datetime) -> datetime:
         """The instant of the local time in ``zone`` (``now`` without a local time)."""
@@ -114,10 +138,18 @@ def _by_zone(
 
 
 async def plan_due_times(
-    connection: AsyncConnection, campaign_id: int, timing: Timing, *, now: datetime
+    connection: AsyncConnection,
+    campaign_id: int,
+    timing: Timing,
+    *,
+    now: datetime,
+    keep_deferred: bool = False,
 ) -> dict[str, Due]:
     """At fan-out: give every queued delivery of the campaign its zone, due instant and
-    window end, in one ``UPDATE``. Returns the due instant per zone planned."""
+    window end, in one ``UPDATE``. Returns the due instant per zone planned.
+
+    ``keep_deferred``: a deferred delivery (``domain.deferral``) gets its zone only; its
+    due instant is planned from the one it was deferred to (``plan_deferred``)."""
     named = zone_variable(connection)
     zones: dict[str, str] = {}  # a name recipients give -> the zone it resolves to
     for name in await named_zones(connection, campaign_id):
@@ -125,27 +157,74 @@ async def plan_due_times(
             zones[name] = timing.zone_for(name)[0]
     planned = {zone: timing.due(zone, now) for zone in {timing.zone, *zones.values()}}
     default = planned[timing.zone]
+    due_at = _by_zone(
+        named, {name: planned[zone].at for name, zone in zones.items()}, default.at, UtcDateTime()
+    )
+    closes = _by_zone(
+        named,
+        {name: planned[zone].closes for name, zone in zones.items()},
+        default.closes,
+        UtcDateTime(),
+    )
+    if keep_deferred:
+        deferred = deliveries.c.code == DEFERRED
+        due_at = case((deferred, deliveries.c.due_at), else_=due_at)
+        closes = case((deferred, deliveries.c.window_closes_at), else_=closes)
     statement = (
         update(deliveries)
         .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == QUEUED)
         .values(
             timezone=_by_zone(named, zones, timing.zone, deliveries.c.timezone.type),
-            due_at=_by_zone(
-                named,
-                {name: planned[zone].at for name, zone in zones.items()},
-                default.at,
-                UtcDateTime(),
-            ),
-            window_closes_at=_by_zone(
-                named,
-                {name: planned[zone].closes for name, zone in zones.items()},
-                default.closes,
-                UtcDateTime(),
-            ),
+            due_at=due_at,
+            window_closes_at=closes,
         )
     )
     await connection.execute(statement)
     return planned
+
+
+async def plan_deferred(
+    connection: AsyncConnection, campaign_id: int, timing: Timing, *, now: datetime
+) -> None:
+    """At fan-out, after ``plan_due_times``: a deferred delivery of a local-time or
+    send-window campaign is due at the later of its deferred instant and its wave, moved to
+    the next opening of its window when that falls outside it.
+
+    Deferred instants come from the holders' messages (a handful of instants), so the
+    distinct (zone, instant) pairs are few: they are read with one ``SELECT DISTINCT``, the
+    instants computed in Python per pair, and written by one ``UPDATE`` per
+    ``PAIRS_PER_STATEMENT`` pairs with a ``CASE`` over them."""
+    deferred = (
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == QUEUED,
+        deliveries.c.code == DEFERRED,
+    )
+    pairs = (
+        select(deliveries.c.timezone, deliveries.c.due_at)
+        .where(*deferred, deliveries.c.timezone.is_not(None), deliveries.c.due_at.is_not(None))
+        .distinct()
+    )
+    found = (await connection.execute(pairs)).all()
+    planned = [
+        (
+            and_(deliveries.c.timezone == zone, deliveries.c.due_at == at),
+            timing.after(zone, at, now),
+        )
+        for zone, at in found
+    ]
+    for first in range(0, len(planned), PAIRS_PER_STATEMENT):
+        chunk = planned[first : first + PAIRS_PER_STATEMENT]
+        # a moved instant planned again stays where it is: the chunks may run in any order
+        await connection.execute(
+            update(deliveries)
+            .where(*deferred, or_(*[matches for matches, _due in chunk]))
+            .values(
+                due_at=case(*[(matches, literal(due.at, UtcDateTime())) for matches, due in chunk]),
+                window_closes_at=case(
+                    *[(matches, literal(due.closes, UtcDateTime())) for matches, due in chunk]
+                ),
+            )
+        )
 
 
 async def zone_counts(
@@ -232,7 +311,8 @@ async def roll_windows(connection: AsyncConnection, *, now: datetime) -> int:
 
 async def next_window_change(connection: AsyncConnection, *, now: datetime) -> datetime | None:
     """The next instant a queued delivery of a started campaign becomes due or its window
-    closes: when workers should be woken and windows rolled."""
+    closes, or a deferral deadline passes: when workers should be woken, windows rolled
+    and deferred deliveries past their deadline skipped."""
     started = and_(
         campaigns.c.id == deliveries.c.campaign_id,
         campaigns.c.status.in_(STARTED),
@@ -248,11 +328,18 @@ async def next_window_change(connection: AsyncConnection, *, now: datetime) -> d
         deliveries.c.due_at <= now,
         deliveries.c.window_closes_at > now,
     )
+    deadline = select(func.min(campaigns.c.defer_until)).where(
+        campaigns.c.status.in_(STARTED),
+        campaigns.c.fanned_out_at.is_not(None),
+        campaigns.c.capped_recipients == DEFER,
+        campaigns.c.defer_until > now,
+    )
     found = [
         value
         for value in [
             (await connection.execute(due)).scalar_one_or_none(),
             (await connection.execute(closes)).scalar_one_or_none(),
+            (await connection.execute(deadline)).scalar_one_or_none(),
         ]
         if value is not None
     ]
@@ -333,10 +420,11 @@ def planned_waves(
 @dataclass(frozen=True)
 class Waiting:
     """Why a started campaign sends nothing now: its next delivery is due at ``at`` in
-    ``zone`` (a later wave, or the next opening of its send window)."""
+    ``zone`` (a later wave, or the next opening of its send window; None: a deferred
+    delivery of a campaign sent at one instant)."""
 
     at: datetime
-    zone: str
+    zone: str | None
 
 
 async def waiting_for(
@@ -359,9 +447,9 @@ async def waiting_for(
         .limit(1)
     )
     found = (await connection.execute(later)).first()
-    if found is None or found[1] is None:
+    if found is None:
         return None
-    return Waiting(at=found[0], zone=str(found[1]))
+    return Waiting(at=found[0], zone=None if found[1] is None else str(found[1]))
 
 
 async def named_zones_of(connection: AsyncConnection, campaign_id: int) -> list[str | None]:

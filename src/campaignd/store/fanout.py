@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import cooldown_reason, shown_name, suppressed_reason
+from campaignd.domain.deferral import Deferral
 from campaignd.domain.frequency import Rule
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaign_audience import (
@@ -23,9 +24,17 @@ from campaignd.store.campaign_audience import (
     campaign_audience,
     recipients_and_audience,
 )
+from campaignd.store.deferral import settle_deferrals
 from campaignd.store.dialect import allow_memory_for_joins
-from campaignd.store.due_times import Timing, plan_due_times
-from campaignd.store.frequency import preview_by_rules, reserve_by_rules, write_entries
+from campaignd.store.due_times import Timing, plan_deferred, plan_due_times
+from campaignd.store.frequency import (
+    Eligibility,
+    check_rules,
+    preview_by_rules,
+    reserve_by_rules,
+    take_reserved,
+    write_entries,
+)
 from campaignd.store.frequency_rules import rule_sets
 from campaignd.store.ledger import GLOBAL_SCOPE, reserve_queued, scope_of
 from campaignd.store.rows import Row
@@ -114,8 +123,21 @@ async def fan_out(
     await _skip_suppressed(connection, campaign_id, organization_id)
     applied = await applied_rules(connection, organization_id, campaign["category"], settings=rules)
     scope = scope_of(rules.scope, organization_id)
+    timing = Timing.of(dict(campaign))
+    deferral = Deferral.of(dict(campaign))
     days = applied.single_cooldown
-    if days is not None:
+    deferring = deferral is not None and bool(applied.rules)
+    if deferral is not None and deferring:
+        await _reserve_deferring(
+            connection,
+            dict(campaign),
+            applied,
+            scope=scope,
+            timing=timing,
+            deadline=deferral.until,
+            now=now,
+        )
+    elif days is not None:
         cooldown = CooldownRules(days=days, scope=rules.scope)
         await reserve_queued(
             connection,
@@ -148,12 +170,41 @@ async def fan_out(
             rules=applied.rules,
             now=now,
         )
-    timing = Timing.of(dict(campaign))
-    if timing is not None:  # local time or a send window: each delivery gets its due instant
+    if timing is not None and not deferring:  # each delivery gets its due instant
         await plan_due_times(connection, campaign_id, timing, now=now)
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )
+
+
+async def _reserve_deferring(
+    connection: AsyncConnection,
+    campaign: Row,
+    applied: Applied,
+    *,
+    scope: int,
+    timing: Timing | None,
+    deadline: datetime,
+    now: datetime,
+) -> None:
+    """The rules of a campaign that defers capped recipients (``domain.deferral``): the
+    capped ones are deferred, given their wave and window, skipped when that is after the
+    deadline; then the queued ones are reserved, a deferred one counted from its instant."""
+    campaign_id = int(campaign["id"])
+    reservation: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "campaign_name": str(campaign["name"]),
+        "organization_id": int(campaign["organization_id"]),
+        "category": applied.category,
+        "scope": scope,
+        "now": now,
+    }
+    await check_rules(connection, **reservation, rules=applied.rules, deferring=True)
+    if timing is not None:
+        await plan_due_times(connection, campaign_id, timing, now=now, keep_deferred=True)
+        await plan_deferred(connection, campaign_id, timing, now=now)
+    await settle_deferrals(connection, campaign_id, deadline=deadline)
+    await take_reserved(connection, **reservation, deferred=True)
 
 
 async def _skip_suppressed(
@@ -277,11 +328,26 @@ async def preview(
     now: datetime,
     limit: int = 1000,
 ) -> tuple[int, int, list[dict[str, str]]]:
-    """Read-only eligibility: (total, ineligible, reasons[:limit]) by the fan-out's rules.
+    """Read-only eligibility: (total, ineligible, reasons[:limit]) by the fan-out's rules
+    (``eligibility`` also counts the deferred recipients)."""
+    found = await eligibility(connection, campaign, rules=rules, now=now, limit=limit)
+    return found.total, found.ineligible, found.reasons
+
+
+async def eligibility(
+    connection: AsyncConnection,
+    campaign: Row,
+    *,
+    rules: CooldownRules,
+    now: datetime,
+    limit: int = 1000,
+) -> Eligibility:
+    """Read-only eligibility by the fan-out's rules: recipients, ineligible, deferred (a
+    campaign that defers capped recipients) and the reasons of a sample of both.
 
     Until the campaign fans out, its audience (lists and segments, as they are ``now``)
     counts beside its recipients, each address once; after, its deliveries are its audience.
-    Both figures come from one counting statement; only the reasons' sample is read.
+    The figures come from one counting statement; only the reasons' sample is read.
     """
     campaign_id, organization_id = int(campaign["id"]), int(campaign["organization_id"])
     audience = None
@@ -292,8 +358,9 @@ async def preview(
     applied = await applied_rules(
         connection, organization_id, campaign.get("category"), settings=rules
     )
+    deferral = Deferral.of(campaign)
     days = applied.single_cooldown
-    if days is None and applied.rules:
+    if (days is None or deferral is not None) and applied.rules:
         own_suppressions = (
             select(suppressions.c.email, suppressions.c.reason)
             .where(suppressions.c.organization_id == organization_id)
@@ -310,6 +377,7 @@ async def preview(
             campaign_id=campaign_id,
             now=now,
             limit=limit,
+            deadline=None if deferral is None else deferral.until,
         )
     rules = CooldownRules(days=days or 0, scope=rules.scope)
     holder = campaigns.alias("holder")
@@ -348,7 +416,7 @@ async def preview(
         _reason(row, scope=scope, organization_id=organization_id, rules=rules, now=now)
         for row in await connection.execute(sample)
     ]
-    return int(total), int(ineligible_count), reasons
+    return Eligibility(int(total), int(ineligible_count), reasons)
 
 
 def _reason(

@@ -22,6 +22,7 @@ fan-out would write to:
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -49,8 +51,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import shown_name
-from campaignd.domain.frequency import Rule, capped_reason
+from campaignd.domain.deferral import DEFERRED, deferred_reason, too_late_reason
+from campaignd.domain.frequency import Rule, capped_cause, capped_reason
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
+from campaignd.store.columns import UtcDateTime
 from campaignd.store.dialect import insert_ignoring_conflicts, upsert
 from campaignd.store.schema import campaigns, cooldown_ledger, deliveries, ledger_entries
 
@@ -71,6 +75,7 @@ query against ``deliveries`` row by row."""
 CAPPED_COLUMNS = """(email VARCHAR(320) PRIMARY KEY, campaign_id BIGINT, campaign_name VARCHAR(200),
     contacted_at {time}, organization_id BIGINT, count INTEGER)"""
 GLOBAL_SCOPE = 0
+TIME = UtcDateTime()
 FINISHED = (
     CampaignStatus.SENT.value,
     CampaignStatus.FAILED.value,
@@ -192,6 +197,42 @@ async def reserve_by_rules(
     now: datetime,
 ) -> None:
     """Skip the queued recipients some rule caps (with its reason), reserve the others."""
+    await check_rules(
+        connection,
+        campaign_id=campaign_id,
+        campaign_name=campaign_name,
+        organization_id=organization_id,
+        category=category,
+        scope=scope,
+        rules=rules,
+        now=now,
+    )
+    await take_reserved(
+        connection,
+        campaign_id=campaign_id,
+        campaign_name=campaign_name,
+        organization_id=organization_id,
+        category=category,
+        scope=scope,
+        now=now,
+    )
+
+
+async def check_rules(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    rules: tuple[Rule, ...],
+    now: datetime,
+    deferring: bool = False,
+) -> None:
+    """Lock what a concurrent fan-out would write to, then skip the queued recipients some
+    rule caps; ``deferring``: defer them instead (``store.deferral``), each to the latest
+    instant a rule that caps them frees a slot."""
     if category is None:
         await _hold_people(
             connection, campaign_id=campaign_id, campaign_name=campaign_name, scope=scope, now=now
@@ -201,7 +242,8 @@ async def reserve_by_rules(
             connection, scope=scope, organization_id=organization_id, category=category
         )
     for rule in rules:
-        await _skip_capped(
+        check = _defer_capped if deferring else _skip_capped
+        await check(
             connection,
             rule,
             campaign_id=campaign_id,
@@ -210,9 +252,30 @@ async def reserve_by_rules(
             scope=scope,
             now=now,
         )
+
+
+async def take_reserved(
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    now: datetime,
+    deferred: bool = False,
+) -> None:
+    """Reserve the recipients left queued: their ``cooldown_ledger`` rows (without a
+    category) and their ledger entries, counted from now on, or with ``deferred`` from the
+    instant a deferred delivery is due."""
     if category is None:
         await _take_people(
-            connection, campaign_id=campaign_id, campaign_name=campaign_name, scope=scope, now=now
+            connection,
+            campaign_id=campaign_id,
+            campaign_name=campaign_name,
+            scope=scope,
+            now=now,
+            deferred=deferred,
         )
     await write_entries(
         connection,
@@ -222,6 +285,7 @@ async def reserve_by_rules(
         category=category,
         scope=scope,
         now=now,
+        deferred=deferred,
     )
 
 
@@ -234,8 +298,15 @@ async def write_entries(
     category: str | None,
     scope: int,
     now: datetime,
+    deferred: bool = False,
 ) -> None:
-    """One ledger entry per queued recipient: this campaign's message, counted from now on."""
+    """One ledger entry per queued recipient: this campaign's message, counted from now on
+    (with ``deferred``: a deferred delivery's from its due instant)."""
+    contacted_at: ColumnElement[datetime] = literal(now, ledger_entries.c.contacted_at.type)
+    if deferred:
+        contacted_at = case(
+            (deliveries.c.code == DEFERRED, deliveries.c.due_at), else_=contacted_at
+        )
     source = select(
         literal(scope, ledger_entries.c.scope.type).label("scope"),
         deliveries.c.email,
@@ -243,7 +314,7 @@ async def write_entries(
         literal(organization_id, ledger_entries.c.organization_id.type).label("organization_id"),
         literal(category, ledger_entries.c.category.type).label("category"),
         literal(campaign_name, ledger_entries.c.campaign_name.type).label("campaign_name"),
-        literal(now, ledger_entries.c.contacted_at.type).label("contacted_at"),
+        contacted_at.label("contacted_at"),
     ).where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == QUEUED)
     source = source.order_by(deliveries.c.email)  # the key's order: cheaper index inserts
     statement = insert_ignoring_conflicts(
@@ -292,25 +363,54 @@ async def _hold_people(
 
 
 async def _take_people(
-    connection: AsyncConnection, *, campaign_id: int, campaign_name: str, scope: int, now: datetime
+    connection: AsyncConnection,
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    scope: int,
+    now: datetime,
+    deferred: bool = False,
 ) -> None:
     """The recipients left queued: their ``cooldown_ledger`` row now names this campaign,
-    the one it replaces kept in ``previous_*`` (for giving it back)."""
+    the one it replaces kept in ``previous_*`` (for giving it back). With ``deferred``, a
+    deferred delivery's row holds its due instant (one more statement, over them only)."""
+    taken = queued_of(campaign_id)
+    if deferred:
+        people = deliveries.alias("people")
+        taken = select(people.c.email).where(
+            people.c.campaign_id == campaign_id,
+            people.c.status == QUEUED,
+            or_(people.c.code.is_(None), people.c.code != DEFERRED),
+        )
+    replaced = {
+        "previous_campaign_id": cooldown_ledger.c.campaign_id,
+        "previous_campaign_name": cooldown_ledger.c.campaign_name,
+        "previous_contacted_at": cooldown_ledger.c.contacted_at,
+        "campaign_id": campaign_id,
+        "campaign_name": campaign_name,
+    }
     await connection.execute(
         update(cooldown_ledger)
         .where(
             cooldown_ledger.c.scope == scope,
             cooldown_ledger.c.campaign_id.is_distinct_from(campaign_id),
-            cooldown_ledger.c.email.in_(queued_of(campaign_id)),
+            cooldown_ledger.c.email.in_(taken),
         )
-        .values(
-            previous_campaign_id=cooldown_ledger.c.campaign_id,
-            previous_campaign_name=cooldown_ledger.c.campaign_name,
-            previous_contacted_at=cooldown_ledger.c.contacted_at,
-            campaign_id=campaign_id,
-            campaign_name=campaign_name,
-            contacted_at=now,
+        .values(**replaced, contacted_at=now)
+    )
+    if not deferred:
+        return
+    await connection.execute(
+        update(cooldown_ledger)
+        .where(
+            cooldown_ledger.c.scope == scope,
+            cooldown_ledger.c.campaign_id.is_distinct_from(campaign_id),
+            cooldown_ledger.c.email == deliveries.c.email,
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == QUEUED,
+            deliveries.c.code == DEFERRED,
         )
+        .values(**replaced, contacted_at=deliveries.c.due_at)
     )
 
 
@@ -331,7 +431,32 @@ async def _lock_category(
     await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-async def _skip_capped(
+@dataclass(frozen=True)
+class Holder:
+    """One distinct holder of the ``frequency_capped`` rows: the message that must age out
+    before a slot frees, and how many messages are in the window."""
+
+    campaign_id: int
+    name: str | None
+    contacted_at: datetime
+    count: int
+    organization_id: int | None
+    status: str | None
+
+    def matches(self) -> ColumnElement[bool]:
+        return and_(
+            CAPPED.c.campaign_id == self.campaign_id,
+            CAPPED.c.contacted_at == self.contacted_at,
+            CAPPED.c.count == self.count,
+        )
+
+    def shown(self, *, scope: int, organization_id: int) -> str | None:
+        return shown_holder(
+            self.name, self.organization_id, scope=scope, organization_id=organization_id
+        )
+
+
+async def _capped_holders(
     connection: AsyncConnection,
     rule: Rule,
     *,
@@ -340,10 +465,9 @@ async def _skip_capped(
     category: str | None,
     scope: int,
     now: datetime,
-) -> None:
-    """Skip the queued recipients ``rule`` caps; the reason names the rule and the message
-    that must age out first. The distinct holders (a handful) are read first, then one
-    ``UPDATE`` skips them all, its reason a ``CASE`` over the holders."""
+) -> list[Holder]:
+    """Fill ``frequency_capped`` with the queued recipients ``rule`` caps; read their
+    distinct holders (a handful)."""
     people = queued_of(campaign_id).subquery("queued")
     found = capped_by(
         rule,
@@ -368,45 +492,145 @@ async def _skip_capped(
         .select_from(capped.outerjoin(campaigns, campaigns.c.id == capped.c.campaign_id))
         .distinct()
     )
-    reasons = [
-        (
-            and_(
-                capped.c.campaign_id == holder_id,
-                capped.c.contacted_at == contacted_at,
-                capped.c.count == count,
-            ),
-            literal(
-                capped_reason(
-                    rule,
-                    campaign_name=shown_holder(
-                        name, holder_organization, scope=scope, organization_id=organization_id
-                    ),
-                    contacted_at=contacted_at,
-                    count=int(count),
-                    now=now,
-                    sent=held_after_sending(status),
-                )
-            ),
-        )
+    return [
+        Holder(int(holder_id), name, contacted_at, int(count), holder_organization, status)
         for holder_id, name, contacted_at, count, holder_organization, status in (
             await connection.execute(holders)
         ).all()
+    ]
+
+
+def _capped_here(campaign_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == QUEUED,
+        deliveries.c.email == CAPPED.c.email,
+    )
+
+
+async def _skip_capped(
+    connection: AsyncConnection,
+    rule: Rule,
+    *,
+    campaign_id: int,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    now: datetime,
+) -> None:
+    """Skip the queued recipients ``rule`` caps; the reason names the rule and the message
+    that must age out first. The distinct holders (a handful) are read first, then one
+    ``UPDATE`` skips them all, its reason a ``CASE`` over the holders."""
+    holders = await _capped_holders(
+        connection,
+        rule,
+        campaign_id=campaign_id,
+        organization_id=organization_id,
+        category=category,
+        scope=scope,
+        now=now,
+    )
+    reasons = [
+        (
+            holder.matches(),
+            literal(
+                capped_reason(
+                    rule,
+                    campaign_name=holder.shown(scope=scope, organization_id=organization_id),
+                    contacted_at=holder.contacted_at,
+                    count=holder.count,
+                    now=now,
+                    sent=held_after_sending(holder.status),
+                )
+            ),
+        )
+        for holder in holders
     ]
     if not reasons:
         return
     await connection.execute(
         update(deliveries)
-        .where(
-            deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == QUEUED,
-            deliveries.c.email == capped.c.email,
-        )
+        .where(*_capped_here(campaign_id))
         .values(
             status=DeliveryStatus.SKIPPED.value,
             code=SkipCode.COOLDOWN.value,
             reason=case(*reasons, else_=literal(f"capped by the rule {rule.words}")),
         )
     )
+
+
+async def _defer_capped(
+    connection: AsyncConnection,
+    rule: Rule,
+    *,
+    campaign_id: int,
+    organization_id: int,
+    category: str | None,
+    scope: int,
+    now: datetime,
+) -> None:
+    """Defer the queued recipients ``rule`` caps to the instant it frees a slot for them
+    (the holder's message plus the rule's days), unless an earlier rule already deferred
+    them later: they stay queued with the code ``deferred``, ``due_at`` that instant and,
+    for now, the cause as reason (``store.deferral.settle_deferrals`` words it). One
+    ``UPDATE``, its instant and reason ``CASE``s over the holders."""
+    holders = await _capped_holders(
+        connection,
+        rule,
+        campaign_id=campaign_id,
+        organization_id=organization_id,
+        category=category,
+        scope=scope,
+        now=now,
+    )
+    if not holders:
+        return
+    instants = sorted({holder.contacted_at for holder in holders})
+    free = case(
+        *[
+            (CAPPED.c.contacted_at == moment, literal(moment + timedelta(days=rule.days), TIME))
+            for moment in instants
+        ]
+    )
+    causes = [
+        (
+            holder.matches(),
+            literal(
+                capped_cause(
+                    rule,
+                    campaign_name=holder.shown(scope=scope, organization_id=organization_id),
+                    contacted_at=holder.contacted_at,
+                    count=holder.count,
+                    now=now,
+                    sent=held_after_sending(holder.status),
+                )
+            ),
+        )
+        for holder in holders
+    ]
+    await connection.execute(
+        update(deliveries)
+        .where(
+            *_capped_here(campaign_id),
+            or_(deliveries.c.due_at.is_(None), deliveries.c.due_at < free),
+        )
+        .values(
+            code=DEFERRED,
+            due_at=free,
+            reason=case(*causes, else_=literal(f"capped by the rule {rule.words}")),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """A preview's figures: recipients, those left out, those deferred (counted among the
+    eligible), and the reasons of a sample of both."""
+
+    total: int
+    ineligible: int
+    reasons: list[dict[str, str]]
+    deferred: int = 0
 
 
 async def preview_by_rules(
@@ -421,10 +645,16 @@ async def preview_by_rules(
     campaign_id: int,
     now: datetime,
     limit: int,
-) -> tuple[int, int, list[dict[str, str]]]:
+    deadline: datetime | None = None,
+) -> Eligibility:
     """The fan-out's checks read-only over ``candidates`` (``email``, ``part``, ``position``,
-    each address once): (total, ineligible, reasons[:limit]); a recipient several rules
-    cap is reported with the first (longest window first, as the fan-out checks them)."""
+    each address once): the figures and reasons[:limit]; a recipient several rules cap is
+    reported with the first (longest window first, as the fan-out checks them).
+
+    With a ``deadline`` (a campaign that defers capped recipients) a capped recipient is
+    deferred to the latest instant a rule that caps them frees a slot, or left out when that
+    is after the deadline; the sample lists both, deferred ones with code ``deferred``.
+    """
     capped = [
         capped_by(
             rule,
@@ -444,11 +674,23 @@ async def preview_by_rules(
         checked = checked.outerjoin(one, one.c.email == candidates.c.email).outerjoin(
             holder, holder.c.id == one.c.campaign_id
         )
-    ineligible: ColumnElement[bool] = suppressed.c.email.is_not(None)
+    left_out: ColumnElement[bool] = suppressed.c.email.is_not(None)
+    any_capped: ColumnElement[bool] = false()
     for one in capped:
-        ineligible = ineligible | one.c.email.is_not(None)
-    counting = select(func.count(), func.count(case((ineligible, 1)))).select_from(checked)
-    total, ineligible_count = (await connection.execute(counting)).one()
+        any_capped = any_capped | one.c.email.is_not(None)
+    deferred: ColumnElement[bool] = false()
+    if deadline is None:
+        ineligible = left_out | any_capped
+    else:  # free after the deadline: a rule's holder later than the deadline less its days
+        too_late: ColumnElement[bool] = false()
+        for one, rule in zip(capped, rules, strict=True):
+            too_late = too_late | (one.c.contacted_at > deadline - timedelta(days=rule.days))
+        ineligible = left_out | too_late
+        deferred = any_capped & ~ineligible
+    counting = select(
+        func.count(), func.count(case((ineligible, 1))), func.count(case((deferred, 1)))
+    ).select_from(checked)
+    total, ineligible_count, deferred_count = (await connection.execute(counting)).one()
     columns = [candidates.c.email, suppressed.c.reason.label("suppression")]
     for index, (one, holder) in enumerate(zip(capped, holders, strict=True)):
         columns += [
@@ -462,7 +704,7 @@ async def preview_by_rules(
     sample = (
         select(*columns)
         .select_from(checked)
-        .where(ineligible)
+        .where(ineligible | deferred)
         .order_by(candidates.c.part, candidates.c.position)
         .limit(limit)
     )
@@ -477,27 +719,50 @@ async def preview_by_rules(
                 }
             )
             continue
-        index = next(n for n in range(len(rules)) if row[f"capped_{n}"] is not None)
-        reasons.append(
-            {
-                "email": row["email"],
-                "code": SkipCode.COOLDOWN.value,
-                "reason": capped_reason(
-                    rules[index],
-                    campaign_name=shown_holder(
-                        row[f"name_{index}"],
-                        row[f"organization_{index}"],
-                        scope=scope,
-                        organization_id=organization_id,
-                    ),
-                    contacted_at=row[f"at_{index}"],
-                    count=int(row[f"count_{index}"]),
-                    now=now,
-                    sent=held_after_sending(row[f"status_{index}"]),
-                ),
-            }
+        found = [n for n in range(len(rules)) if row[f"capped_{n}"] is not None]
+        words = _RowWords(row, rules, scope=scope, organization_id=organization_id, now=now)
+        if deadline is None:
+            reasons.append(
+                {"email": row["email"], "code": SkipCode.COOLDOWN.value, "reason": words(found[0])}
+            )
+            continue
+        frees = {n: row[f"at_{n}"] + timedelta(days=rules[n].days) for n in found}
+        latest = max(found, key=lambda n: (frees[n], -n))
+        if frees[latest] > deadline:
+            code = SkipCode.COOLDOWN.value
+            reason = too_late_reason(frees[latest], words(latest, cause=True), deadline=deadline)
+        else:
+            code, reason = DEFERRED, deferred_reason(frees[latest], words(latest, cause=True))
+        reasons.append({"email": row["email"], "code": code, "reason": reason})
+    return Eligibility(int(total), int(ineligible_count), reasons, int(deferred_count))
+
+
+@dataclass(frozen=True)
+class _RowWords:
+    """The words for one rule of a preview's sample row (``preview_by_rules``' columns)."""
+
+    row: Any
+    rules: tuple[Rule, ...]
+    scope: int
+    organization_id: int
+    now: datetime
+
+    def __call__(self, index: int, *, cause: bool = False) -> str:
+        row = self.row
+        worded = capped_cause if cause else capped_reason
+        return worded(
+            self.rules[index],
+            campaign_name=shown_holder(
+                row[f"name_{index}"],
+                row[f"organization_{index}"],
+                scope=self.scope,
+                organization_id=self.organization_id,
+            ),
+            contacted_at=row[f"at_{index}"],
+            count=int(row[f"count_{index}"]),
+            now=self.now,
+            sent=held_after_sending(row[f"status_{index}"]),
         )
-    return int(total), int(ineligible_count), reasons
 
 
 async def _fill_capped(connection: AsyncConnection, source: Select[Any]) -> None:

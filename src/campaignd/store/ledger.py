@@ -106,7 +106,7 @@ async def give_back_reservations(
 
 
 async def give_back_in_any_scope(
-    connection: AsyncConnection, *, campaign_id: int, emails: list[str]
+    connection: AsyncConnection, *, campaign_id: int, emails: Select[tuple[str]] | list[str]
 ) -> None:
     """``give_back_reservations`` for a caller that does not know the cooldown scope.
 

@@ -16,9 +16,11 @@ from sqlalchemy import ColumnElement, Update, bindparam, case, exists, func, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.cooldown import suppressed_reason
+from campaignd.domain.deferral import DEFER
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaigns import transition
 from campaignd.store.clock import database_now, lease_expiry
+from campaignd.store.deferral import before_deadline
 from campaignd.store.ledger import give_back_in_any_scope, give_back_reservations
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries, suppressions
@@ -44,8 +46,13 @@ class Outcome:
 
 
 async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
-    """Campaigns whose deliveries may be claimed: sending and already fanned out."""
-    timed = (campaigns.c.local_time.is_not(None)) | (campaigns.c.send_window.is_not(None))
+    """Campaigns whose deliveries may be claimed: sending and already fanned out; ``timed``
+    those whose deliveries may wait for a due instant (``queue.waiting_campaigns``)."""
+    timed = (
+        (campaigns.c.local_time.is_not(None))
+        | (campaigns.c.send_window.is_not(None))
+        | (campaigns.c.capped_recipients == DEFER)
+    )
     statement = (
         select(
             campaigns.c.id,
@@ -66,8 +73,8 @@ async def waiting_campaigns(
     connection: AsyncConnection, campaign_ids: Sequence[int], *, now: datetime
 ) -> set[int]:
     """Of ``campaign_ids``, those with queued deliveries none of which is due now (a later
-    local-time wave, a closed send window): a claim would find nothing, so the feeder skips
-    them, and a round stays one claim per campaign with something to send."""
+    local-time wave, a closed send window, a deferral): a claim would find nothing, so the
+    feeder skips them, and a round stays one claim per campaign with something to send."""
     if not campaign_ids:
         return set()
     queued = (deliveries.c.campaign_id == campaigns.c.id, deliveries.c.status == QUEUED)
@@ -117,6 +124,7 @@ async def claim_batch(
             # store.due_times: local-time waves, send windows (NULL: due now, no end)
             (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
             (deliveries.c.window_closes_at.is_(None)) | (deliveries.c.window_closes_at > now),
+            before_deadline(campaign_id, now),  # store.deferral: never after the deadline
             still_sending,
         )
         .order_by(deliveries.c.id)

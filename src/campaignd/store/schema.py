@@ -76,6 +76,8 @@ campaigns = Table(
     Column("category", String(63)),
     Column("track_clicks", Boolean, nullable=False, server_default=false()),
     Column("track_opens", Boolean, nullable=False, server_default=false()),
+    Column("capped_recipients", String(8), nullable=False, server_default=text("'skip'")),
+    Column("defer_until", UtcDateTime),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -92,7 +94,10 @@ local-time campaign it is the default zone of recipients without a ``timezone`` 
 
 ``local_time``: a wall-clock time (``2026-12-10T09:00``) read in each recipient's zone, or
 None for one instant; ``send_window``: ``{"start", "end", "days"}`` in the recipient's zone
-(``domain.send_windows``). ``scheduled_for`` is then the earliest wave's instant."""
+(``domain.send_windows``). ``scheduled_for`` is then the earliest wave's instant.
+
+``capped_recipients``: what becomes of a recipient a frequency rule caps, ``skip`` or
+``defer`` (``domain.deferral``); ``defer_until``: a ``defer`` campaign's deadline."""
 
 deliveries = Table(
     "deliveries",

@@ -30,6 +30,8 @@ FIELDS = {
     "lists": "lists",
     "segments": "segments",
     "category": "category",
+    "cappedRecipients": "defer_until",
+    "deferUntil": "defer_until",
 }
 """The prefix of a problem (the API's or the form's own name of a field) -> the form field."""
 
@@ -49,6 +51,7 @@ LABELS = {
     "lists": "Lists",
     "segments": "Segments",
     "category": "Category",
+    "defer_until": "Deferral deadline",
 }
 
 ANCHORS = {"when": "date", "lists": "targets", "segments": "targets", "category": "targets"}

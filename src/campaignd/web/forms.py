@@ -30,6 +30,9 @@ class CampaignForm:
     """When to send it, and the zone it was chosen in; None: keep a draft."""
     csv_name: str | None
     csv_text: str | None
+    deferral: tuple[str, datetime | None] | None = None
+    """What becomes of capped recipients, ``(skip|defer, deadline)``; None: the form did
+    not show the choice (left as it is)."""
 
     @property
     def scheduled_for(self) -> datetime | None:
@@ -121,9 +124,42 @@ def _content_choices(form: FormData) -> dict[str, Any]:
     return choices
 
 
+def chosen_deferral(form: FormData) -> tuple[str, datetime | None] | None:
+    """The "when a frequency rule caps someone" choice: skip, or defer until a date and
+    time read in the form's time zone (the schedule's). None when the form has no choice."""
+    if form.get("capped_shown") is None:
+        return None
+    capped = text_of(form, "capped_recipients") or "skip"
+    if capped != "defer":
+        return capped, None
+    typed = text_of(form, "defer_until").strip()
+    if not typed:
+        raise FormProblem("deferUntil: choose the date and time deferred messages must go by")
+    day, _, clock = typed.partition("T")
+    zone = text_of(form, "timezone") or "UTC"
+    try:
+        return capped, to_utc(day, clock or "00:00", zone)
+    except BadTime as problem:
+        words = str(problem).split(": ", 1)[-1]
+        raise FormProblem(f"deferUntil: {words}") from None
+
+
+def deferral_values(campaign: dict[str, Any] | None, zone: str | None) -> dict[str, str]:
+    """The deferral fields showing a campaign's choice, its deadline in ``zone``."""
+    if campaign is None:
+        return {}
+    values = {"capped_recipients": str(campaign.get("capped_recipients") or "skip")}
+    deadline = campaign.get("defer_until")
+    if deadline is not None:
+        local = deadline.astimezone(zone_named(zone or "UTC"))
+        values["defer_until"] = f"{local:%Y-%m-%dT%H:%M}"
+    return values
+
+
 async def campaign_form(form: FormData) -> CampaignForm:
     values = {name: text_of(form, name) for name in (*CONTENT_FIELDS, "organization")}
     values |= {name: text_of(form, name) for name in ("date", "time", "timezone")}
+    values |= {name: text_of(form, name) for name in ("capped_recipients", "defer_until")}
     content = CampaignContent(
         name=values["name"].strip(),
         subject=values["subject"].strip(),
@@ -143,4 +179,5 @@ async def campaign_form(form: FormData) -> CampaignForm:
         chosen=chosen_time(form),
         csv_name=csv_name,
         csv_text=csv_text,
+        deferral=chosen_deferral(form),
     )

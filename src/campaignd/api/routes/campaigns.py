@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import clones, frequency, local_time
+from campaignd.actions import clones, deferral, frequency, local_time
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
 from campaignd.actions.feedback import campaign_figures
@@ -92,6 +92,9 @@ async def create_campaign(
         services, principal, body.category, organization=body.organization
     )
     window = local_time.check_send_window(body.send_window)
+    capped, deadline = deferral.check_deferral(
+        body.capped_recipients, body.defer_until, starts=body.scheduled_for
+    )
     row, report = await actions.create_campaign(
         services,
         principal,
@@ -106,6 +109,10 @@ async def create_campaign(
         row = await actions.get_campaign(services, principal, int(row["id"]))
     if window is not None:
         row = await local_time.set_send_window(services, principal, int(row["id"]), window)
+    if deadline is not None:
+        row = await deferral.set_deferral(
+            services, principal, int(row["id"]), capped=capped, until=deadline
+        )
     created = CreatedCampaign.model_validate(row)
     if report is not None:
         created.import_ = import_report(report)
@@ -165,12 +172,20 @@ async def edit_campaign(
     window = local_time.check_send_window(changes.pop("send_window")) if has_window else None
     has_category = "category" in changes
     category = changes.pop("category", None)
-    if has_category:
+    has_deferral = "capped_recipients" in changes or "defer_until" in changes
+    capped = changes.pop("capped_recipients", deferral.UNSET)
+    deadline = changes.pop("defer_until", deferral.UNSET)
+    if has_category or has_deferral:
         current = await actions.get_campaign(services, principal, campaign_id)
+    if has_category:
         await frequency.check_category(
             services, principal, category, organization=str(current["organization"])
         )
-    if changes or targets or not (has_window or has_category):
+    if has_deferral:
+        if capped is None:
+            raise Invalid("cappedRecipients: must be skip or defer")
+        deferral.check_change(current, capped=capped, until=deadline)
+    if changes or targets or not (has_window or has_category or has_deferral):
         row = await actions.edit_campaign(
             services, principal, campaign_id, changes, targets=targets
         )
@@ -179,6 +194,10 @@ async def edit_campaign(
         row = await actions.get_campaign(services, principal, campaign_id)
     if has_window:
         row = await local_time.set_send_window(services, principal, campaign_id, window)
+    if has_deferral:
+        row = await deferral.set_deferral(
+            services, principal, campaign_id, capped=capped, until=deadline
+        )
     return campaign(row)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from campaignd.actions import campaigns as actions
-from campaignd.actions import frequency
+from campaignd.actions import deferral, frequency
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.campaigns import CONTENT_FIELDS, ImportReport, Revision
 from campaignd.actions.errors import ActionError, NotFound
@@ -34,6 +34,7 @@ from campaignd.web.forms import (
     ChosenTime,
     FormProblem,
     campaign_form,
+    deferral_values,
     recipients_of,
 )
 from campaignd.web.page_parts import organizations_to_choose
@@ -173,6 +174,8 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
             await frequency.check_category(
                 services_of(request), viewer.principal, category, organization=parsed.organization
             )
+        if parsed.deferral is not None:
+            deferral.check_deferral(*parsed.deferral, starts=parsed.scheduled_for)
         campaign, report = await actions.create_campaign(
             services_of(request),
             viewer.principal,
@@ -186,6 +189,15 @@ async def create_campaign(request: Request, viewer: ViewerDep) -> Response:
         if category_shown and category is not None:
             await frequency.set_campaign_category(
                 services_of(request), viewer.principal, int(campaign["id"]), category
+            )
+        if parsed.deferral is not None and parsed.deferral[0] != "skip":
+            capped, until = parsed.deferral
+            await deferral.set_deferral(
+                services_of(request),
+                viewer.principal,
+                int(campaign["id"]),
+                capped=capped,
+                until=until,
             )
     except (FormProblem, ActionError) as problem:
         values = parsed.values if parsed else {key: form.get(key) for key in form if key}
@@ -214,6 +226,10 @@ def _values_of(campaign: Row) -> dict[str, Any]:
     scheduled_for = campaign["scheduled_for"]
     if scheduled_for is not None and campaign["status"] == CampaignStatus.SCHEDULED:
         values |= picker_values(scheduled_for, campaign["timezone"])
+    zone = values.get("timezone") or shown_zone(campaign["timezone"])
+    values |= deferral_values(campaign, zone)
+    if campaign["defer_until"] is not None:
+        values["timezone"] = zone  # the deadline is shown, and read back, in this zone
     return values
 
 
@@ -284,6 +300,7 @@ async def edit_campaign(request: Request, viewer: ViewerDep, campaign_id: Campai
                 parsed.scheduled_for is None and campaign["status"] == CampaignStatus.SCHEDULED
             ),
             targets=changed_targets(chosen_targets(form), campaign["lists"], campaign["segments"]),
+            deferral=parsed.deferral,
         )
         category_shown, category = chosen_category(form)
         if category_shown and category != campaign["category"]:
