@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -170,10 +171,22 @@ async def outcome_figures(
 ) -> dict[int, Outcomes]:
     """Per campaign: sent and failed (delivery statuses); bounced, complained and
     unsubscribed (recipients whose address was suppressed for that reason since the
-    campaign started); delivered (sent, less the sent ones that bounced).
+    campaign started); delivered (sent, less the sent ones that bounced). A pruned
+    campaign's are those it had when it was pruned (``report_snapshot``).
 
     The one place these figures come from, so that bounce and complaint intake can be
     wired in here."""
+    frozen = await frozen_reports(connection, campaign_ids)
+    live = await _live_outcomes(connection, [key for key in campaign_ids if key not in frozen])
+    return {
+        key: Outcomes(**frozen[key]["outcomes"]) if key in frozen else live[key]
+        for key in campaign_ids
+    }
+
+
+async def _live_outcomes(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Outcomes]:
     if not campaign_ids:
         return {}
     statuses = (
@@ -248,6 +261,18 @@ class Engagement:
 async def engagement_figures(
     connection: AsyncConnection, campaign_ids: list[int]
 ) -> dict[int, Engagement]:
+    """Per campaign: its opens and clicks (a pruned campaign's as they were then)."""
+    frozen = await frozen_reports(connection, campaign_ids)
+    live = await _live_engagement(connection, [key for key in campaign_ids if key not in frozen])
+    return {
+        key: Engagement(**frozen[key]["engagement"]) if key in frozen else live[key]
+        for key in campaign_ids
+    }
+
+
+async def _live_engagement(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Engagement]:
     if not campaign_ids:
         return {}
     event = tracking_events.c
@@ -284,6 +309,13 @@ async def engagement_figures(
 
 async def machine_reasons(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
     """Machine opens and clicks of a campaign per reason (every fetch)."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return {str(key): int(value) for key, value in frozen[campaign_id]["machine"].items()}
+    return await _live_machine_reasons(connection, campaign_id)
+
+
+async def _live_machine_reasons(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
     statement = (
         select(tracking_events.c.machine, func.count())
         .where(
@@ -305,6 +337,16 @@ class LinkClicks:
 
 async def link_clicks(connection: AsyncConnection, campaign_id: int) -> list[LinkClicks]:
     """Each tracked link with its clicks by people, in the order of the body."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return [
+            LinkClicks(int(index), str(url), int(clicks), int(unique))
+            for index, url, clicks, unique in frozen[campaign_id]["links"]
+        ]
+    return await _live_link_clicks(connection, campaign_id)
+
+
+async def _live_link_clicks(connection: AsyncConnection, campaign_id: int) -> list[LinkClicks]:
     event = tracking_events.c
     joined = campaign_links.outerjoin(
         tracking_events,
@@ -343,7 +385,20 @@ async def hourly_events(
     connection: AsyncConnection, campaign_id: int, since: datetime, *, days: int = TIMELINE_DAYS
 ) -> list[tuple[datetime, str, int]]:
     """(hour, kind, count) of people's opens and clicks in the first ``days`` after
-    ``since``, oldest first; hours with none left out."""
+    ``since``, oldest first; hours with none left out. A pruned campaign's are those of its
+    first ``TIMELINE_DAYS`` after its start, as they were when it was pruned."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return [
+            (datetime.fromisoformat(str(hour)), str(kind), int(count))
+            for hour, kind, count in frozen[campaign_id]["timeline"]
+        ]
+    return await _live_hourly_events(connection, campaign_id, since, days=days)
+
+
+async def _live_hourly_events(
+    connection: AsyncConnection, campaign_id: int, since: datetime, *, days: int
+) -> list[tuple[datetime, str, int]]:
     hour = _hour(connection.dialect.name, tracking_events.c.occurred_at).label("hour")
     statement = (
         select(hour, tracking_events.c.kind, func.count())
@@ -360,6 +415,40 @@ async def hourly_events(
         (datetime.strptime(str(text), "%Y-%m-%d %H").replace(tzinfo=UTC), str(kind), int(count))
         for text, kind, count in (await connection.execute(statement)).all()
     ]
+
+
+async def frozen_reports(
+    connection: AsyncConnection, campaign_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The report figures kept of the pruned ones among ``campaign_ids``."""
+    if not campaign_ids:
+        return {}
+    statement = select(campaigns.c.id, campaigns.c.pruned_report).where(
+        campaigns.c.id.in_(list(campaign_ids)), campaigns.c.pruned_report.is_not(None)
+    )
+    return {int(key): dict(report) for key, report in (await connection.execute(statement)).all()}
+
+
+async def report_snapshot(
+    connection: AsyncConnection, campaign_id: int, started_at: datetime | None
+) -> dict[str, Any]:
+    """Every figure of the campaign's report, as JSON, read from its per-recipient rows:
+    kept in ``campaigns.pruned_report`` when those rows are pruned, and shown from then on."""
+    outcomes = (await _live_outcomes(connection, [campaign_id]))[campaign_id]
+    engagement = (await _live_engagement(connection, [campaign_id]))[campaign_id]
+    links = await _live_link_clicks(connection, campaign_id)
+    hours = (
+        await _live_hourly_events(connection, campaign_id, started_at, days=TIMELINE_DAYS)
+        if started_at is not None
+        else []
+    )
+    return {
+        "outcomes": vars(outcomes),
+        "engagement": vars(engagement),
+        "links": [[link.index, link.url, link.clicks, link.unique_clicks] for link in links],
+        "machine": await _live_machine_reasons(connection, campaign_id),
+        "timeline": [[hour.isoformat(), kind, count] for hour, kind, count in hours],
+    }
 
 
 EXPORT_COLUMNS = (
