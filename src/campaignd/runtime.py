@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from campaignd.actions.bounce_mailbox import poll_forever
 from campaignd.actions.services import Services
+from campaignd.api import tracking
 from campaignd.api.app import create_app
 from campaignd.delivery.rate import create_rate_limiter
 from campaignd.delivery.transports import create_transport
@@ -71,6 +73,17 @@ def metrics_app() -> Starlette:
         return JSONResponse({"status": "ok"})
 
     return Starlette(routes=[Route("/metrics", metrics), Route("/healthz", healthz)])
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up made (modules, the application, its routes and models: most of
+    the process's objects, all of them long-lived) out of the garbage collector's sight.
+
+    A full collection walks every object it tracks: measured at 350-380 ms for a ``serve``
+    process, a pause in which no request is answered and nothing is sent. Frozen, they are
+    never walked again, and a full collection walks only what came after (about 1 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _server(app: Any, host: str, port: int) -> _Server:
@@ -151,6 +164,7 @@ async def serve(
     if scheduler is not None:
         jobs.append(scheduler.run(stop))
     servers: list[_Server] = []
+    app = None
     if instance.runs_api:
         lock = None if scheduler is None else scheduler.lock
         app = create_app(dataclasses.replace(services, scheduler_lock=lock))
@@ -178,9 +192,12 @@ async def serve(
         for server in servers:
             server.should_exit = True
 
+    freeze_start_up_objects()
     try:
         await asyncio.gather(stop_server_when_asked(), *jobs)
     finally:
+        if app is not None:
+            await tracking.settle(app)  # opens and clicks answered but not yet written
         await services.wakeups.close()
         await services.database.dispose()
     log_event(logger, "instance stopped", role=role)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,12 @@ import pytest
 from sqlalchemy import cast, insert, select
 from sqlalchemy.types import Text
 
+from campaignd.actions.feedback import apply_event
+from campaignd.actions.tracking import Tracker
+from campaignd.delivery.tracking import tracking_tokens
+from campaignd.delivery.unsubscribe import SECRET_NAME
+from campaignd.domain.feedback import FeedbackEvent, FeedbackKind, FeedbackSource
+from campaignd.domain.webhooks import EVENT_TYPES
 from campaignd.settings import Settings
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
@@ -25,10 +32,14 @@ from campaignd.store.schema import (
     cooldown_ledger,
     deliveries,
     erased_addresses,
+    feedback_events,
     import_reports,
     list_members,
     lists,
+    metadata,
 )
+from campaignd.store.secrets import instance_secret
+from campaignd.store.tracking import save_links
 from tests.integration.api_client import Api, open_api
 from tests.integration.contact_support import (
     contact_statuses,
@@ -39,6 +50,14 @@ from tests.integration.contact_support import (
 )
 from tests.integration.delivery_support import sending_campaign, worker
 from tests.integration.test_contact_status import unsubscribe_path
+from tests.integration.tracking_support import BROWSER
+from tests.integration.webhook_support import (
+    Clock,
+    add_endpoint,
+    dispatcher,
+    receivers,
+    webhook_settings,
+)
 
 ADA = "ada@example.com"
 
@@ -334,3 +353,87 @@ async def test_another_organization_can_neither_export_nor_erase_it(
         json={"contacts": [{"email": ADA, "attributes": {"plan": "free"}}]},
     )
     assert (upserted.json()["updated"], upserted.json()["erased"]) == (1, 0)
+
+
+async def stored_mentions(database: Database, email: str) -> list[str]:
+    """Every row of every table that holds ``email`` in any column (any case), but the
+    entries of the global cooldown scope: they keep the instance-wide promise to the person
+    and stay by design (docs/audience.md)."""
+    found = []
+    async with database.connection() as connection:
+        for table in metadata.sorted_tables:
+            for row in (await connection.execute(select(table))).mappings():
+                if table.name in ("cooldown_ledger", "ledger_entries") and (
+                    row["scope"] == GLOBAL_SCOPE
+                ):
+                    continue
+                text = json.dumps(dict(row), default=str).lower()
+                if email in text:
+                    found.append(f"{table.name}: {dict(row)}")
+    return found
+
+
+async def test_after_erasure_no_table_holds_the_address(api: Api, settings: Settings) -> None:
+    hooks = webhook_settings(settings)
+    async with receivers() as [receiver]:
+        await add_endpoint(api.database, hooks, receiver.url, event_types=EVENT_TYPES)
+        upserted = await api.call(
+            "acme_admin",
+            "POST",
+            "/contacts",
+            json={"contacts": [{"email": ADA, "attributes": {"first_name": "Ada"}}]},
+        )
+        assert upserted.status_code == 200
+        await add_to_list(api, "acme", ADA, "Newsletter")
+        sent = await send_campaign(
+            api.database, settings, [(ADA, {"name": "Ada"}), "bob@example.com"], name="Winter"
+        )
+        async with api.database.transaction() as connection:
+            await save_links(connection, sent, ["https://shop.example/spring"])
+        [ada_delivery] = await rows(
+            api, deliveries, deliveries.c.campaign_id == sent, deliveries.c.email == ADA
+        )
+        tokens = tracking_tokens(await instance_secret(api.database, SECRET_NAME))
+        sent_at = int(time.time()) - 3600
+        tracker = Tracker(api.database)
+        await tracker.click(
+            tokens.click(sent, int(ada_delivery["id"]), 0, sent_at),
+            user_agent=BROWSER,
+            address="198.51.100.7",
+        )
+        await tracker.open(
+            tokens.open(sent, int(ada_delivery["id"]), sent_at), user_agent=BROWSER, address=None
+        )
+        await dispatcher(api.database, hooks, Clock()).run_burst()
+        delivered = len(receiver.requests)
+        assert any(ADA in request.body.decode() for request in receiver.requests)
+        # a bounce after that: its webhook message is still pending when the address is erased
+        await apply_event(
+            api.services,
+            FeedbackEvent(
+                FeedbackSource.MAILBOX,
+                event_id="dsn-1",
+                kind=FeedbackKind.HARD_BOUNCE,
+                delivery_id=int(ada_delivery["id"]),
+                detail=f"550 5.1.1 <{ADA.upper()}>: no such user",
+            ),
+        )
+        assert (await stored_mentions(api.database, ADA)) != []
+
+        response = await api.call("acme_admin", "POST", f"/contacts/{ADA}/erase")
+        assert response.status_code == 200, response.text
+        placeholder = response.json()["placeholder"]
+        assert await stored_mentions(api.database, ADA) == []
+        [event] = await rows(api, feedback_events)
+        assert (event["email"], event["kind"]) == (placeholder, "hard_bounce")
+        assert event["detail"] == f"550 5.1.1 <{placeholder}>: no such user"
+        report = (await api.call("acme_admin", "GET", f"/campaigns/{sent}/report")).json()
+        assert (report["engagement"]["uniqueClicks"], report["engagement"]["uniqueOpens"]) == (1, 1)
+
+        # the pending message is still delivered, with the placeholder for the address
+        await dispatcher(api.database, hooks, Clock()).run_burst()
+        [bounced] = [json.loads(request.body) for request in receiver.requests[delivered:]]
+        assert bounced["type"] == "bounced"
+        assert bounced["data"]["email"] == placeholder
+        assert bounced["data"]["reason"] == f"550 5.1.1 <{placeholder}>: no such user"
+    assert "bob@example.com" in " ".join(await stored_mentions(api.database, "bob@example.com"))

@@ -3,6 +3,7 @@ followed against the real app, what is recorded, and the report's figures."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,7 @@ from tests.integration.tracking_support import (
     path_of,
     read_later,
     send_over_smtp,
+    settled,
 )
 
 BODY = """<html><body>
@@ -122,6 +124,7 @@ async def test_a_tracked_link_is_recorded_and_redirects_to_the_stored_url(
     assert follow.headers["location"] == "https://shop.example/winter?a=1&b=2"
     blog = await api.client.get(path_of(tracked[2]), headers={"User-Agent": BROWSER})
     assert blog.headers["location"] == "https://blog.example/post"
+    await settled(api)
     assert await events(api) == [("click", 0, None), ("click", 1, None)]
 
     figures = await report(api, campaign_id)
@@ -133,6 +136,54 @@ async def test_a_tracked_link_is_recorded_and_redirects_to_the_stored_url(
         ("https://shop.example/winter?a=1&b=2", 1),
         ("https://blog.example/post", 1),
     ]
+
+
+async def test_a_click_is_answered_while_the_database_is_busy_and_written_afterwards(
+    api: Api, smtp_settings: Settings, smtp: SmtpServer
+) -> None:
+    _, messages = await send_over_smtp(
+        api, smtp_settings, smtp, htmlBody=BODY, recipients=["ada@example.org"]
+    )
+    link = path_of(
+        next(link for link in hrefs(html_of(messages["ada@example.org"])) if "/c/" in link)
+    )
+    read_later(api)
+    await api.client.get(link, headers={"User-Agent": BROWSER})  # the campaign's links read
+    await settled(api)
+    async with api.database.transaction() as connection:  # nobody else may write meanwhile
+        if connection.dialect.name == "postgresql":
+            await connection.exec_driver_sql("LOCK TABLE tracking_events IN EXCLUSIVE MODE")
+        for _ in range(3):
+            follow = await asyncio.wait_for(
+                api.client.get(link, headers={"User-Agent": BROWSER}), timeout=10
+            )
+            assert follow.status_code == 302
+            assert follow.headers["location"] == "https://shop.example/winter?a=1&b=2"
+    await settled(api)
+    assert await events(api) == [("click", 0, None)] * 4
+
+
+async def test_behind_a_trusted_proxy_the_readers_own_address_is_judged(
+    database: Database, smtp_settings: Settings, smtp: SmtpServer
+) -> None:
+    async with open_api(database, smtp_settings, trusted_proxies="127.0.0.1") as api:
+        _, messages = await send_over_smtp(
+            api,
+            smtp_settings,
+            smtp,
+            htmlBody="<html><body><p>Hi</p></body></html>",
+            trackOpens=True,
+            recipients=["ada@example.org"],
+        )
+        image = path_of(image_sources(html_of(messages["ada@example.org"]))[0])
+        read_later(api)
+        for client in ("198.51.100.7", "17.58.0.1"):  # a reader, then Apple's privacy proxy
+            response = await api.client.get(
+                image, headers={"User-Agent": BROWSER, "X-Forwarded-For": client}
+            )
+            assert response.status_code == 200
+        await settled(api)
+        assert [machine for _, _, machine in await events(api)] == [None, "apple_privacy"]
 
 
 async def test_a_forged_or_altered_token_answers_404_and_records_nothing(
@@ -162,6 +213,7 @@ async def test_a_forged_or_altered_token_answers_404_and_records_nothing(
         response = await api.client.get(path, headers={"User-Agent": BROWSER})
         assert response.status_code == 404, path
         assert "location" not in response.headers
+    await settled(api)
     assert await count_events(api) == 0
 
 
@@ -197,6 +249,7 @@ async def test_opens_by_people_and_machines_are_counted_apart(
     await api.client.get(
         image["bob@example.org"], headers={"User-Agent": "Barracuda Sentinel (EE)"}
     )
+    await settled(api)
     assert sorted(machine or "person" for _, _, machine in await events(api)) == [
         "apple_privacy",
         "apple_privacy",
@@ -234,6 +287,7 @@ async def test_an_unsubscribed_reader_is_redirected_but_not_tracked(
         response = await api.client.get(path_of(link), headers={"User-Agent": BROWSER})
         assert response.status_code == 302
         assert response.headers["location"] == "https://shop.example/winter?a=1&b=2"
+    await settled(api)
     assert await events(api) == [("click", 0, None)]  # bob's only
     figures = await report(api, campaign_id)
     assert figures["outcomes"]["unsubscribed"] == 1  # type: ignore[index]

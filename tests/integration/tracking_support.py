@@ -27,7 +27,21 @@ LATER = 120.0
 def read_later(api: Api, seconds: float = LATER) -> None:
     """Judge every fetch as if it came ``seconds`` after the message was sent."""
     app = api.client._transport.app  # type: ignore[attr-defined]
+    earlier = getattr(app.state, "tracker", None)
+    if earlier is not None:  # what it answered may still be on its way to the database
+        app.state.earlier_trackers = [*getattr(app.state, "earlier_trackers", []), earlier]
     app.state.tracker = Tracker(api.database, clock=lambda: time.time() + seconds)
+
+
+async def settled(api: Api) -> None:
+    """Wait until the opens and clicks the app answered are written (it answers first)."""
+    app = api.client._transport.app  # type: ignore[attr-defined]
+    for tracker in [
+        *getattr(app.state, "earlier_trackers", []),
+        getattr(app.state, "tracker", None),
+    ]:
+        if tracker is not None:
+            await tracker.settled()
 
 
 async def send_over_smtp(

@@ -77,10 +77,11 @@ def create_app(services: Services) -> FastAPI:
             limit=services.settings.max_import_bytes,
         ),
     )
+    # the busiest public requests, answered before the routing (inside TrustedProxies)
+    app.add_middleware(tracking.TrackingEnds)
     proxies = parse_networks(services.settings.trusted_proxies)
     if proxies:
         app.add_middleware(TrustedProxies, networks=proxies)
-    app.include_router(tracking.router)  # first: the busiest public routes match at once
     app.include_router(health.router)
     app.include_router(admin_api_router())
     app.include_router(unsubscribe.router)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
+from functools import lru_cache
 
 PREFETCH_SECONDS = 10.0
 """An open or click this soon after the message was handed to the mail server is a
@@ -73,6 +74,14 @@ def _apple_address(address: str | None) -> bool:
     return any(ip in network for network in APPLE_NETWORKS)
 
 
+@lru_cache(maxsize=1024)
+def _scanner_agent(agent: str) -> bool:
+    """Whether the user agent names a scanner, gateway or script (the same few agents
+    come again and again: each is read once)."""
+    lowered = agent.lower()
+    return any(word in lowered for word in SCANNER_WORDS)
+
+
 def machine_reason(
     user_agent: str | None,
     address: str | None,
@@ -88,8 +97,7 @@ def machine_reason(
     agent = (user_agent or "").strip()
     if opening and (agent == APPLE_PRIVACY_AGENT or _apple_address(address)):
         return Machine.APPLE_PRIVACY
-    lowered = agent.lower()
-    if not agent or any(word in lowered for word in SCANNER_WORDS):
+    if not agent or _scanner_agent(agent):
         return Machine.SCANNER
     if seconds_since_sent is not None and seconds_since_sent < PREFETCH_SECONDS:
         return Machine.PREFETCH

@@ -141,19 +141,28 @@ class Scheduler:
         self._pruning = asyncio.create_task(self.prune(days))
 
     async def prune(self, days: int) -> None:
-        """Delete the delivery rows of campaigns finished more than ``days`` ago."""
+        """Delete the per-recipient rows of campaigns finished more than ``days`` ago, and
+        the webhook messages delivered or given up as long ago."""
         try:
             moment = utcnow()
+            cutoff = moment - timedelta(days=days)
             async with self.database.connection() as connection:
-                found = await retention.prunable(
-                    connection, finished_before=moment - timedelta(days=days)
-                )
-            if not found:
-                return
-            deleted = await retention.prune(self.database, found, actor=ACTOR, now=moment)
-            log_event(
-                logger, "pruned finished campaigns", campaigns=len(found), rows=deleted, days=days
+                found = await retention.prunable(connection, finished_before=cutoff)
+            pruned = await retention.prune(self.database, found, actor=ACTOR, now=moment)
+            pruned += await retention.prune_webhook_messages(
+                self.database, before=cutoff, actor=ACTOR
             )
+            if found or pruned.webhook_messages:
+                log_event(
+                    logger,
+                    "pruned finished campaigns and webhook messages",
+                    campaigns=len(found),
+                    rows=pruned.rows,
+                    events=pruned.events,
+                    webhook_messages=pruned.webhook_messages,
+                    webhook_attempts=pruned.webhook_attempts,
+                    days=days,
+                )
         except Exception:
             logger.exception("pruning finished campaigns failed")
 

@@ -23,16 +23,22 @@ async def record_engagement_events(
     *,
     links: Mapping[int, tuple[str, ...]],
     subscriptions: outbox.Subscriptions,
+    organizations: Mapping[int, int] | None = None,
 ) -> int:
     """Record ``opened``/``clicked`` for ``events`` (``links``: each campaign's tracked URLs,
-    by link number); the number of webhook events recorded."""
+    by link number; ``organizations``: the organization of campaigns the caller knows, the
+    others are read); the number of webhook events recorded."""
     if not events:
         return 0
     campaign_ids = sorted({event.campaign_id for event in events})
-    rows = await connection.execute(
-        select(campaigns.c.id, campaigns.c.organization_id).where(campaigns.c.id.in_(campaign_ids))
-    )
-    organizations = {int(row.id): int(row.organization_id) for row in rows}
+    known = organizations or {}
+    organizations = {key: known[key] for key in campaign_ids if key in known}
+    missing = [key for key in campaign_ids if key not in organizations]
+    if missing:
+        rows = await connection.execute(
+            select(campaigns.c.id, campaigns.c.organization_id).where(campaigns.c.id.in_(missing))
+        )
+        organizations |= {int(row.id): int(row.organization_id) for row in rows}
     listening = {
         organization: await subscriptions.types_of(connection, organization)
         for organization in set(organizations.values())

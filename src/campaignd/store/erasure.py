@@ -20,10 +20,20 @@ What erasing does in the organization (one transaction):
   are deleted; an entry of the global scope stays, since it keeps the instance-wide
   promise to this person (no second campaign within the cooldown, whichever organization
   sends it), but it no longer says that it was this organization's campaign;
+- bounce and complaint records (``feedback_events``) of the address keep their kind and
+  time, with the placeholder for the address;
+- webhook messages (``webhook_messages``: the JSON payload and the last error) and the
+  errors of their attempts that mention the address have it replaced by the placeholder,
+  whatever their status: one still pending is delivered all the same (the application
+  hears of the event, with its id), with the placeholder in place of the address;
 - import reports, audit entries, campaign status reasons and run errors that mention the
   address have it replaced by the placeholder.
 
-What was handed to the mail transport (outbox files, the SMTP server's logs) is beyond it.
+Opens and clicks (``tracking_events``) never held the address (only the delivery's id):
+they stay, so the campaign's report stays right, and now belong to the placeholder.
+
+What was handed to the mail transport (outbox files, the SMTP server's logs) or posted to
+a webhook endpoint (including a message on the wire as the erasure commits) is beyond it.
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ from campaignd.store.schema import (
     cooldown_ledger,
     deliveries,
     erased_addresses,
+    feedback_events,
     import_reports,
     instance_secrets,
     ledger_entries,
@@ -76,6 +87,9 @@ from campaignd.store.schema import (
     lists,
     runs,
     suppressions,
+    webhook_attempts,
+    webhook_endpoints,
+    webhook_messages,
 )
 from campaignd.store.waiting import shown_status
 
@@ -205,6 +219,18 @@ def _mentions(text: ColumnElement[Any], email: str) -> ColumnElement[bool]:
     return found
 
 
+LOCAL_PART_CHARACTER = r"[\w.!#$%&'*+/=?^`{|}~-]"
+
+
+def address_pattern(email: str) -> re.Pattern[str]:
+    """The address in any case, and not as the tail of a longer address
+    (``ada@example.com`` in ``linda@example.com``) or the head of a longer domain
+    (``ada@example.com.au``)."""
+    return re.compile(
+        rf"(?<!{LOCAL_PART_CHARACTER}){re.escape(email)}(?![\w-]|\.\w)", re.IGNORECASE
+    )
+
+
 def _scrubbed(value: Any, pattern: re.Pattern[str], replacement: str) -> Any:
     """``value`` (JSON) with every mention of the address replaced."""
     if isinstance(value, str):
@@ -216,6 +242,18 @@ def _scrubbed(value: Any, pattern: re.Pattern[str], replacement: str) -> Any:
     return value
 
 
+def _scrubbed_json_text(value: Any, pattern: re.Pattern[str], replacement: str) -> Any:
+    """``value``, JSON kept as text (a webhook payload), with every mention replaced: read
+    as JSON, so that an address JSON escapes (``\\u00e9``) is found too."""
+    if not isinstance(value, str):
+        return _scrubbed(value, pattern, replacement)
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return pattern.sub(replacement, value)
+    return json.dumps(_scrubbed(document, pattern, replacement), separators=(",", ":"))
+
+
 async def _scrub(
     connection: AsyncConnection,
     table: Table,
@@ -223,37 +261,47 @@ async def _scrub(
     condition: ColumnElement[bool],
     email: str,
     replacement: str,
+    *,
+    json_text: Sequence[Column[Any]] = (),
 ) -> int:
     """Replace the address in ``columns`` of the rows that mention it (read, rewritten,
-    written back by id in one statement); returns how many rows changed."""
+    written back by id in one statement); returns how many rows changed. ``json_text``:
+    those of ``columns`` that hold JSON as text."""
     key = table.c.id
     mentions = or_(*(_mentions(cast(item, Text), email) for item in columns))
     rows = (await connection.execute(select(key, *columns).where(condition, mentions))).all()
     if not rows:
         return 0
-    pattern = re.compile(re.escape(email), re.IGNORECASE)
-    changes = [
-        {"row_id": row[0]}
-        | {
-            f"new_{item.name}": _scrubbed(row[index + 1], pattern, replacement)
-            for index, item in enumerate(columns)
+    pattern = address_pattern(email)
+    as_json = {item.name for item in json_text}
+    changes = []
+    for row in rows:
+        old = {item.name: row[index + 1] for index, item in enumerate(columns)}
+        new = {
+            name: (_scrubbed_json_text if name in as_json else _scrubbed)(
+                value, pattern, replacement
+            )
+            for name, value in old.items()
         }
-        for row in rows
-    ]
+        if new != old:
+            changes.append({"row_id": row[0]} | {f"new_{name}": new[name] for name in new})
+    if not changes:
+        return 0
     statement = (
         update(table)
         .where(key == bindparam("row_id"))
         .values({item.name: bindparam(f"new_{item.name}", type_=item.type) for item in columns})
     )
     await connection.execute(statement, changes)
-    return len(rows)
+    return len(changes)
 
 
 @dataclass(frozen=True)
 class Erasure:
     """What erasing removed or rewrote, by kind: ``skipped`` deliveries were still to be
-    sent; ``mentions``: rows of import reports, the audit log, campaigns and runs that named
-    the address. ``already`` when it was erased before."""
+    sent; ``mentions``: rows of bounce and complaint records, webhook messages and attempts,
+    import reports, the audit log, campaigns and runs that named the address. ``already``
+    when it was erased before."""
 
     placeholder: str
     contact: int
@@ -340,8 +388,25 @@ async def erase_address(
     for campaign_id in skipped_campaigns:
         await refresh_run_counts(connection, campaign_id)
     entries = await _forget_cooldown(connection, organization_id, email, own_campaigns)
-    mentions = 0
+    feedback = (
+        await connection.execute(
+            update(feedback_events)
+            .where(
+                feedback_events.c.organization_id == organization_id,
+                feedback_events.c.email == email,
+            )
+            .values(email=replacement)
+        )
+    ).rowcount
+    mentions = int(feedback) + await _scrub_webhooks(
+        connection, organization_id, email, replacement
+    )
     for table, columns, condition in (
+        (
+            feedback_events,
+            [feedback_events.c.detail],
+            feedback_events.c.organization_id == organization_id,
+        ),
         (
             import_reports,
             [import_reports.c.invalid],
@@ -375,6 +440,34 @@ async def erase_address(
         mentions=mentions,
         already=already,
     )
+
+
+async def _scrub_webhooks(
+    connection: AsyncConnection, organization_id: int, email: str, replacement: str
+) -> int:
+    """The organization's webhook messages (payload, last error) and attempts (error) with
+    the address replaced; how many rows changed."""
+    endpoints = select(webhook_endpoints.c.id).where(
+        webhook_endpoints.c.organization_id == organization_id
+    )
+    messages = await _scrub(
+        connection,
+        webhook_messages,
+        [webhook_messages.c.payload, webhook_messages.c.last_error],
+        webhook_messages.c.organization_id == organization_id,
+        email,
+        replacement,
+        json_text=[webhook_messages.c.payload],
+    )
+    attempts = await _scrub(
+        connection,
+        webhook_attempts,
+        [webhook_attempts.c.error],
+        webhook_attempts.c.endpoint_id.in_(endpoints),
+        email,
+        replacement,
+    )
+    return messages + attempts
 
 
 async def _give_back(

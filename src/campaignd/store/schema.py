@@ -69,6 +69,7 @@ campaigns = Table(
     Column("consecutive_errors", Integer, nullable=False, server_default=text("0")),
     Column("pruned_at", UtcDateTime),
     Column("pruned_counts", JSON),
+    Column("pruned_report", JSON),
     Column("body_format", String(16), nullable=False, server_default=text("'html'")),
     Column("layout", String(100)),
     Column("layout_html", Text),
@@ -86,7 +87,8 @@ campaigns = Table(
 )
 
 """``pruned_at``: when its per-recipient rows were deleted (``store.retention``), with
-``pruned_counts`` the counts per delivery status they had, shown from then on.
+``pruned_counts`` the counts per delivery status they had, shown from then on, and
+``pruned_report`` the figures of its report (``store.tracking.report_snapshot``).
 
 ``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
 scheduled with a bare offset (the API), and the campaign is then shown in UTC. For a
@@ -648,7 +650,8 @@ webhook_messages = Table(
 """The outbox: one row per event and subscribed endpoint, written in the transaction of
 the change it reports (``store.outbox``). ``message_id`` (``msg_...``) is the event's id,
 the same for every endpoint and on every retry. A dispatcher claims a pending, due row under
-a lease (``lease_owner``, ``lease_expires_at``); an expired lease may be taken back."""
+a lease (``lease_owner``, ``lease_expires_at``); an expired lease may be taken back. Once
+delivered or given up, ``next_attempt_at`` is when that happened (retention goes by it)."""
 
 webhook_attempts = Table(
     "webhook_attempts",
@@ -666,5 +669,6 @@ webhook_attempts = Table(
     Column("error", Text),
     Column("duration_ms", Integer, nullable=False),
     Index("ix_webhook_attempts_endpoint_id_attempted_at", "endpoint_id", "attempted_at"),
+    Index("ix_webhook_attempts_message_row_id", "message_row_id"),
 )
 """Every POST made: its status code (None: no answer) and error, newest shown first."""

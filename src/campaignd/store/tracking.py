@@ -1,27 +1,36 @@
-"""Statements of click and open tracking: the numbered links of a campaign, recording an
-open or a click (one ``INSERT ... SELECT`` each), and the figures of the report."""
+"""Statements of click and open tracking: the numbered links of a campaign, recording
+opens and clicks (one ``INSERT ... SELECT`` for a whole batch), and the figures of the
+report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    DateTime,
     Insert,
     Integer,
-    String,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
+    column,
     distinct,
     exists,
     func,
     insert,
     literal,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
@@ -67,37 +76,24 @@ async def links_of(connection: AsyncConnection, campaign_id: int) -> tuple[str, 
     return tuple(str(url) for url in (await connection.execute(statement)).scalars())
 
 
+async def tracked_campaign(
+    connection: AsyncConnection, campaign_id: int
+) -> tuple[int, tuple[str, ...]] | None:
+    """The campaign's organization and tracked URLs (link ``n`` at index ``n``); None when
+    there is no such campaign."""
+    organization_id = await connection.scalar(
+        select(campaigns.c.organization_id).where(campaigns.c.id == campaign_id)
+    )
+    if organization_id is None:
+        return None
+    return int(organization_id), await links_of(connection, campaign_id)
+
+
 def _not_suppressed() -> ColumnElement[bool]:
     return ~exists().where(
         suppressions.c.organization_id == campaigns.c.organization_id,
         suppressions.c.email == deliveries.c.email,
     )
-
-
-def _record_statement() -> Insert:
-    """INSERT ... SELECT of one event, its values bound by name (see ``record_event``)."""
-    source = (
-        select(
-            deliveries.c.campaign_id,
-            deliveries.c.id,
-            bindparam("kind", type_=String),
-            bindparam("link_index", type_=Integer),
-            bindparam("machine", type_=String),
-            bindparam("at", type_=tracking_events.c.occurred_at.type),
-        )
-        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
-        .where(
-            deliveries.c.id == bindparam("delivery_id", type_=Integer),
-            deliveries.c.campaign_id == bindparam("campaign_id", type_=Integer),
-            _not_suppressed(),
-        )
-    )
-    return insert(tracking_events).from_select(
-        ["campaign_id", "delivery_id", "kind", "link_index", "machine", "occurred_at"], source
-    )
-
-
-RECORD = _record_statement()
 
 
 @dataclass(frozen=True)
@@ -110,11 +106,108 @@ class Event:
     at: datetime
 
 
+EVENT_COLUMNS = ("campaign_id", "delivery_id", "kind", "link_index", "machine", "occurred_at")
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy stores a time in SQLite (UTC, as ``UtcDateTime`` binds it)."""
+
+
+def _events_table(dialect: str) -> Any:
+    """The parameter ``events`` (a JSON array of objects) as a table: ``jsonb_to_recordset``
+    on PostgreSQL, ``json_each`` on SQLite."""
+    if dialect == "postgresql":
+        return (
+            func.jsonb_to_recordset(cast(bindparam("events", type_=Text), JSONB))
+            .table_valued(
+                column("position", Integer),
+                column("campaign_id", BigInteger),
+                column("delivery_id", BigInteger),
+                column("kind", Text),
+                column("link_index", Integer),
+                column("machine", Text),
+                column("occurred_at", DateTime(timezone=True)),
+            )
+            .render_derived(name="events", with_types=True)
+        )
+    each = func.json_each(bindparam("events", type_=Text)).table_valued("value")
+    return select(
+        *(
+            type_coerce(func.json_extract(each.c.value, f"$.{name}"), kind).label(name)
+            for name, kind in (
+                ("position", Integer()),
+                ("campaign_id", BigInteger()),
+                ("delivery_id", BigInteger()),
+                ("kind", Text()),
+                ("link_index", Integer()),
+                ("machine", Text()),
+                ("occurred_at", Text()),
+            )
+        )
+    ).subquery("events")
+
+
+_RECORD: dict[str, Insert] = {}
+
+
+def _record_statement(dialect: str) -> Insert:
+    """``record_events``'s one statement for ``dialect``, built once: every event of the
+    parameter ``events`` whose delivery is its campaign's and whose address is not
+    suppressed, inserted in the order they came."""
+    if dialect not in _RECORD:
+        events = _events_table(dialect)
+        source = (
+            select(
+                deliveries.c.campaign_id,
+                deliveries.c.id,
+                events.c.kind,
+                events.c.link_index,
+                events.c.machine,
+                events.c.occurred_at,
+            )
+            .select_from(
+                events.join(
+                    deliveries,
+                    and_(
+                        deliveries.c.id == events.c.delivery_id,
+                        deliveries.c.campaign_id == events.c.campaign_id,
+                    ),
+                ).join(campaigns, campaigns.c.id == deliveries.c.campaign_id)
+            )
+            .where(_not_suppressed())
+            .order_by(events.c.position)
+        )
+        _RECORD[dialect] = insert(tracking_events).from_select(list(EVENT_COLUMNS), source)
+    return _RECORD[dialect]
+
+
+def _stored_time(dialect: str, moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.isoformat() if dialect == "postgresql" else utc.strftime(SQLITE_TIME)
+
+
 async def record_events(connection: AsyncConnection, events: Sequence[Event]) -> None:
-    """Record opens and clicks, each with the one statement of ``record_event`` (executed
-    for many at once: one transaction, one commit for a whole batch)."""
-    if events:
-        await connection.execute(RECORD, [vars(event) for event in events])
+    """Record opens and clicks with one ``INSERT ... SELECT`` whatever their number (the
+    events are one JSON parameter read as a table): nothing for an event whose delivery is
+    not its campaign's (any more) or whose address is suppressed (unsubscribed, bounced,
+    complained, or by hand): who asked to hear no more is not tracked either."""
+    if not events:
+        return
+    dialect = connection.dialect.name
+    document = json.dumps(
+        [
+            {
+                "position": position,
+                "campaign_id": event.campaign_id,
+                "delivery_id": event.delivery_id,
+                "kind": event.kind,
+                "link_index": event.link_index,
+                "machine": event.machine,
+                "occurred_at": _stored_time(dialect, event.at),
+            }
+            for position, event in enumerate(events)
+        ],
+        separators=(",", ":"),
+    )
+    await connection.execute(_record_statement(dialect), {"events": document})
 
 
 async def record_event(
@@ -170,10 +263,22 @@ async def outcome_figures(
 ) -> dict[int, Outcomes]:
     """Per campaign: sent and failed (delivery statuses); bounced, complained and
     unsubscribed (recipients whose address was suppressed for that reason since the
-    campaign started); delivered (sent, less the sent ones that bounced).
+    campaign started); delivered (sent, less the sent ones that bounced). A pruned
+    campaign's are those it had when it was pruned (``report_snapshot``).
 
     The one place these figures come from, so that bounce and complaint intake can be
     wired in here."""
+    frozen = await frozen_reports(connection, campaign_ids)
+    live = await _live_outcomes(connection, [key for key in campaign_ids if key not in frozen])
+    return {
+        key: Outcomes(**frozen[key]["outcomes"]) if key in frozen else live[key]
+        for key in campaign_ids
+    }
+
+
+async def _live_outcomes(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Outcomes]:
     if not campaign_ids:
         return {}
     statuses = (
@@ -248,6 +353,18 @@ class Engagement:
 async def engagement_figures(
     connection: AsyncConnection, campaign_ids: list[int]
 ) -> dict[int, Engagement]:
+    """Per campaign: its opens and clicks (a pruned campaign's as they were then)."""
+    frozen = await frozen_reports(connection, campaign_ids)
+    live = await _live_engagement(connection, [key for key in campaign_ids if key not in frozen])
+    return {
+        key: Engagement(**frozen[key]["engagement"]) if key in frozen else live[key]
+        for key in campaign_ids
+    }
+
+
+async def _live_engagement(
+    connection: AsyncConnection, campaign_ids: list[int]
+) -> dict[int, Engagement]:
     if not campaign_ids:
         return {}
     event = tracking_events.c
@@ -284,6 +401,13 @@ async def engagement_figures(
 
 async def machine_reasons(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
     """Machine opens and clicks of a campaign per reason (every fetch)."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return {str(key): int(value) for key, value in frozen[campaign_id]["machine"].items()}
+    return await _live_machine_reasons(connection, campaign_id)
+
+
+async def _live_machine_reasons(connection: AsyncConnection, campaign_id: int) -> dict[str, int]:
     statement = (
         select(tracking_events.c.machine, func.count())
         .where(
@@ -305,6 +429,16 @@ class LinkClicks:
 
 async def link_clicks(connection: AsyncConnection, campaign_id: int) -> list[LinkClicks]:
     """Each tracked link with its clicks by people, in the order of the body."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return [
+            LinkClicks(int(index), str(url), int(clicks), int(unique))
+            for index, url, clicks, unique in frozen[campaign_id]["links"]
+        ]
+    return await _live_link_clicks(connection, campaign_id)
+
+
+async def _live_link_clicks(connection: AsyncConnection, campaign_id: int) -> list[LinkClicks]:
     event = tracking_events.c
     joined = campaign_links.outerjoin(
         tracking_events,
@@ -343,7 +477,20 @@ async def hourly_events(
     connection: AsyncConnection, campaign_id: int, since: datetime, *, days: int = TIMELINE_DAYS
 ) -> list[tuple[datetime, str, int]]:
     """(hour, kind, count) of people's opens and clicks in the first ``days`` after
-    ``since``, oldest first; hours with none left out."""
+    ``since``, oldest first; hours with none left out. A pruned campaign's are those of its
+    first ``TIMELINE_DAYS`` after its start, as they were when it was pruned."""
+    frozen = await frozen_reports(connection, [campaign_id])
+    if campaign_id in frozen:
+        return [
+            (datetime.fromisoformat(str(hour)), str(kind), int(count))
+            for hour, kind, count in frozen[campaign_id]["timeline"]
+        ]
+    return await _live_hourly_events(connection, campaign_id, since, days=days)
+
+
+async def _live_hourly_events(
+    connection: AsyncConnection, campaign_id: int, since: datetime, *, days: int
+) -> list[tuple[datetime, str, int]]:
     hour = _hour(connection.dialect.name, tracking_events.c.occurred_at).label("hour")
     statement = (
         select(hour, tracking_events.c.kind, func.count())
@@ -360,6 +507,40 @@ async def hourly_events(
         (datetime.strptime(str(text), "%Y-%m-%d %H").replace(tzinfo=UTC), str(kind), int(count))
         for text, kind, count in (await connection.execute(statement)).all()
     ]
+
+
+async def frozen_reports(
+    connection: AsyncConnection, campaign_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The report figures kept of the pruned ones among ``campaign_ids``."""
+    if not campaign_ids:
+        return {}
+    statement = select(campaigns.c.id, campaigns.c.pruned_report).where(
+        campaigns.c.id.in_(list(campaign_ids)), campaigns.c.pruned_report.is_not(None)
+    )
+    return {int(key): dict(report) for key, report in (await connection.execute(statement)).all()}
+
+
+async def report_snapshot(
+    connection: AsyncConnection, campaign_id: int, started_at: datetime | None
+) -> dict[str, Any]:
+    """Every figure of the campaign's report, as JSON, read from its per-recipient rows:
+    kept in ``campaigns.pruned_report`` when those rows are pruned, and shown from then on."""
+    outcomes = (await _live_outcomes(connection, [campaign_id]))[campaign_id]
+    engagement = (await _live_engagement(connection, [campaign_id]))[campaign_id]
+    links = await _live_link_clicks(connection, campaign_id)
+    hours = (
+        await _live_hourly_events(connection, campaign_id, started_at, days=TIMELINE_DAYS)
+        if started_at is not None
+        else []
+    )
+    return {
+        "outcomes": vars(outcomes),
+        "engagement": vars(engagement),
+        "links": [[link.index, link.url, link.clicks, link.unique_clicks] for link in links],
+        "machine": await _live_machine_reasons(connection, campaign_id),
+        "timeline": [[hour.isoformat(), kind, count] for hour, kind, count in hours],
+    }
 
 
 EXPORT_COLUMNS = (

@@ -458,8 +458,9 @@ async def record_result(
 ) -> str | None:
     """Record an attempt and its consequences: the message delivered, due again at
     ``next_attempt_at``, or given up (None); the endpoint's failure streak, and whether it
-    is now disabled. Returns the disabled reason when this attempt disabled the endpoint.
-    Only a message still leased by ``owner`` changes."""
+    is now disabled. A message delivered or given up keeps in ``next_attempt_at`` when it
+    finished (what retention goes by). Returns the disabled reason when this attempt
+    disabled the endpoint. Only a message still leased by ``owner`` changes."""
     await connection.execute(
         insert(webhook_attempts).values(
             message_row_id=claimed.id,
@@ -478,9 +479,9 @@ async def record_result(
         "last_error": result.error,
     }
     if result.delivered:
-        values |= {"status": DELIVERED, "delivered_at": now}
+        values |= {"status": DELIVERED, "delivered_at": now, "next_attempt_at": now}
     elif next_attempt_at is None or result.gone:
-        values |= {"status": FAILED}
+        values |= {"status": FAILED, "next_attempt_at": now}
     else:
         values |= {"next_attempt_at": next_attempt_at}
     await connection.execute(
@@ -532,3 +533,58 @@ def describe(result: Result) -> str:
 
 def _moment(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# ---------------------------------------------------------------- retention
+
+
+def _finished_before(before: datetime) -> Any:
+    """Messages delivered or given up before ``before`` (``next_attempt_at`` of a finished
+    message is when it finished; a replayed message is pending again; one pending or
+    retrying never counts)."""
+    return and_(
+        webhook_messages.c.status.in_((DELIVERED, FAILED)),
+        webhook_messages.c.next_attempt_at < before,
+    )
+
+
+async def count_finished(connection: AsyncConnection, *, before: datetime) -> tuple[int, int]:
+    """How many messages ``delete_finished`` would delete, and how many attempts of theirs."""
+    messages = await connection.scalar(
+        select(func.count()).select_from(webhook_messages).where(_finished_before(before))
+    )
+    attempts = await connection.scalar(
+        select(func.count())
+        .select_from(
+            webhook_attempts.join(
+                webhook_messages, webhook_messages.c.id == webhook_attempts.c.message_row_id
+            )
+        )
+        .where(_finished_before(before))
+    )
+    return int(messages or 0), int(attempts or 0)
+
+
+async def delete_finished(
+    connection: AsyncConnection, *, before: datetime, rows: int
+) -> tuple[int, int]:
+    """Delete up to ``rows`` finished messages (``_finished_before``) with their attempts;
+    returns how many of each went. The messages are locked first (PostgreSQL), so a replay
+    at the same moment either comes first (and the message stays) or finds it gone."""
+    picked = (
+        select(webhook_messages.c.id)
+        .where(_finished_before(before))
+        .order_by(webhook_messages.c.id)
+        .limit(rows)
+        .with_for_update(of=webhook_messages)
+    )
+    ids = [int(value) for value in (await connection.execute(picked)).scalars()]
+    if not ids:
+        return 0, 0
+    attempts = await connection.execute(
+        delete(webhook_attempts).where(webhook_attempts.c.message_row_id.in_(ids))
+    )
+    messages = await connection.execute(
+        delete(webhook_messages).where(webhook_messages.c.id.in_(ids))
+    )
+    return int(messages.rowcount), int(attempts.rowcount)
