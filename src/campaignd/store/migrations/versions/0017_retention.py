@@ -1,7 +1,7 @@
 """report figures kept when a campaign is pruned; webhook attempts found by their message
 
-Revision ID: 0016_retention
-Revises: 0015_webhooks
+Revision ID: 0017_retention
+Revises: 0016_deferral
 Create Date: 2026-12-02 02:00:00
 
 ``campaigns.pruned_report`` keeps a pruned campaign's report figures (its opens and clicks
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_retention"
-down_revision = "0015_webhooks"
+revision = "0017_retention"
+down_revision = "0016_deferral"
 branch_labels = None
 depends_on = None
 
