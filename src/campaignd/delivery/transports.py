@@ -104,7 +104,7 @@ ACCEPTED_ENVELOPE = (250, 251)
 START_INPUT = 354
 CLOSING = 421  # the server is closing the connection
 UNSAFE_IN_PATH = re.compile(r"[\s<>\x00-\x1f\x7f]")
-BARE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")  # a CR or LF that is not part of a CRLF
+LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # CRLF, or a bare LF or CR
 LEADING_PERIOD = re.compile(rb"(?m)^\.")
 MAX_REPLY_BYTES = 32 * 1024
 
@@ -119,11 +119,19 @@ def _path(address: str, encoding: str) -> bytes:
 
 def content_of(data: bytes) -> bytes:
     """A message's bytes as sent after DATA's 354, the same as aiosmtplib's ``data``:
-    every line ending a CRLF, a line starting with a period doubled, then ``.`` alone."""
-    data = BARE_LINE_END.sub(b"\r\n", data)  # no copy when there is none
+    every line ending a CRLF, a line starting with a period doubled, then ``.`` alone.
+
+    The messages campaignd builds have neither a bare CR or LF nor a line starting with a
+    period: counting and searching bytes (a few µs) shows it, where the two regular
+    expressions would take tens of µs to change nothing."""
+    crlf = data.count(b"\r\n")
+    if not crlf == data.count(b"\r") == data.count(b"\n"):
+        data = LINE_END.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return LEADING_PERIOD.sub(b"..", data) + b".\r\n"
+    if data.startswith(b".") or b"\n." in data:
+        data = LEADING_PERIOD.sub(b"..", data)
+    return data + b".\r\n"
 
 
 class _Unreadable(Exception):
@@ -131,21 +139,36 @@ class _Unreadable(Exception):
 
 
 class _Replies(asyncio.Protocol):
-    """Takes a connection's incoming bytes in place of aiosmtplib's protocol while a
-    pipelined group is answered, and parses every reply they hold, in order.
+    """Put in front of aiosmtplib's protocol on a connection's first pipelined transaction:
+    it passes every incoming byte on to it, except while a pipelined group is answered
+    (between ``collect`` and ``hand_back``), when it parses every reply the bytes hold, in
+    order.
 
     aiosmtplib reads exactly one reply per command it writes and drops what arrives beyond
-    it. Whatever ends the connection (end of file, loss) and the write flow control are
-    passed on to aiosmtplib's protocol, so the client knows its connection is gone.
+    it. Whatever ends the connection (end of file, loss) and the write flow control always
+    go on to aiosmtplib's protocol, so the client knows its connection is gone. It stays
+    in place for the connection's life: changing a transport's protocol costs uvloop two
+    system calls each time.
     """
 
     def __init__(self, underlying: SMTPProtocol, timeout: float) -> None:
         self.underlying = underlying
         self.timeout = timeout
+        self.collecting = False
         self.buffer = bytearray()
         self.replies: collections.deque[aiosmtplib.SMTPResponse] = collections.deque()
         self.problem: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
+
+    def collect(self) -> None:
+        """From now on the replies are read here (``next``)."""
+        self.collecting = True
+        self.buffer.clear()
+        self.replies.clear()
+
+    def hand_back(self) -> None:
+        """From now on aiosmtplib reads the replies again."""
+        self.collecting = False
 
     async def next(self) -> aiosmtplib.SMTPResponse:
         """The next reply; the connection's problem when it ended before it came."""
@@ -165,6 +188,9 @@ class _Replies(asyncio.Protocol):
         return self.replies.popleft()
 
     def data_received(self, data: bytes) -> None:
+        if not self.collecting:
+            self.underlying.data_received(data)
+            return
         self.buffer += data
         try:
             self._parse()
@@ -322,12 +348,15 @@ class _Connection:
         protocol, transport = self.client.protocol, self.client.transport
         if protocol is None or transport is None:
             return Reply(None, "connection lost: not connected", "mail")
-        replies = _Replies(protocol, self.target.timeout)
-        transport.set_protocol(replies)
+        replies = transport.get_protocol()
+        if not (isinstance(replies, _Replies) and replies.underlying is protocol):
+            replies = _Replies(protocol, self.target.timeout)
+            transport.set_protocol(replies)
+        replies.collect()
         try:
             reply = await self._exchange(message, mail, rcpt, ready, protocol, replies)
         finally:
-            transport.set_protocol(protocol)
+            replies.hand_back()
         if reply.code is not None and not reply.accepted:
             await self._reset()
         return reply
