@@ -28,6 +28,7 @@ import asyncio
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
@@ -51,7 +52,8 @@ console = Console()
 
 
 def prebuilt_message() -> bytes:
-    """A message of the size and shape campaignd sends (headers, text and HTML parts)."""
+    """A message of the size and shape campaignd sends (headers, text and HTML parts, CRLF
+    line ends)."""
     headers = (
         "From: Example Shop <news@shop.example.org>\r\n"
         "To: person1@example.org\r\n"
@@ -63,9 +65,10 @@ def prebuilt_message() -> bytes:
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
     )
+    text, html = (body.replace("\n", "\r\n") for body in (TEXT_BODY, HTML_BODY))
     body = (
-        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{TEXT_BODY}\r\n"
-        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{HTML_BODY}\r\n--b--\r\n"
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b--\r\n"
     )
     return (headers + body).encode()
 
@@ -92,10 +95,28 @@ async def ceiling(port: int, messages: int, connections: int) -> float:
     return messages / seconds
 
 
-async def transport_ceiling(port: int, messages: int, connections: int, pipelining: bool) -> float:
-    """Messages/s of prebuilt bytes through campaignd's ``SmtpTransport`` (connections
-    opened before the clock starts), with or without pipelining."""
-    target = SmtpTarget.from_url(f"smtp://127.0.0.1:{port}")
+@dataclass(frozen=True)
+class Measured:
+    """One sending run: messages/s, and CPU per message of the sender and of the sink
+    (CPU time does not move with what else runs on the machine; the rate does)."""
+
+    rate: float
+    sender_cpu: float  # seconds per message
+    sink_cpu: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def transport_ceiling(
+    sink: SmtpSink, messages: int, connections: int, pipelining: bool
+) -> Measured:
+    """Prebuilt bytes through campaignd's ``SmtpTransport`` (connections opened before
+    the clock starts), with or without pipelining; no database."""
+    target = SmtpTarget.from_url(sink.url)
     transport = SmtpTransport(target, connections=connections, pipelining=pipelining)
     message = Message(
         "1.1.abcdef@shop.example.org",
@@ -114,11 +135,14 @@ async def transport_ceiling(port: int, messages: int, connections: int, pipelini
             if not reply.accepted:
                 raise RuntimeError(f"the sink refused a message: {reply}")
 
+    sink_started, cpu_started = cpu_seconds(sink.pid), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(send() for _ in range(connections)))
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    sink_cpu = cpu_seconds(sink.pid) - sink_started
     await transport.close()
-    return messages / seconds
+    return Measured(messages / seconds, cpu / messages, sink_cpu / messages)
 
 
 async def _queued(url: str, messages: int) -> None:
@@ -131,52 +155,68 @@ async def _queued(url: str, messages: int) -> None:
 
 def served(directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str) -> float:
     """Messages/s of ``serve`` from the sink's first message of the campaign to its last."""
+    return served_measured(directory, url, sink, messages, **settings).rate
+
+
+def served_measured(
+    directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str
+) -> Measured:
+    """``served``, with the CPU that ``serve`` and the sink spent meanwhile."""
     asyncio.run(_queued(url, messages))
     sink.reset()
     with ServedInstance(
         directory, url, email_transport=sink.url, smtp_connections=str(CONNECTIONS), **settings
-    ):
+    ) as instance:
         while sink.received == 0:
             time.sleep(0.001)
         started = time.perf_counter()
+        cpu_started, sink_started = cpu_seconds(instance.pid), cpu_seconds(sink.pid)
         first = sink.received
         if not sink.wait_for(messages, timeout=3600):
             raise RuntimeError(f"serve delivered {sink.received:,} of {messages:,}")
         seconds = time.perf_counter() - started
-    return (messages - first) / seconds
+        cpu = cpu_seconds(instance.pid) - cpu_started
+        sink_cpu = cpu_seconds(sink.pid) - sink_started
+    count = messages - first
+    return Measured(count / seconds, cpu / count, sink_cpu / count)
+
+
+def _line(name: str, off: Measured, on: Measured) -> str:
+    return (
+        f"  {name}: {off.rate:,.0f} -> {on.rate:,.0f} msg/s ({on.rate / off.rate:.2f}x); "
+        f"sender CPU {off.sender_cpu * 1e6:,.0f} -> {on.sender_cpu * 1e6:,.0f} µs/msg "
+        f"({on.sender_cpu / off.sender_cpu - 1:+.0%}), sink CPU {off.sink_cpu * 1e6:,.0f} -> "
+        f"{on.sink_cpu * 1e6:,.0f} µs/msg"
+    )
 
 
 def pipelining(messages: int, postgres: str | None, redis: str, rounds: int) -> None:
-    """The ``--pipelining`` comparison (see the module docstring), printed as it goes."""
+    """The ``--pipelining`` comparison (see the module docstring), printed as it goes:
+    each line is without -> with pipelining."""
     with SmtpSink(kind="minimal", pipelining=True) as sink, tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
         console.print(
             f"{messages:,} messages, {CONNECTIONS} connections, minimal SMTP sink offering "
-            "PIPELINING"
+            "PIPELINING; without -> with pipelining"
         )
         kinds: list[tuple[str, str, dict[str, str]]] = [("SQLite", "sqlite", {})]
         if postgres is not None:
             kinds.append(("PostgreSQL + Redis", "postgresql", {"redis_url": redis}))
         for round_number in range(1, rounds + 1):
-            console.print(f"round {round_number}")
-            one_by_one = asyncio.run(transport_ceiling(sink.port, messages, CONNECTIONS, False))
-            pipelined = asyncio.run(transport_ceiling(sink.port, messages, CONNECTIONS, True))
-            console.print(
-                f"  transport, prebuilt bytes: one by one {one_by_one:,.0f} msg/s, pipelined "
-                f"{pipelined:,.0f} msg/s = {pipelined / one_by_one:.2f}x"
-            )
+            console.print(f"round {round_number}, load average {os.getloadavg()[0]:.1f}")
+            order = (False, True) if round_number % 2 else (True, False)
+            runs = {
+                on: asyncio.run(transport_ceiling(sink, messages, CONNECTIONS, on)) for on in order
+            }
+            console.print(_line("transport, prebuilt bytes", runs[False], runs[True]))
             for name, kind, settings in kinds:
-                rates: dict[str, float] = {}
-                order = ("off", "auto") if round_number % 2 else ("auto", "off")
-                for mode in order:
+                for on in order:
+                    mode = "auto" if on else "off"
                     with database_url(kind, directory, postgres) as url:
-                        rates[mode] = served(
+                        runs[on] = served_measured(
                             directory, url, sink, messages, smtp_pipelining=mode, **settings
                         )
-                console.print(
-                    f"  serve, {name}: SMTP_PIPELINING=off {rates['off']:,.0f} msg/s, auto "
-                    f"{rates['auto']:,.0f} msg/s = {rates['auto'] / rates['off']:.2f}x"
-                )
+                console.print(_line(f"serve, {name}", runs[False], runs[True]))
         console.print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

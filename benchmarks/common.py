@@ -593,6 +593,11 @@ class SmtpSink:
     def received(self) -> int:
         return int(self._counter.value)
 
+    @property
+    def pid(self) -> int:
+        assert self._process.pid is not None
+        return self._process.pid
+
     def reset(self) -> None:
         with self._counter.get_lock():
             self._counter.value = 0
