@@ -12,6 +12,13 @@ own process):
 
     python -m benchmarks.ceiling                        # 100,000 messages
     python -m benchmarks.ceiling --messages 20000 --postgres postgresql://postgres@127.0.0.1/test
+
+``--pipelining`` compares, in one run against a sink that offers PIPELINING (RFC 2920):
+prebuilt bytes through campaignd's SMTP transport one command at a time and pipelined (no
+database), and ``serve`` with ``SMTP_PIPELINING=off`` and ``auto``, alternating, ``--rounds``
+times.
+
+    python -m benchmarks.ceiling --pipelining --messages 5000 --rounds 3
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
@@ -35,6 +43,8 @@ from benchmarks.common import (
     seed_queued,
 )
 from benchmarks.memory import ServedInstance
+from campaignd.delivery.messages import Message
+from campaignd.delivery.transports import SmtpTarget, SmtpTransport
 from campaignd.store.database import Database
 
 CONNECTIONS = 8
@@ -42,7 +52,8 @@ console = Console()
 
 
 def prebuilt_message() -> bytes:
-    """A message of the size and shape campaignd sends (headers, text and HTML parts)."""
+    """A message of the size and shape campaignd sends (headers, text and HTML parts, CRLF
+    line ends)."""
     headers = (
         "From: Example Shop <news@shop.example.org>\r\n"
         "To: person1@example.org\r\n"
@@ -54,9 +65,10 @@ def prebuilt_message() -> bytes:
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
     )
+    text, html = (body.replace("\n", "\r\n") for body in (TEXT_BODY, HTML_BODY))
     body = (
-        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{TEXT_BODY}\r\n"
-        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{HTML_BODY}\r\n--b--\r\n"
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b--\r\n"
     )
     return (headers + body).encode()
 
@@ -83,6 +95,56 @@ async def ceiling(port: int, messages: int, connections: int) -> float:
     return messages / seconds
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One sending run: messages/s, and CPU per message of the sender and of the sink
+    (CPU time does not move with what else runs on the machine; the rate does)."""
+
+    rate: float
+    sender_cpu: float  # seconds per message
+    sink_cpu: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def transport_ceiling(
+    sink: SmtpSink, messages: int, connections: int, pipelining: bool
+) -> Measured:
+    """Prebuilt bytes through campaignd's ``SmtpTransport`` (connections opened before
+    the clock starts), with or without pipelining; no database."""
+    target = SmtpTarget.from_url(sink.url)
+    transport = SmtpTransport(target, connections=connections, pipelining=pipelining)
+    message = Message(
+        "1.1.abcdef@shop.example.org",
+        "bounce@shop.example.org",
+        "person@example.org",
+        prebuilt_message(),
+    )
+    await asyncio.gather(*(transport.send(message) for _ in range(connections)))
+    remaining = messages
+
+    async def send() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            reply = await transport.send(message)
+            if not reply.accepted:
+                raise RuntimeError(f"the sink refused a message: {reply}")
+
+    sink_started, cpu_started = cpu_seconds(sink.pid), time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(send() for _ in range(connections)))
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    sink_cpu = cpu_seconds(sink.pid) - sink_started
+    await transport.close()
+    return Measured(messages / seconds, cpu / messages, sink_cpu / messages)
+
+
 async def _queued(url: str, messages: int) -> None:
     database = Database(url)
     try:
@@ -93,28 +155,87 @@ async def _queued(url: str, messages: int) -> None:
 
 def served(directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str) -> float:
     """Messages/s of ``serve`` from the sink's first message of the campaign to its last."""
+    return served_measured(directory, url, sink, messages, **settings).rate
+
+
+def served_measured(
+    directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str
+) -> Measured:
+    """``served``, with the CPU that ``serve`` and the sink spent meanwhile."""
     asyncio.run(_queued(url, messages))
     sink.reset()
     with ServedInstance(
         directory, url, email_transport=sink.url, smtp_connections=str(CONNECTIONS), **settings
-    ):
+    ) as instance:
         while sink.received == 0:
             time.sleep(0.001)
         started = time.perf_counter()
+        cpu_started, sink_started = cpu_seconds(instance.pid), cpu_seconds(sink.pid)
         first = sink.received
         if not sink.wait_for(messages, timeout=3600):
             raise RuntimeError(f"serve delivered {sink.received:,} of {messages:,}")
         seconds = time.perf_counter() - started
-    return (messages - first) / seconds
+        cpu = cpu_seconds(instance.pid) - cpu_started
+        sink_cpu = cpu_seconds(sink.pid) - sink_started
+    count = messages - first
+    return Measured(count / seconds, cpu / count, sink_cpu / count)
+
+
+def _line(name: str, off: Measured, on: Measured) -> str:
+    return (
+        f"  {name}: {off.rate:,.0f} -> {on.rate:,.0f} msg/s ({on.rate / off.rate:.2f}x); "
+        f"sender CPU {off.sender_cpu * 1e6:,.0f} -> {on.sender_cpu * 1e6:,.0f} µs/msg "
+        f"({on.sender_cpu / off.sender_cpu - 1:+.0%}), sink CPU {off.sink_cpu * 1e6:,.0f} -> "
+        f"{on.sink_cpu * 1e6:,.0f} µs/msg"
+    )
+
+
+def pipelining(messages: int, postgres: str | None, redis: str, rounds: int) -> None:
+    """The ``--pipelining`` comparison (see the module docstring), printed as it goes:
+    each line is without -> with pipelining."""
+    with SmtpSink(kind="minimal", pipelining=True) as sink, tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        console.print(
+            f"{messages:,} messages, {CONNECTIONS} connections, minimal SMTP sink offering "
+            "PIPELINING; without -> with pipelining"
+        )
+        kinds: list[tuple[str, str, dict[str, str]]] = [("SQLite", "sqlite", {})]
+        if postgres is not None:
+            kinds.append(("PostgreSQL + Redis", "postgresql", {"redis_url": redis}))
+        for round_number in range(1, rounds + 1):
+            console.print(f"round {round_number}, load average {os.getloadavg()[0]:.1f}")
+            order = (False, True) if round_number % 2 else (True, False)
+            runs = {
+                on: asyncio.run(transport_ceiling(sink, messages, CONNECTIONS, on)) for on in order
+            }
+            console.print(_line("transport, prebuilt bytes", runs[False], runs[True]))
+            for name, kind, settings in kinds:
+                for on in order:
+                    mode = "auto" if on else "off"
+                    with database_url(kind, directory, postgres) as url:
+                        runs[on] = served_measured(
+                            directory, url, sink, messages, smtp_pipelining=mode, **settings
+                        )
+                console.print(_line(f"serve, {name}", runs[False], runs[True]))
+        console.print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    parser.add_argument(
+        "--pipelining",
+        action="store_true",
+        help="compare SMTP_PIPELINING=off and auto against a sink that offers PIPELINING",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="--pipelining rounds (default 1)")
     options = parser.parse_args(arguments)
     postgres = postgres_base_url(options.postgres)
     redis = os.environ.get("CAMPAIGND_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if options.pipelining:
+        pipelining(options.messages, postgres, redis, max(1, options.rounds))
+        return 0
     results: list[tuple[str, float]] = []
     with SmtpSink(kind="minimal") as sink, tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)

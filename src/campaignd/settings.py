@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     misfire_grace: float = Field(600.0, ge=0)
     lock_ttl: float = Field(30.0, gt=0)
     smtp_connections: int = Field(8, ge=1, le=1000)
+    smtp_pipelining: Literal["auto", "off"] = "auto"  # auto: when the server offers it
     send_rate: float = Field(0.0, ge=0)
     max_send_errors: int = Field(100, ge=1)
     max_attempts: int = Field(5, ge=1)

@@ -5,6 +5,14 @@ It records every message it accepts (envelope and raw bytes) and can be told to 
 and to wait before each DATA reply. ``python -m tests.integration.smtp_server`` runs one
 in the foreground (for benchmarks): it prints its port and accepts everything.
 
+``pipelining=True`` adds PIPELINING (RFC 2920) to the EHLO reply: aiosmtpd reads commands
+from its stream one after the other, so it answers a pipelined group in order. Each read
+that begins with MAIL is recorded as the commands it holds (``envelope_reads``): ``("MAIL",
+"RCPT", "DATA")`` when a client pipelines, ``("MAIL",)`` when it waits for each reply.
+``lenient_data=True`` makes it a server RFC 2920 section 3.1 warns about: it answers 354 to
+DATA even when every RCPT was refused; whatever content it is then given is recorded in
+``unwanted`` (never among ``messages``) and answered 554.
+
 TLS: ``starttls_context`` offers STARTTLS (required before MAIL unless
 ``require_starttls=False``), ``tls_context`` wraps the listening socket (implicit TLS,
 smtps). ``make_certificate(directory)`` writes a self-signed certificate for 127.0.0.1
@@ -65,7 +73,7 @@ class Login:
 @dataclass
 class Rule:
     reply: str | None  # None drops the connection instead of answering
-    stage: str  # "rcpt" or "data"
+    stage: str  # "mail", "rcpt" or "data"
     remaining: int | None = None  # None: for ever
     addresses: set[str] | None = None  # None: any address
 
@@ -78,11 +86,33 @@ class _State:
     dropped: int = 0
     connections: int = 0
     logins: list[Login] = field(default_factory=list)
+    envelope_reads: list[tuple[str, ...]] = field(default_factory=list)
+    unwanted: list[bytes] = field(default_factory=list)
 
 
 class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> str:
+        rule = self.server.take("mail", [])
+        if rule is not None:
+            if rule.reply is None:
+                self.server.note_drop()
+                _drop(server)
+                return "421 4.4.2 closing"
+            self.server.note_refusal(address, rule.reply)
+            return rule.reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -99,11 +129,17 @@ class _Handler:
                 _drop(server)
                 return "421 4.4.2 closing"
             self.server.note_refusal(address, rule.reply)
+            if self.server.lenient_data:
+                envelope.rcpt_tos.append(address)  # so that DATA is answered 354 all the same
+                envelope.refused = True  # type: ignore[attr-defined]
             return rule.reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if getattr(envelope, "refused", False):
+            self.server.note_unwanted(envelope.original_content or b"")
+            return "554 5.5.1 no valid recipients"
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
         recipients = [str(address) for address in envelope.rcpt_tos]
@@ -133,8 +169,21 @@ def _over_tls(server: SMTP) -> bool:
     return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
+class _Pipelining(_Handler):
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no such hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
 class _Counting(SMTP):
-    """Counts connections (the pool must reuse them)."""
+    """Counts connections (the pool must reuse them) and records the envelopes' reads."""
 
     def __init__(self, handler: Any, server: SmtpServer, **options: Any) -> None:
         super().__init__(handler, **options)
@@ -144,6 +193,12 @@ class _Counting(SMTP):
         if self._original_transport is None:  # not the TLS layer of a STARTTLS upgrade
             self._owner.note_connection()
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if data.startswith(b"MAIL "):
+            lines = data.split(b"\r\n")
+            self._owner.note_envelope_read(tuple(line[:4].decode() for line in lines if line))
+        super().data_received(data)
 
 
 class SmtpServer:
@@ -156,6 +211,8 @@ class SmtpServer:
         tls_context: Any = None,
         require_starttls: bool = True,
         auth_require_tls: bool = False,
+        pipelining: bool = False,
+        lenient_data: bool = False,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = 0
@@ -165,6 +222,8 @@ class SmtpServer:
         self.tls_context = tls_context
         self.require_starttls = require_starttls
         self.auth_require_tls = auth_require_tls
+        self.pipelining = pipelining
+        self.lenient_data = lenient_data
         self._state = _State()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -201,6 +260,16 @@ class SmtpServer:
     def logins(self) -> list[Login]:
         with self._lock:
             return list(self._state.logins)
+
+    @property
+    def envelope_reads(self) -> list[tuple[str, ...]]:
+        with self._lock:
+            return list(self._state.envelope_reads)
+
+    @property
+    def unwanted(self) -> list[bytes]:
+        with self._lock:
+            return list(self._state.unwanted)
 
     def messages_to(self, address: str) -> list[Received]:
         return [message for message in self.messages if address in message.recipients]
@@ -276,6 +345,14 @@ class SmtpServer:
         with self._lock:
             self._state.logins.append(login)
 
+    def note_envelope_read(self, commands: tuple[str, ...]) -> None:
+        with self._lock:
+            self._state.envelope_reads.append(commands)
+
+    def note_unwanted(self, content: bytes) -> None:
+        with self._lock:
+            self._state.unwanted.append(content)
+
     # -- life --------------------------------------------------------------------------
 
     def _protocol(self) -> SMTP:
@@ -293,7 +370,8 @@ class SmtpServer:
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # AUTH without TLS is what a loopback test wants
-            return _Counting(_Handler(self), self, **options)
+            handler = _Pipelining(self) if self.pipelining else _Handler(self)
+            return _Counting(handler, self, **options)
 
     def start(self) -> SmtpServer:
         ready = threading.Event()
@@ -440,6 +518,7 @@ def main() -> None:
     arguments = parser.parse_args()
     server = SmtpServer(delay=arguments.delay)
     server.note_message = lambda message: None  # type: ignore[method-assign]
+    server.note_envelope_read = lambda commands: None  # type: ignore[method-assign]
     server.start()
     print(server.port, flush=True)
     try:

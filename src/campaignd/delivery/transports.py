@@ -9,11 +9,19 @@ the commit of the sender's previous result there, so a connection has at most on
 accepted and not yet recorded while the envelope of the next one is already on its way.
 An exception from ``ready`` withdraws the message: the envelope is reset (RSET) and the
 exception passes through ``send``.
+
+When the server's EHLO offers PIPELINING (RFC 2920) and ``SMTP_PIPELINING`` is ``auto``,
+MAIL, RCPT and DATA go out in one write and their three replies are read in order: two
+round trips a message instead of four. ``ready`` is then awaited after the 354, before the
+content; a message withdrawn there is withdrawn by closing the connection (the server
+accepts a message only at the end of its content, so content never sent is never
+delivered, whereas RSET is not a command the server reads while it takes content).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import os
@@ -27,6 +35,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 from campaignd.delivery.messages import Message
 from campaignd.settings import Settings
@@ -92,7 +101,12 @@ class SmtpTarget:
 
 _NO_ANSWER = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 ACCEPTED_ENVELOPE = (250, 251)
+START_INPUT = 354
+CLOSING = 421  # the server is closing the connection
 UNSAFE_IN_PATH = re.compile(r"[\s<>\x00-\x1f\x7f]")
+LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # CRLF, or a bare LF or CR
+LEADING_PERIOD = re.compile(rb"(?m)^\.")
+MAX_REPLY_BYTES = 32 * 1024
 
 
 def _path(address: str, encoding: str) -> bytes:
@@ -103,11 +117,153 @@ def _path(address: str, encoding: str) -> bytes:
     return f"<{address}>".encode(encoding)
 
 
+def content_of(data: bytes) -> bytes:
+    """A message's bytes as sent after DATA's 354, the same as aiosmtplib's ``data``:
+    every line ending a CRLF, a line starting with a period doubled, then ``.`` alone.
+
+    The messages campaignd builds have neither a bare CR or LF nor a line starting with a
+    period: counting and searching bytes (a few µs) shows it, where the two regular
+    expressions would take tens of µs to change nothing."""
+    crlf = data.count(b"\r\n")
+    if not crlf == data.count(b"\r") == data.count(b"\n"):
+        data = LINE_END.sub(b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b".") or b"\n." in data:
+        data = LEADING_PERIOD.sub(b"..", data)
+    return data + b".\r\n"
+
+
+class _Unreadable(Exception):
+    """The server's reply is not an SMTP reply (or far too long): the connection is closed."""
+
+
+class _Replies(asyncio.Protocol):
+    """Put in front of aiosmtplib's protocol on a connection's first pipelined transaction:
+    it passes every incoming byte on to it, except while a pipelined group is answered
+    (between ``collect`` and ``hand_back``), when it parses every reply the bytes hold, in
+    order.
+
+    aiosmtplib reads exactly one reply per command it writes and drops what arrives beyond
+    it. Whatever ends the connection (end of file, loss) and the write flow control always
+    go on to aiosmtplib's protocol, so the client knows its connection is gone. It stays
+    in place for the connection's life: changing a transport's protocol costs uvloop two
+    system calls each time.
+    """
+
+    def __init__(self, underlying: SMTPProtocol, timeout: float) -> None:
+        self.underlying = underlying
+        self.timeout = timeout
+        self.collecting = False
+        self.buffer = bytearray()
+        self.replies: collections.deque[aiosmtplib.SMTPResponse] = collections.deque()
+        self.problem: Exception | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def collect(self) -> None:
+        """From now on the replies are read here (``next``)."""
+        self.collecting = True
+        self.buffer.clear()
+        self.replies.clear()
+
+    def hand_back(self) -> None:
+        """From now on aiosmtplib reads the replies again."""
+        self.collecting = False
+
+    async def next(self) -> aiosmtplib.SMTPResponse:
+        """The next reply; the connection's problem when it ended before it came."""
+        while not self.replies:
+            if self.problem is not None:
+                raise self.problem
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.waiter
+            except TimeoutError:
+                raise aiosmtplib.SMTPReadTimeoutError(
+                    "Timed out waiting for server response"
+                ) from None
+            finally:
+                self.waiter = None
+        return self.replies.popleft()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.collecting:
+            self.underlying.data_received(data)
+            return
+        self.buffer += data
+        try:
+            self._parse()
+        except _Unreadable as error:
+            self.problem = self.problem or error
+        self._wake()
+
+    def _parse(self) -> None:
+        start = done = 0
+        lines: list[bytes] = []
+        while (end := self.buffer.find(b"\n", start)) >= 0:
+            line = bytes(self.buffer[start : end + 1])
+            start = end + 1
+            if not line[:3].isdigit():
+                raise _Unreadable(f"not an SMTP reply: {line[:100]!r}")
+            lines.append(line)
+            if line[3:4] != b"-":
+                self.replies.append(_reply_of(lines))
+                lines = []
+                done = start
+        del self.buffer[:done]
+        if len(self.buffer) > MAX_REPLY_BYTES:
+            raise _Unreadable("reply too long")
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        self.problem = self.problem or aiosmtplib.SMTPServerDisconnected("Unexpected EOF received")
+        self._wake()
+        return self.underlying.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.problem = self.problem or aiosmtplib.SMTPServerDisconnected("Connection lost")
+        self._wake()
+        self.underlying.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.underlying.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.underlying.resume_writing()
+
+
+def _reply_of(lines: list[bytes]) -> aiosmtplib.SMTPResponse:
+    """One reply of one or more lines, its text as aiosmtplib gives it."""
+    text = b"\n".join(line[4:].strip(b" \t\r\n") for line in lines)
+    return aiosmtplib.SMTPResponse(int(lines[0][:3]), text.decode("utf-8", "surrogateescape"))
+
+
+_LOST = (*_NO_ANSWER, _Unreadable)  # the connection cannot go on: it is closed
+STAGES = ("mail", "rcpt", "data")
+EXPECTED = (ACCEPTED_ENVELOPE, ACCEPTED_ENVELOPE, (START_INPUT,))
+
+
+def _refusal(answers: list[aiosmtplib.SMTPResponse]) -> Reply | None:
+    """The first of a pipelined group's replies that refuses its command: MAIL's before
+    RCPT's before DATA's (the later ones follow from it: 503, no valid recipients)."""
+    for stage, answer, expected in zip(STAGES, answers, EXPECTED, strict=False):
+        if answer.code not in expected:
+            return Reply(answer.code, answer.message, stage)
+    return None
+
+
 class _Connection:
     """One SMTP connection of the pool, connected on first use and again after a loss."""
 
-    def __init__(self, target: SmtpTarget, tls_context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, target: SmtpTarget, tls_context: ssl.SSLContext | None, *, pipelining: bool = True
+    ) -> None:
         self.target = target
+        self.pipelining = pipelining  # when the server offers it
         self.client = aiosmtplib.SMTP(
             hostname=target.host,
             port=target.port,
@@ -163,12 +319,14 @@ class _Connection:
             encoding = "utf-8"
             if self.client.supports_extension("smtputf8"):
                 options.append(b"SMTPUTF8")
-        sender = _path(message.sender, encoding)
-        recipient = _path(message.recipient, encoding)
+        mail = [b"MAIL", b"FROM:" + _path(message.sender, encoding), *options]
+        rcpt = [b"RCPT", b"TO:" + _path(message.recipient, encoding)]
+        if self.pipelining and self.client.supports_extension("pipelining"):
+            return await self._pipelined(message, mail, rcpt, ready)
         try:
-            await self._command(b"MAIL", b"FROM:" + sender, *options)
+            await self._command(*mail)
             stage = "rcpt"
-            await self._command(b"RCPT", b"TO:" + recipient)
+            await self._command(*rcpt)
             stage = "data"
             if ready is not None:
                 await self._when_ready(ready)
@@ -180,6 +338,89 @@ class _Connection:
             self.client.close()
             return Reply(None, f"connection lost: {error}", stage)
         return Reply(response.code, response.message, stage)
+
+    async def _pipelined(
+        self, message: Message, mail: list[bytes], rcpt: list[bytes], ready: Ready | None
+    ) -> Reply:
+        """MAIL, RCPT and DATA in one write, their replies read in order (RFC 2920); after
+        a 354, ``ready``, then the content. A refusal is reset (RSET) as without
+        pipelining."""
+        protocol, transport = self.client.protocol, self.client.transport
+        if protocol is None or transport is None:
+            return Reply(None, "connection lost: not connected", "mail")
+        replies = transport.get_protocol()
+        if not (isinstance(replies, _Replies) and replies.underlying is protocol):
+            replies = _Replies(protocol, self.target.timeout)
+            transport.set_protocol(replies)
+        replies.collect()
+        try:
+            reply = await self._exchange(message, mail, rcpt, ready, protocol, replies)
+        finally:
+            replies.hand_back()
+        if reply.code is not None and not reply.accepted:
+            await self._reset()
+        return reply
+
+    async def _exchange(
+        self,
+        message: Message,
+        mail: list[bytes],
+        rcpt: list[bytes],
+        ready: Ready | None,
+        protocol: SMTPProtocol,
+        replies: _Replies,
+    ) -> Reply:
+        answers: list[aiosmtplib.SMTPResponse] = []
+        try:
+            protocol.write(b" ".join(mail) + b"\r\n" + b" ".join(rcpt) + b"\r\nDATA\r\n")
+            while len(answers) < len(STAGES):
+                answers.append(await replies.next())
+        except _LOST as error:
+            self.client.close()
+            refusal = _refusal(answers)
+            lost = Reply(None, f"connection lost: {error}", STAGES[len(answers)])
+            return refusal if refusal is not None else lost
+        refusal = _refusal(answers)
+        if any(answer.code == CLOSING for answer in answers):
+            self.client.close()
+        elif refusal is not None and answers[-1].code == START_INPUT:
+            await self._end_unwanted(answers, replies, protocol)
+        if refusal is not None:
+            return refusal
+        if ready is not None:
+            try:
+                await ready()
+            except BaseException:
+                self.client.close()  # the server waits for content: only closing withdraws it
+                raise
+        try:
+            protocol.write(content_of(message.data))
+            answer = await replies.next()
+        except _LOST as error:
+            self.client.close()
+            return Reply(None, f"connection lost: {error}", "data")
+        if answer.code == CLOSING:
+            self.client.close()
+        return Reply(answer.code, answer.message, "data")
+
+    async def _end_unwanted(
+        self,
+        answers: list[aiosmtplib.SMTPResponse],
+        replies: _Replies,
+        protocol: SMTPProtocol,
+    ) -> None:
+        """DATA was answered 354 although MAIL or RCPT was refused: the content must not
+        follow. With no recipient accepted, an empty message (``.`` alone) ends it, as
+        RFC 2920 section 3.1 says; should a recipient have been accepted all the same, that
+        empty message could be delivered, so the connection is closed instead."""
+        if answers[1].code in ACCEPTED_ENVELOPE:
+            self.client.close()
+            return
+        try:
+            protocol.write(b".\r\n")
+            await replies.next()
+        except _LOST:
+            self.client.close()
 
     async def _when_ready(self, ready: Ready) -> None:
         """Wait for ``ready``; if it raises (the message is withdrawn), reset the envelope and
@@ -214,14 +455,22 @@ class _Connection:
 
 
 class SmtpTransport:
-    """``connections`` SMTP connections, each reused across messages."""
+    """``connections`` SMTP connections, each reused across messages; ``pipelining``:
+    MAIL, RCPT and DATA in one write where the server offers PIPELINING."""
 
     def __init__(
-        self, target: SmtpTarget, *, connections: int, tls_context: ssl.SSLContext | None = None
+        self,
+        target: SmtpTarget,
+        *,
+        connections: int,
+        tls_context: ssl.SSLContext | None = None,
+        pipelining: bool = True,
     ) -> None:
         self.target = target
         self.connections = connections
-        self._all = [_Connection(target, tls_context) for _ in range(connections)]
+        self._all = [
+            _Connection(target, tls_context, pipelining=pipelining) for _ in range(connections)
+        ]
         self._idle: asyncio.Queue[_Connection] = asyncio.Queue()
         for connection in self._all:
             self._idle.put_nowait(connection)
@@ -314,4 +563,8 @@ def create_transport(settings: Settings) -> Transport:
     url = settings.email_transport
     if url.startswith("file://"):
         return FileTransport(file_directory(url), connections=settings.smtp_connections)
-    return SmtpTransport(SmtpTarget.from_url(url), connections=settings.smtp_connections)
+    return SmtpTransport(
+        SmtpTarget.from_url(url),
+        connections=settings.smtp_connections,
+        pipelining=settings.smtp_pipelining == "auto",
+    )
