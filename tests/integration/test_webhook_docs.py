@@ -25,6 +25,7 @@ from tests.integration.webhook_support import (
     record,
     webhook_settings,
 )
+from tests.support import missing
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
@@ -76,7 +77,7 @@ async def test_the_documented_check_accepts_a_delivery_and_refuses_it_altered(
     database: Database, settings: Settings, language: str
 ) -> None:
     if language == "node" and shutil.which("node") is None:
-        pytest.skip("node is not installed")
+        missing("node is not installed (apt-get install nodejs)")
     check = python_check if language == "python" else node_check
     secret, request = await delivered(database, settings)
     assert check(secret, request.headers, request.body)
