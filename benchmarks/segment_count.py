@@ -133,10 +133,11 @@ async def seed(database: Database, contacts: int) -> int:
 
 async def seed_engagement(database: Database, organization_id: int) -> None:
     """The campaigns of ``SENT_TO``, their messages (sent a week ago) and their opens and
-    clicks (yesterday), each an ``INSERT ... SELECT``."""
+    clicks (yesterday), each an ``INSERT ... SELECT``; messages in contact order, so that
+    both databases number them alike (who opened and clicked goes by that number)."""
     now = utcnow()
-    times = {"week_ago": now - timedelta(days=7), "yesterday": now - timedelta(days=1)}
-    typed = [bindparam(name, type_=UtcDateTime()) for name in ("now", *times)]
+    week_ago, yesterday = now - timedelta(days=7), now - timedelta(days=1)
+    typed = {name: bindparam(name, type_=UtcDateTime()) for name in ("now", "sent", "seen")}
     async with database.transaction() as connection:
         for name, every in SENT_TO.items():
             campaign_id = (
@@ -145,29 +146,34 @@ async def seed_engagement(database: Database, organization_id: int) -> None:
                         "INSERT INTO campaigns (organization_id, name, subject, text_body, "
                         "status, created_by, created_at, updated_at) VALUES (:organization, "
                         ":name, 'Hello', 'Hi', 'sent', 'benchmark', :now, :now) RETURNING id"
-                    ).bindparams(typed[0]),
+                    ).bindparams(typed["now"]),
                     {"organization": organization_id, "name": name, "now": now},
                 )
             ).scalar_one()
             await connection.execute(
                 text(
                     "INSERT INTO deliveries (campaign_id, email, status, attempts, sent_at) "
-                    "SELECT :campaign, email, 'sent', 1, :week_ago FROM contacts "
-                    "WHERE organization_id = :organization AND id % :every = 0"
-                ).bindparams(*typed[1:]),
-                {"campaign": campaign_id, "organization": organization_id, "every": every} | times,
+                    "SELECT :campaign, email, 'sent', 1, :sent FROM contacts "
+                    "WHERE organization_id = :organization AND id % :every = 0 ORDER BY id"
+                ).bindparams(typed["sent"]),
+                {
+                    "campaign": campaign_id,
+                    "organization": organization_id,
+                    "every": every,
+                    "sent": week_ago,
+                },
             )
             await connection.execute(
                 text(
                     "INSERT INTO tracking_events (campaign_id, delivery_id, kind, link_index, "
                     "machine, occurred_at) "
                     "SELECT campaign_id, id, 'open', NULL, "
-                    "CASE WHEN id % 40 = 0 THEN 'apple_privacy' END, :yesterday "
+                    "CASE WHEN id % 40 = 0 THEN 'apple_privacy' END, :seen "
                     "FROM deliveries WHERE campaign_id = :campaign AND id % 4 = 0 "
-                    "UNION ALL SELECT campaign_id, id, 'click', 0, NULL, :yesterday "
+                    "UNION ALL SELECT campaign_id, id, 'click', 0, NULL, :seen "
                     "FROM deliveries WHERE campaign_id = :campaign AND id % 15 = 0"
-                ).bindparams(*typed[1:]),
-                {"campaign": campaign_id} | times,
+                ).bindparams(typed["seen"]),
+                {"campaign": campaign_id, "seen": yesterday},
             )
 
 
