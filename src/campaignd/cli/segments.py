@@ -115,7 +115,7 @@ def create(
       campaignd segment create "Pro in DACH" --org acme --filter '{"all": [
         {"attribute": "plan", "op": "eq", "value": "pro"},
         {"attribute": "country", "op": "in", "value": ["DE", "AT", "CH"]}]}'
-      campaignd segment create "Active, skipped Welcome" --org acme --filter '{"all": [
+      campaignd segment create "Lapsed" --org acme --filter '{"all": [
         {"engagement": "clicked", "within": "90d"},
         {"not": {"engagement": "opened", "campaign": "Welcome"}}]}'
     """
