@@ -2,9 +2,12 @@
 
 Hypothesis draws a few hundred contacts with random attributes (strings with unicode, digits
 and date shapes, integers, floats, booleans, nulls, objects, missing keys), random list
-memberships and random filters over them; the emails each filter selects must be the same
-on both databases and in the pure-Python evaluator. A second organization holds look-alike
-contacts and a list of the same name, which no filter of the first may ever reach.
+memberships, random messages of the organization's campaigns (each delivery in any status,
+sent at some moment, with opens and clicks by people and by machines) and random filters
+over them; the emails each filter selects must be the same on both databases and in the
+pure-Python evaluator. A second organization holds look-alike contacts, a list and
+campaigns of the same names (which mailed the first's addresses too, and were opened and
+clicked), which no filter of the first may ever reach.
 """
 
 from __future__ import annotations
@@ -17,17 +20,27 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, select
 
 from campaignd.domain.addresses import normalise
-from campaignd.domain.filters import DATE_SHAPED, Contact, matches, parse
+from campaignd.domain.filters import DATE_SHAPED, Contact, Message, Tracked, matches, parse
 from campaignd.store.database import sync_url
 from campaignd.store.filter_sql import contact_condition
 from campaignd.store.migrate import upgrade
-from campaignd.store.schema import contacts, list_members, lists, organizations
+from campaignd.store.schema import (
+    campaigns,
+    contacts,
+    deliveries,
+    list_members,
+    lists,
+    organizations,
+    tracking_events,
+)
 from tests.support import POSTGRES_URL, fresh_postgres_database, missing
 
 NOW = datetime(2026, 11, 5, 12, 30, 15, 250_000, tzinfo=UTC)
+WHOLE_NOW = NOW.replace(microsecond=0)
+"""Where an engagement window of whole hours starts: ``NOW`` less the hours, to the second."""
 NAMES = ["plan", "age", "score", "signed_up_at", "flag", "tag"]
 LISTS = ["news", "vip", "Empty"]
 STATUSES = ["unconfirmed", "confirmed", "unsubscribed"]
@@ -101,6 +114,71 @@ ATTRIBUTE_VALUES = st.one_of(
 )
 
 
+ACME_CAMPAIGNS = ["Spring sale", "Welcome", "Spring sale", "Digest", "Empty one"]
+"""acme's campaigns: two of one name; the last one mailed nobody."""
+GLOBEX_CAMPAIGNS = ["Spring sale", "Welcome"]
+CAMPAIGN_NAMES = [*dict.fromkeys(ACME_CAMPAIGNS), "No such campaign"]
+DELIVERY_STATUSES = [
+    "sent",
+    "sent",
+    "sent",
+    "bounced",
+    "complained",
+    "failed",
+    "queued",
+    "sending",
+    "skipped",
+    "cancelled",
+]
+WENT_OUT = {"sent", "bounced", "complained"}
+FIXED_WINDOWS = ["1h", "12h", "1d", "7d", "2w", "30d", "90d", "5000w"]
+MAILED = 40
+"""People who get messages (the first of the crowd): what Hypothesis draws for one example
+must stay under its limit (8 KiB of choices), or a failing one cannot be replayed to shrink."""
+
+
+@st.composite
+def moments(draw: st.DrawFn) -> datetime:
+    """Whole hours before ``NOW`` (to the second), sometimes a microsecond either side of
+    them or half an hour later: on, inside and just outside a window's start."""
+    hours = draw(st.integers(0, 24 * 120))
+    jitter = draw(st.sampled_from([0, 0, 1, -1, 1_800_000_000]))
+    return WHOLE_NOW - timedelta(hours=hours) + timedelta(microseconds=jitter)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A delivery of acme's campaign ``ACME_CAMPAIGNS[campaign]`` to the person."""
+
+    campaign: int
+    status: str
+    sent_at: datetime | None
+    events: tuple[tuple[str, bool, datetime], ...]
+    """(kind, by a machine, when)"""
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> tuple[Sent, ...]:
+    chosen = draw(st.lists(st.integers(0, 3), unique=True, max_size=3))
+    result = []
+    for campaign in chosen:
+        status = draw(st.sampled_from(DELIVERY_STATUSES))
+        went_out = status in WENT_OUT or status == "failed"
+        sent_at = draw(st.one_of(moments(), moments(), moments(), st.none())) if went_out else None
+        events = (
+            draw(
+                st.lists(
+                    st.tuples(st.sampled_from(["open", "click"]), st.booleans(), moments()),
+                    max_size=2,
+                )
+            )
+            if went_out
+            else []
+        )
+        result.append(Sent(campaign, status, sent_at, tuple(events)))
+    return tuple(result)
+
+
 @dataclass(frozen=True)
 class Person:
     email: str
@@ -109,11 +187,12 @@ class Person:
     created_at: datetime
     memberships: dict[str, str]
     """list name -> membership status"""
+    messages: tuple[Sent, ...] = ()
 
 
 @st.composite
 def people(draw: st.DrawFn) -> list[Person]:
-    count = draw(st.integers(min_value=20, max_value=120))
+    count = draw(st.integers(min_value=20, max_value=100))
     result = []
     for number in range(count):
         values = {name: draw(ATTRIBUTE_VALUES) for name in NAMES}
@@ -130,6 +209,7 @@ def people(draw: st.DrawFn) -> list[Person]:
                     for name in LISTS
                     if (status := draw(st.sampled_from([None, *STATUSES]))) is not None
                 },
+                messages=draw(messages()) if number < MAILED else (),
             )
         )
     return result
@@ -178,6 +258,7 @@ class Vocabulary:
     case (for contains) and its dates cut to a day or a second (for before and after)."""
 
     def __init__(self, crowd: list[Person]) -> None:
+        self.crowd = crowd
         self.values: dict[str, list[Any]] = {
             name: [
                 value
@@ -234,7 +315,10 @@ class Vocabulary:
                 return draw(FIXED_BOUNDS)
             if draw(st.booleans()):
                 return text[:10]
-            moment += timedelta(seconds=draw(st.sampled_from([-1, 0, 1, 3600])))
+            try:
+                moment += timedelta(seconds=draw(st.sampled_from([-1, 0, 1, 3600])))
+            except OverflowError:  # 9999-12-31T23:59:59 and later
+                return text[:10]
             return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
         return st.one_of(near(), near(), FIXED_BOUNDS)
@@ -290,6 +374,42 @@ class Vocabulary:
 
         return condition()
 
+    def window(self) -> st.SearchStrategy[str]:
+        """A window of whole hours that starts right at one of the crowd's moments (or a
+        microsecond or half an hour away from it), or a fixed one."""
+        hours = sorted(
+            {
+                round((WHOLE_NOW - moment).total_seconds() / 3600)
+                for person in self.crowd
+                for message in person.messages
+                for moment in [
+                    *([message.sent_at] if message.sent_at else []),
+                    *(at for _, _, at in message.events),
+                ]
+            }
+            - {0}
+        )
+        fixed = st.sampled_from(FIXED_WINDOWS)
+        if not hours:
+            return fixed
+        return st.one_of(st.sampled_from(hours).map(lambda value: f"{value}h"), fixed)
+
+    def engagement_condition(self) -> st.SearchStrategy[dict[str, Any]]:
+        @st.composite
+        def condition(draw: st.DrawFn) -> dict[str, Any]:
+            document: dict[str, Any] = {
+                "engagement": draw(st.sampled_from(["sent", "opened", "clicked"]))
+            }
+            campaign = draw(st.one_of(st.none(), st.sampled_from(CAMPAIGN_NAMES)))
+            if campaign is not None:
+                document["campaign"] = campaign
+            within = draw(st.one_of(st.none(), self.window(), self.window()))
+            if within is not None:
+                document["within"] = within
+            return document
+
+        return condition()
+
     def filters(self) -> st.SearchStrategy[dict[str, Any]]:
         leaves = st.one_of(
             self.attribute_condition(),
@@ -297,6 +417,8 @@ class Vocabulary:
             self.attribute_condition(),
             self.field_condition(),
             st.sampled_from([*LISTS, "no such list"]).map(lambda name: {"list": name}),
+            self.engagement_condition(),
+            self.engagement_condition(),
         )
         groups = st.recursive(
             leaves,
@@ -350,8 +472,12 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 def load(engine: Engine, databases: Databases, crowd: list[Person]) -> None:
     """The crowd in acme; in globex the same people (other addresses), confirmed members of
     globex's lists of the same names; and acme's people confirmed in globex's lists too
-    (a link no action makes, which a filter of acme must still not follow)."""
+    (a link no action makes, which a filter of acme must still not follow). Then the
+    messages (``load_messages``)."""
     with engine.begin() as connection:
+        connection.execute(delete(tracking_events))
+        connection.execute(delete(deliveries))
+        connection.execute(delete(campaigns))
         connection.execute(delete(list_members))
         connection.execute(delete(lists))
         connection.execute(delete(contacts))
@@ -414,6 +540,72 @@ def load(engine: Engine, databases: Databases, crowd: list[Person]) -> None:
                 for list_id, contact_id, status in members
             ],
         )
+        load_messages(connection, databases, crowd)
+
+
+def _campaign_ids(connection: Connection, organization_id: int, names: list[str]) -> list[int]:
+    return [
+        connection.execute(
+            insert(campaigns)
+            .values(
+                organization_id=organization_id,
+                name=name,
+                subject="Hello",
+                text_body="Hi",
+                status="sent",
+                created_by="test",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            .returning(campaigns.c.id)
+        ).scalar_one()
+        for name in names
+    ]
+
+
+def load_messages(connection: Connection, databases: Databases, crowd: list[Person]) -> None:
+    """acme's campaigns and each person's messages of them; globex's campaigns of the same
+    names, sent to every acme address (and its look-alike), opened and clicked by people
+    just now: what a filter of acme must never see."""
+    acme = _campaign_ids(connection, databases.organization_id, ACME_CAMPAIGNS)
+    globex = _campaign_ids(connection, databases.other_id, GLOBEX_CAMPAIGNS)
+    rows = [
+        {"campaign_id": acme[message.campaign], "email": person.email, "status": message.status}
+        | {"sent_at": message.sent_at, "attempts": 1}
+        for person in crowd
+        for message in person.messages
+    ]
+    events = [message.events for person in crowd for message in person.messages]
+    for campaign_id in globex:
+        for person in crowd:
+            for email in (person.email, f"other.{person.email}"):
+                rows.append(
+                    {"campaign_id": campaign_id, "email": email, "status": "sent"}
+                    | {"sent_at": WHOLE_NOW, "attempts": 1}
+                )
+                events.append((("open", False, WHOLE_NOW), ("click", False, WHOLE_NOW)))
+    if not rows:
+        return
+    made = connection.execute(
+        insert(deliveries).returning(
+            deliveries.c.id, deliveries.c.campaign_id, sort_by_parameter_order=True
+        ),
+        rows,
+    ).all()
+    tracked = [
+        {
+            "campaign_id": campaign_id,
+            "delivery_id": delivery_id,
+            "kind": kind,
+            "link_index": 0 if kind == "click" else None,
+            "machine": "scanner" if machine else None,
+            "occurred_at": at,
+        }
+        for (delivery_id, campaign_id), happened in zip(made, events, strict=True)
+        for kind, machine, at in happened
+    ]
+    if tracked:
+        connection.execute(insert(tracking_events), tracked)
 
 
 def selected(engine: Engine, databases: Databases, document: dict[str, Any]) -> set[str]:
@@ -441,6 +633,15 @@ def expected(crowd: list[Person], document: dict[str, Any]) -> set[str]:
                 created_at=person.created_at,
                 lists=frozenset(
                     name for name, status in person.memberships.items() if status == "confirmed"
+                ),
+                messages=tuple(
+                    Message(
+                        ACME_CAMPAIGNS[message.campaign],
+                        message.status,
+                        message.sent_at,
+                        tuple(Tracked(kind, at, machine) for kind, machine, at in message.events),
+                    )
+                    for message in person.messages
                 ),
             ),
             now=NOW,
@@ -481,6 +682,8 @@ def test_both_databases_select_what_the_reference_selects(
         {"not": {"attribute": "tag", "op": "in", "value": ["pro", 5, True]}},
         {"attribute": "plan", "op": "contains", "value": "R"},
         {"list": "news"},
+        {"engagement": "clicked", "campaign": "Spring sale", "within": "2h"},
+        {"not": {"engagement": "opened"}},
     ],
 )
 def test_chosen_filters_select_someone_and_agree(
@@ -504,6 +707,20 @@ def test_chosen_filters_select_someone_and_agree(
             source=None,
             created_at=NOW,
             memberships={"news": STATUSES[number % 3]},
+            messages=(
+                Sent(
+                    number % 3,
+                    "sent",
+                    WHOLE_NOW - timedelta(hours=number),
+                    (
+                        (
+                            ["click", "open"][number % 2],
+                            number % 3 == 1,
+                            WHOLE_NOW - timedelta(hours=number),
+                        ),
+                    ),
+                ),
+            ),
         )
         for number in range(8)
     ]

@@ -45,11 +45,11 @@ async def settled(api: Api) -> None:
 
 
 async def send_over_smtp(
-    api: Api, settings: Settings, smtp: SmtpServer, **fields: Any
+    api: Api, settings: Settings, smtp: SmtpServer, *, who: str = "acme_admin", **fields: Any
 ) -> tuple[int, dict[str, EmailMessage]]:
-    """Create a campaign of acme over the API, start it, fan it out and send it: its id and
-    the message each recipient got."""
-    created = await api.create("acme_admin", **fields)
+    """Create a campaign of acme (of ``who``'s organization) over the API, start it, fan it
+    out and send it: its id and the message each recipient got."""
+    created = await api.create(who, **fields)
     campaign_id = int(created["id"])
     async with api.database.transaction() as connection:
         run = await start_campaign(

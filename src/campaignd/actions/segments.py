@@ -18,7 +18,15 @@ from campaignd.actions.errors import Conflict, Invalid, NotFound
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
 from campaignd.actions.suppressions import organization_of
-from campaignd.domain.filters import Filter, FilterError, describe, list_paths, parse, to_json
+from campaignd.domain.filters import (
+    Filter,
+    FilterError,
+    campaign_paths,
+    describe,
+    list_paths,
+    parse,
+    to_json,
+)
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store import audit
 from campaignd.store import segments as store
@@ -28,6 +36,8 @@ from campaignd.store.segments import SampleContact, Segment
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 SAMPLE_SIZE = 10
+PICKED_CAMPAIGNS = 200
+"""Campaign names the builder offers for an engagement condition (the most recent)."""
 
 MAY_STILL_SEND = frozenset(
     {
@@ -87,18 +97,24 @@ def _description(value: str | None) -> str | None:
 async def checked_filter(
     connection: AsyncConnection, organization_id: int, slug: str, document: Any
 ) -> Filter:
-    """The parsed filter, every list it names one of the organization's (422 otherwise)."""
+    """The parsed filter, every list and campaign it names one of the organization's (422
+    otherwise: the first one missing, by its JSON path)."""
     try:
         node = parse(document)
     except FilterError as error:
         raise Invalid(str(error)) from None
-    paths = dict(list_paths(node))
-    missing = await store.missing_lists(
-        connection, organization_id=organization_id, names=list(dict.fromkeys(paths.values()))
-    )
-    if missing:
-        path = next(path for path, name in paths.items() if name == missing[0])
-        raise Invalid(f"{path}: {slug} has no list named '{missing[0]}'")
+    for kind, paths, missing_of in (
+        ("list", dict(list_paths(node)), store.missing_lists),
+        ("campaign", dict(campaign_paths(node)), store.missing_campaigns),
+    ):
+        missing = await missing_of(
+            connection,
+            organization_id=organization_id,
+            names=list(dict.fromkeys(paths.values())),
+        )
+        if missing:
+            path = next(path for path, name in paths.items() if name == missing[0])
+            raise Invalid(f"{path}: {slug} has no {kind} named '{missing[0]}'")
     return node
 
 
@@ -278,6 +294,18 @@ async def delete_segment(
             detail={"name": segment.name, "filter": segment.filter},
         )
     return segment
+
+
+async def campaign_names(
+    services: Services, principal: Principal, *, organization: str | None = None
+) -> list[str]:
+    """The organization's campaign names an engagement condition can name, the most recent
+    first (at most ``PICKED_CAMPAIGNS``)."""
+    async with services.database.connection() as connection:
+        organization_id, _ = await organization_of(connection, principal, organization)
+        return await store.campaign_names(
+            connection, organization_id=organization_id, limit=PICKED_CAMPAIGNS
+        )
 
 
 async def _count(

@@ -107,14 +107,17 @@ def create(
 ) -> None:
     """Save a filter as a segment and say how many contacts it selects.
 
-    Only subscribed contacts count. Every list the filter names must exist in the
-    organization.
+    Only subscribed contacts count. Every list and campaign the filter names must exist
+    in the organization.
 
     \b
-    Example:
+    Examples:
       campaignd segment create "Pro in DACH" --org acme --filter '{"all": [
         {"attribute": "plan", "op": "eq", "value": "pro"},
         {"attribute": "country", "op": "in", "value": ["DE", "AT", "CH"]}]}'
+      campaignd segment create "Lapsed" --org acme --filter '{"all": [
+        {"engagement": "clicked", "within": "90d"},
+        {"not": {"engagement": "opened", "campaign": "Welcome"}}]}'
     """
     document = read_filter(filter_text, filter_file, required=True)
     settings = prepared_settings()

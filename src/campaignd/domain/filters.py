@@ -8,6 +8,10 @@ A filter is a JSON object of one of these shapes (docs/audience.md has the whole
     {"attribute": NAME, "op": OP, "value": V}   a contact attribute
     {"field": "email" | "source" | "createdAt", "op": OP, "value": V}
     {"list": NAME}                              a confirmed member of the organization's list
+    {"engagement": "sent" | "opened" | "clicked", "campaign": NAME, "within": "30d"}
+                                                was sent, opened or clicked one of the
+                                                organization's campaigns ("campaign" and
+                                                "within" optional: any campaign, ever)
 
 ``parse`` checks a filter and names the problem by its JSON path
 (``filter.all[2].value: "in" needs a list``); ``matches`` is what a filter means for one
@@ -31,11 +35,12 @@ from enum import StrEnum
 from typing import Any
 
 from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.domain.lifecycle import DeliveryStatus
 
 MAX_DEPTH = 8
 """Groups (``all``, ``any``, ``not``) nested in one another."""
 MAX_CONDITIONS = 100
-"""Conditions (attribute, field and list) in one filter."""
+"""Conditions (attribute, field, list and engagement) in one filter."""
 MAX_GROUPS = 100
 """Groups (``all``, ``any``, ``not``) in one filter."""
 MAX_ITEMS = 1000
@@ -47,11 +52,13 @@ SHOWN_ITEMS = 10
 MAX_TEXT = 1000
 """Characters of a string value."""
 MAX_LIST_NAME = 100
+MAX_CAMPAIGN_NAME = 200
 MAX_NUMBER = 2**53
 """Numbers in a filter lie within ±2**53: both databases compare them exactly there."""
 
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 RELATIVE = re.compile(r"now(?:([+-])([0-9]{1,6})([hdw]))?")
+WINDOW = re.compile(r"([0-9]{1,6})([hdw])")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_SHAPED = DAY
 """What a date attribute starts with (``DATE_SHAPED.match``: at the start of the string)."""
@@ -86,6 +93,23 @@ class Op(StrEnum):
     AFTER = "after"
     EXISTS = "exists"
     MISSING = "missing"
+
+
+class Activity(StrEnum):
+    """What happened with a message of a campaign, for an engagement condition."""
+
+    SENT = "sent"
+    OPENED = "opened"
+    CLICKED = "clicked"
+
+
+WENT_OUT = frozenset(
+    {DeliveryStatus.SENT.value, DeliveryStatus.BOUNCED.value, DeliveryStatus.COMPLAINED.value}
+)
+"""Delivery statuses of a message that went out (a bounce or a complaint may have come back
+since): the only ones an engagement condition looks at."""
+TRACKED_KIND = {Activity.OPENED: "open", Activity.CLICKED: "click"}
+"""The kind of tracking event (``tracking_events.kind``) of each tracked activity."""
 
 
 class Field(StrEnum):
@@ -167,6 +191,31 @@ class ListMember:
 
 
 @dataclass(frozen=True)
+class Window:
+    """``"30d"``, ``"12h"``, ``"2w"``: the last so many hours, days or weeks."""
+
+    seconds: int
+    text: str
+
+    def start(self, now: datetime) -> datetime:
+        """The first moment inside the window, to the second (as ``Relative`` bounds)."""
+        return (now - timedelta(seconds=self.seconds)).astimezone(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Engaged:
+    """Was sent (opened, clicked) a message of one of the organization's campaigns: of
+    those named ``campaign`` (all of that name; None: any), inside ``within`` (None: ever).
+
+    Opens and clicks count when a person made them: those ``domain.tracking`` judged a
+    machine's (privacy proxies, link scanners, prefetching) never count."""
+
+    activity: Activity
+    campaign: str | None = None
+    within: Window | None = None
+
+
+@dataclass(frozen=True)
 class All:
     filters: tuple[Filter, ...]
 
@@ -181,12 +230,14 @@ class Not:
     filter: Filter
 
 
-Filter = All | AnyOf | Not | Condition | ListMember
+Filter = All | AnyOf | Not | Condition | ListMember | Engaged
 
 SHAPES = (
     '{"all": [...]}, {"any": [...]}, {"not": {...}}, {"attribute": NAME, "op": OP, "value": V}, '
-    '{"field": "email"|"source"|"createdAt", "op": OP, "value": V} or {"list": NAME}'
+    '{"field": "email"|"source"|"createdAt", "op": OP, "value": V}, {"list": NAME} or '
+    '{"engagement": "sent"|"opened"|"clicked", "campaign": NAME, "within": "30d"}'
 )
+ENGAGEMENT_KEYS = {"engagement", "campaign", "within"}
 
 
 # ---------------------------------------------------------------- parsing
@@ -224,6 +275,9 @@ class _Parser:
         if "list" in document:
             _only(document, {"list"}, path)
             return ListMember(_list_name(document["list"], f"{path}.list"))
+        if "engagement" in document:
+            _only(document, ENGAGEMENT_KEYS, path)
+            return _engaged(document, path)
         if "attribute" in document:
             _only(document, {"attribute", "op", "value"}, path)
             subject: Attribute | Field = Attribute(
@@ -234,6 +288,8 @@ class _Parser:
             subject = _field(document["field"], f"{path}.field")
         elif "op" in document or "value" in document:
             raise FilterError(path, 'a condition needs "attribute" (a name) or "field"')
+        elif "campaign" in document or "within" in document:
+            raise FilterError(f"{path}.engagement", 'is required: "sent", "opened" or "clicked"')
         else:
             unknown = sorted(str(key) for key in document)[0]
             raise FilterError(f"{path}.{_key(unknown)}", f"unknown key; a filter is {SHAPES}")
@@ -298,6 +354,40 @@ def _list_name(value: Any, path: str) -> str:
         raise FilterError(path, "must be a list's name")
     _check_text(value, path, limit=MAX_LIST_NAME)
     return value
+
+
+def _engaged(document: dict[str, Any], path: str) -> Engaged:
+    try:
+        activity = Activity(document["engagement"])
+    except (ValueError, TypeError):
+        names = ", ".join(f'"{item.value}"' for item in Activity)
+        problem = f"{_quoted(document['engagement'])} is not an engagement; one of {names}"
+        raise FilterError(f"{path}.engagement", problem) from None
+    campaign = None
+    if "campaign" in document:
+        campaign_path = f"{path}.campaign"
+        campaign = document["campaign"]
+        if not isinstance(campaign, str) or not campaign.strip():
+            raise FilterError(
+                campaign_path, "must be a campaign's name (leave it out for any campaign)"
+            )
+        _check_text(campaign, campaign_path, limit=MAX_CAMPAIGN_NAME)
+    within = _window(document["within"], f"{path}.within") if "within" in document else None
+    return Engaged(activity, campaign, within)
+
+
+def _window(value: Any, path: str) -> Window:
+    example = 'a number and h, d or w: "12h", "30d", "2w" (leave it out for ever)'
+    found = WINDOW.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise FilterError(path, f"{_quoted(value)} is not a time window: {example}")
+    amount, unit = int(found.group(1)), found.group(2)
+    seconds = amount * UNIT_SECONDS[unit]
+    if seconds == 0:
+        raise FilterError(path, f"an empty window matches nobody: {example}")
+    if seconds > MAX_RELATIVE_SECONDS:
+        raise FilterError(path, "a window reaches at most 100 years back")
+    return Window(seconds, f"{amount}{unit}")
 
 
 def _condition(subject: Attribute | Field, document: dict[str, Any], path: str) -> Condition:
@@ -428,6 +518,13 @@ def to_json(node: Filter) -> dict[str, Any]:
         return {"not": to_json(node.filter)}
     if isinstance(node, ListMember):
         return {"list": node.name}
+    if isinstance(node, Engaged):
+        engaged: dict[str, Any] = {"engagement": node.activity.value}
+        if node.campaign is not None:
+            engaged["campaign"] = node.campaign
+        if node.within is not None:
+            engaged["within"] = node.within.text
+        return engaged
     document: dict[str, Any] = (
         {"attribute": node.subject.name}
         if isinstance(node.subject, Attribute)
@@ -466,6 +563,18 @@ def list_paths(node: Filter, *, path: str = "filter") -> Iterator[tuple[str, str
         yield from list_paths(node.filter, path=f"{path}.not")
     elif isinstance(node, ListMember):
         yield f"{path}.list", node.name
+
+
+def campaign_paths(node: Filter, *, path: str = "filter") -> Iterator[tuple[str, str]]:
+    """``(JSON path, campaign name)`` of every engagement condition that names a campaign."""
+    if isinstance(node, All | AnyOf):
+        kind = "all" if isinstance(node, All) else "any"
+        for index, item in enumerate(node.filters):
+            yield from campaign_paths(item, path=f"{path}.{kind}[{index}]")
+    elif isinstance(node, Not):
+        yield from campaign_paths(node.filter, path=f"{path}.not")
+    elif isinstance(node, Engaged) and node.campaign is not None:
+        yield f"{path}.campaign", node.campaign
 
 
 def with_list_renamed(document: Any, old: str, new: str) -> Any:
@@ -522,12 +631,32 @@ def describe(node: Filter, *, top: bool = True) -> str:
         return f"not {describe(node.filter, top=False)}"
     if isinstance(node, ListMember):
         return f"member of list {_show(node.name)}"
+    if isinstance(node, Engaged):
+        return _engagement_words(node)
     subject = node.subject.name if isinstance(node.subject, Attribute) else node.subject.value
     if node.op is Op.EXISTS:
         return f"{subject} exists"
     if node.op is Op.MISSING:
         return f"{subject} is missing"
     return f"{subject} {_WORDS[node.op]} {_show(_json_value(node.value))}"
+
+
+_ACTIVITY_WORDS = {
+    Activity.SENT: "received",
+    Activity.OPENED: "opened",
+    Activity.CLICKED: "clicked",
+}
+_UNIT_WORDS = {"h": "hour", "d": "day", "w": "week"}
+
+
+def _engagement_words(node: Engaged) -> str:
+    """``opened "Spring sale" in the last 30 days``, ``clicked any campaign``."""
+    campaign = "any campaign" if node.campaign is None else _show(node.campaign)
+    text = f"{_ACTIVITY_WORDS[node.activity]} {campaign}"
+    if node.within is not None:
+        amount, unit = int(node.within.text[:-1]), _UNIT_WORDS[node.within.text[-1]]
+        text += f" in the last {unit}" if amount == 1 else f" in the last {amount} {unit}s"
+    return text
 
 
 def _show(value: Any) -> str:
@@ -547,6 +676,28 @@ def _show(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Tracked:
+    """An open or a click of a message (``kind``: ``open`` or ``click``)."""
+
+    kind: str
+    at: datetime
+    machine: bool = False
+    """Judged a machine's (``tracking_events.machine`` set), not a person's."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message of one of the organization's campaigns to the contact's address."""
+
+    campaign: str
+    """The campaign's name."""
+    status: str
+    """The delivery's status (``DeliveryStatus``)."""
+    sent_at: datetime | None = None
+    events: tuple[Tracked, ...] = ()
+
+
+@dataclass(frozen=True)
 class Contact:
     """What a filter can see of one contact."""
 
@@ -556,6 +707,8 @@ class Contact:
     created_at: datetime
     lists: frozenset[str]
     """The names of the organization's lists it is a confirmed member of."""
+    messages: tuple[Message, ...] = ()
+    """The organization's messages to its address, with their opens and clicks."""
 
 
 def matches(node: Filter, contact: Contact, *, now: datetime) -> bool:
@@ -568,6 +721,8 @@ def matches(node: Filter, contact: Contact, *, now: datetime) -> bool:
         return not matches(node.filter, contact, now=now)
     if isinstance(node, ListMember):
         return node.name in contact.lists
+    if isinstance(node, Engaged):
+        return any(_engaged_with(node, message, now) for message in contact.messages)
     if node.op in NEGATED:
         return not matches(Condition(node.subject, NEGATED[node.op], node.value), contact, now=now)
     if node.subject is Field.CREATED_AT:
@@ -617,6 +772,21 @@ def _compare(node: Condition, value: Any, now: datetime) -> bool:
         return False
     key, bound_text = date_key(value, resolve(node.value, now))
     return key < bound_text if op is Op.BEFORE else key > bound_text
+
+
+def _engaged_with(node: Engaged, message: Message, now: datetime) -> bool:
+    if message.status not in WENT_OUT:
+        return False
+    if node.campaign is not None and message.campaign != node.campaign:
+        return False
+    start = node.within.start(now) if node.within is not None else None
+    if node.activity is Activity.SENT:
+        return start is None or (message.sent_at is not None and message.sent_at >= start)
+    kind = TRACKED_KIND[node.activity]
+    return any(
+        event.kind == kind and not event.machine and (start is None or event.at >= start)
+        for event in message.events
+    )
 
 
 def _created(node: Condition, created_at: datetime, now: datetime) -> bool:

@@ -18,6 +18,12 @@ Comparisons that depend on the database's rules are pinned down:
 
 User input only ever reaches the statement as bound parameters; attribute names are
 checked by the parser and bound too (as a JSON path on SQLite, a key on PostgreSQL).
+
+An engagement condition is a correlated ``EXISTS`` over the organization's deliveries to
+the contact's address (and their tracking events), found through the partial index
+``ix_deliveries_sent_email`` (the address of every delivery that went out): one index probe
+per contact, wherever the condition stands in the filter. Its statuses are written into
+the statement as literals, so that both databases see the index's own predicate.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -51,11 +58,15 @@ from campaignd.domain.filters import (
     ORDER,
     STAMP_LENGTH,
     STAMP_PADDING,
+    TRACKED_KIND,
+    WENT_OUT,
+    Activity,
     All,
     AnyOf,
     Attribute,
     Condition,
     Day,
+    Engaged,
     Field,
     Filter,
     Instant,
@@ -69,7 +80,14 @@ from campaignd.domain.filters import (
     stamp,
 )
 from campaignd.store.columns import UtcDateTime
-from campaignd.store.schema import contacts, list_members, lists
+from campaignd.store.schema import (
+    campaigns,
+    contacts,
+    deliveries,
+    list_members,
+    lists,
+    tracking_events,
+)
 
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -246,6 +264,8 @@ class _Compiler:
             return not_(self.node(node.filter))
         if isinstance(node, ListMember):
             return self.member(node.name)
+        if isinstance(node, Engaged):
+            return self.engaged(node)
         if node.op in NEGATED:
             return not_(self.node(Condition(node.subject, NEGATED[node.op], node.value)))
         if isinstance(node.subject, Attribute):
@@ -268,6 +288,40 @@ class _Compiler:
             )
         )
         return contacts.c.id.in_(confirmed)
+
+    def engaged(self, node: Engaged) -> Sql:
+        """A message of the organization's campaigns (of that name) went out to the
+        contact's address, and (for opens and clicks) a person opened or clicked it; inside
+        the window, if there is one, by the time it was sent, opened or clicked."""
+        message = deliveries.alias("engaged_message")
+        campaign = campaigns.alias("engaged_campaign")
+        went_out = sorted(WENT_OUT)
+        conditions: list[Sql] = [
+            message.c.email == contacts.c.email,
+            message.c.status.in_([literal_column(f"'{status}'") for status in went_out]),
+            campaign.c.organization_id == self.organization_id,
+        ]
+        if node.campaign is not None:
+            conditions.append(campaign.c.name == node.campaign)
+        start = node.within.start(self.now) if node.within is not None else None
+        sources = message.join(campaign, campaign.c.id == message.c.campaign_id)
+        if node.activity is Activity.SENT:
+            if start is not None:
+                conditions.append(message.c.sent_at >= literal(start, UtcDateTime()))
+        else:
+            event = tracking_events.alias("engaged_event")
+            sources = sources.join(
+                event,
+                and_(
+                    event.c.campaign_id == message.c.campaign_id,
+                    event.c.delivery_id == message.c.id,
+                ),
+            )
+            conditions += [event.c.kind == TRACKED_KIND[node.activity], event.c.machine.is_(None)]
+            if start is not None:
+                conditions.append(event.c.occurred_at >= literal(start, UtcDateTime()))
+        found = select(literal(1)).select_from(sources).where(*conditions).correlate(contacts)
+        return found.exists()
 
     def created(self, node: Condition) -> Sql:
         assert isinstance(node.value, Day | Instant | Relative)

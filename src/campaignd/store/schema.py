@@ -133,7 +133,16 @@ deliveries = Table(
         sqlite_where=text("status = 'sending'"),
         postgresql_where=text("status = 'sending'"),
     ),
+    Index(
+        "ix_deliveries_sent_email",
+        "email",
+        sqlite_where=text("status IN ('bounced', 'complained', 'sent')"),
+        postgresql_where=text("status IN ('bounced', 'complained', 'sent')"),
+    ),
 )
+"""``ix_deliveries_sent_email``: the addresses of the messages that went out, for the
+engagement conditions of segment filters (``store.filter_sql``); partial, so fan-out, which
+adds deliveries ``queued``, never writes to it."""
 
 runs = Table(
     "runs",

@@ -228,6 +228,35 @@ async def missing_lists(
     return [name for name in names if name not in found]
 
 
+async def missing_campaigns(
+    connection: AsyncConnection, *, organization_id: int, names: Sequence[str]
+) -> list[str]:
+    """Which of ``names`` the organization has no campaign of."""
+    if not names:
+        return []
+    statement = select(campaigns.c.name).where(
+        campaigns.c.organization_id == organization_id, campaigns.c.name.in_(list(names))
+    )
+    found = set((await connection.execute(statement)).scalars())
+    return [name for name in names if name not in found]
+
+
+async def campaign_names(
+    connection: AsyncConnection, *, organization_id: int, limit: int
+) -> list[str]:
+    """The names of the organization's campaigns, each once, the most recent first (for the
+    builder's campaign picker)."""
+    newest = func.max(campaigns.c.id)
+    statement = (
+        select(campaigns.c.name)
+        .where(campaigns.c.organization_id == organization_id)
+        .group_by(campaigns.c.name)
+        .order_by(newest.desc())
+        .limit(limit)
+    )
+    return [str(name) for name in (await connection.execute(statement)).scalars()]
+
+
 def audience_condition(
     node: Filter, *, dialect: str, organization_id: int, now: datetime
 ) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from campaignd.actions import segments as actions
 from campaignd.actions.errors import ActionError, Invalid, NotFound
-from campaignd.domain.filters import Field, Op
+from campaignd.domain.filters import Activity, Field, Op
 from campaignd.store.segments import Segment
 from campaignd.web.audience_parts import SEGMENTS_URL, Scope, page_url, scope_of
 from campaignd.web.auth import Viewer, ViewerDep
@@ -27,6 +27,12 @@ router = APIRouter(prefix=SEGMENTS_URL, route_class=AdminRoute)
 
 SegmentName = Annotated[str, Path(max_length=100)]
 EVERYONE = '{"all": []}'
+ACTIVITIES = [
+    (Activity.OPENED.value, "open"),
+    (Activity.CLICKED.value, "click a link in"),
+    (Activity.SENT.value, "receive"),
+]
+"""The engagement row's activities, read after "Contacts who did (not)"."""
 MAX_FILTER_TEXT = 1_000_000
 
 
@@ -120,7 +126,17 @@ async def _builder(
     if error:
         field = error.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
         errors[field if field in ("name", "description", "filter") else "filter"] = error
+    campaign_names: list[str] = []
+    if viewer.can_change and scope.slug is not None:
+        try:
+            campaign_names = await actions.campaign_names(
+                services_of(request), viewer.principal, organization=_organization(viewer, scope)
+            )
+        except ActionError:
+            campaign_names = []  # an organization that is not there: the page says so
     context = _base_context(viewer, scope) | {
+        "activities": ACTIVITIES,
+        "campaign_names": campaign_names,
         "segment": segment,
         "values": values,
         "errors": errors,

@@ -1,5 +1,6 @@
-/* campaignd admin, segment builder: the "Add a condition" row writes a condition into the
-   filter's JSON (joined with "all"); the live count follows through htmx. */
+/* campaignd admin, segment builder: the "Add a condition" and "Add an engagement
+   condition" rows write a condition into the filter's JSON (joined with "all"); the live
+   count follows through htmx. */
 (function () {
   "use strict";
 
@@ -30,6 +31,18 @@
     return made;
   }
 
+  function engagement(builder) {
+    function value(name) {
+      return builder.querySelector("[data-engagement=" + name + "]").value.trim();
+    }
+    var made = { engagement: value("activity") };
+    if (value("campaign")) { made.campaign = value("campaign"); }
+    if (/^[0-9]+$/.test(value("days")) && Number(value("days")) > 0) {
+      made.within = Number(value("days")) + "d";
+    }
+    return value("negated") === "not" ? { not: made } : made;
+  }
+
   function joined(text, added) {
     var current;
     try {
@@ -45,11 +58,13 @@
   }
 
   document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-action=add-condition]");
+    var button = event.target.closest("[data-action=add-condition], [data-action=add-engagement]");
     if (!button) { return; }
-    var builder = button.closest("[data-condition-builder]");
+    var added = button.matches("[data-action=add-engagement]")
+      ? engagement(button.closest("[data-engagement-builder]"))
+      : condition(button.closest("[data-condition-builder]"));
     var textarea = document.getElementById("segment-filter");
-    var result = joined(textarea.value, condition(builder));
+    var result = joined(textarea.value, added);
     if (result === null) {
       textarea.focus();
       return;  // the filter is not JSON yet: its error is shown under it
