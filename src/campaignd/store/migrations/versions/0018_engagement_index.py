@@ -1,7 +1,7 @@
 """the addresses of deliveries that went out, for engagement conditions
 
-Revision ID: 0016_engagement_index
-Revises: 0015_webhooks
+Revision ID: 0018_engagement_index
+Revises: 0017_retention
 Create Date: 2026-12-02 02:00:00
 
 Segment filters may ask who was sent, opened or clicked a campaign: one probe per contact
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_engagement_index"
-down_revision = "0015_webhooks"
+revision = "0018_engagement_index"
+down_revision = "0017_retention"
 branch_labels = None
 depends_on = None
 
