@@ -33,6 +33,7 @@ from tests.integration.tracking_support import (
     path_of,
     read_later,
     send_over_smtp,
+    settled,
 )
 
 BODY = '<html><body><p><a href="https://shop.example/spring">Shop the sale</a></p></body></html>'
@@ -107,6 +108,7 @@ async def spring_sale(api: Api, settings: Settings, smtp: SmtpServer) -> None:
     for message in globex.values():
         await fetch_image(api, message)
         await follow(api, message)
+    await settled(api)  # the app answers first and writes its opens and clicks just after
     async with api.database.connection() as connection:
         machines = await connection.scalar(
             select(func.count())
