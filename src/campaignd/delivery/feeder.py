@@ -12,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd import metrics
 from campaignd.delivery.builders import Builders
+from campaignd.delivery.claim_cursors import ClaimCursors
 from campaignd.delivery.finishing import finish_if_done
 from campaignd.delivery.hands import Hands
 from campaignd.delivery.jobs import Job
@@ -50,6 +54,7 @@ class Feeder:
         self.builders = builders
         self.wakeups = wakeups
         self._turn = 0
+        self._cursors = ClaimCursors()
 
     async def run_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -149,15 +154,12 @@ class Feeder:
         builder = await self.builders.load(campaign_id)
         now = utcnow()
         since = self.hands.leases.now()
+        after = self._cursors.after(campaign_id)
         async with self.database.transaction() as connection:
-            rows = await queue.claim_batch(
-                connection,
-                campaign_id,
-                owner=self.hands.owner,
-                limit=limit,
-                now=now,
-                lease_seconds=self.settings.lease_seconds,
-            )
+            rows = await self._claim_after(connection, campaign_id, limit, now, after)
+            if not rows and after:  # nothing after the cursor: from the beginning
+                rows = await self._claim_after(connection, campaign_id, limit, now, 0)
+            self._cursors.claimed(campaign_id, [int(row["id"]) for row in rows], limit=limit)
             if not rows:
                 if self.hands.leases.in_hand(campaign_id) == 0:
                     await finish_if_done(connection, campaign_id, now=now, builders=self.builders)
@@ -196,6 +198,19 @@ class Feeder:
             return 0
         self.hands.take(jobs, since)
         return len(jobs)
+
+    async def _claim_after(
+        self, connection: AsyncConnection, campaign_id: int, limit: int, now: datetime, after: int
+    ) -> list[Row]:
+        return await queue.claim_batch(
+            connection,
+            campaign_id,
+            owner=self.hands.owner,
+            limit=limit,
+            now=now,
+            lease_seconds=self.settings.lease_seconds,
+            after_id=after,
+        )
 
     async def _hand_back(self, jobs: list[Job]) -> None:
         if jobs:

@@ -20,12 +20,13 @@ from campaignd.domain.deferral import Deferral
 from campaignd.domain.frequency import Rule
 from campaignd.domain.lifecycle import CampaignStatus, DeliveryStatus, SkipCode
 from campaignd.store.campaign_audience import (
+    REPLAN_AFTER,
     add_audience,
     campaign_audience,
     recipients_and_audience,
 )
 from campaignd.store.deferral import settle_deferrals
-from campaignd.store.dialect import allow_memory_for_joins
+from campaignd.store.dialect import allow_memory_for_joins, refresh_statistics
 from campaignd.store.due_times import Timing, plan_deferred, plan_due_times
 from campaignd.store.frequency import (
     Eligibility,
@@ -172,9 +173,23 @@ async def fan_out(
         )
     if timing is not None and not deferring:  # each delivery gets its due instant
         await plan_due_times(connection, campaign_id, timing, now=now)
+    if await _holds_at_least(connection, campaign_id, REPLAN_AFTER):
+        # the claims that follow are planned with statistics that know these rows
+        await refresh_statistics(connection, deliveries)
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )
+
+
+async def _holds_at_least(connection: AsyncConnection, campaign_id: int, count: int) -> bool:
+    """Whether the campaign has ``count`` deliveries or more (reads at most that many keys)."""
+    statement = (
+        select(deliveries.c.id)
+        .where(deliveries.c.campaign_id == campaign_id)
+        .offset(count - 1)
+        .limit(1)
+    )
+    return (await connection.execute(statement)).first() is not None
 
 
 async def _reserve_deferring(

@@ -98,10 +98,12 @@ async def claim_batch(
     limit: int,
     now: datetime,
     lease_seconds: float,
+    after_id: int = 0,
 ) -> list[Row]:
     """Take up to ``limit`` queued deliveries of one sending campaign under a lease that
     runs out ``lease_seconds`` from now on the database's clock (``now`` is the worker's
-    clock, for retries that are due).
+    clock, for retries that are due); with ``after_id``, only deliveries after that id
+    (``delivery.claim_cursors``).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers claim side by side; SQLite: the
     caller's ``BEGIN IMMEDIATE`` transaction makes the claim exclusive.
@@ -120,6 +122,7 @@ async def claim_batch(
         .where(
             deliveries.c.campaign_id == campaign_id,
             deliveries.c.status == QUEUED,
+            deliveries.c.id > after_id,
             (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
             # store.due_times: local-time waves, send windows (NULL: due now, no end)
             (deliveries.c.due_at.is_(None)) | (deliveries.c.due_at <= now),
