@@ -88,3 +88,22 @@ def test_a_header_without_email_is_refused_in_words_and_creates_nothing(
     assert refused.returncode != 0
     assert 'the header repeats a column name: "name" is columns 2 and 3' in one_line(refused.stderr)
     assert count(engine, deliveries) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_broken_line_later_in_the_file_keeps_the_chunks_before_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The next chunk is read while the one before is stored: a problem in it still stops
+    the import after the earlier chunks are stored, and names its line."""
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(tmp_path)
+    lines = ["email,first_name"] + [f"person{number}@example.com,P{number}" for number in range(6)]
+    lines.append('person6@example.com,"never closed')
+    path = tmp_path / "people.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("campaign", "import", str(campaign_id), str(path), "--chunk-rows", "2")
+    assert result.returncode != 0
+    assert "line 8: a quoted field opens here and is never closed" in one_line(result.stderr)
+    assert "(the rows before it were imported)" in one_line(result.stderr)
+    assert count(engine, deliveries, deliveries.c.campaign_id == campaign_id) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +31,13 @@ from campaignd.cli.campaign_files import (
 from campaignd.cli.common import command_group, console, errors, fail, note, settings_or_exit
 from campaignd.cli.output import JSON, json_value, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
-from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
+from campaignd.cli.recipient_files import (
+    CHUNK_ROWS,
+    ImportTotals,
+    check_header,
+    csv_chunks,
+    read_ahead,
+)
 from campaignd.domain.deferral import CHOICES, DEFER, SKIP
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import DELIMITER_NAMES, RecipientListError
@@ -137,7 +144,8 @@ def print_report(totals: ImportTotals) -> None:
 async def import_csv(
     services: Services, principal: Principal, campaign_id: int, path: Path, *, rows: int
 ) -> ImportTotals:
-    """Add the file's recipients chunk by chunk (one bulk statement each), with a bar."""
+    """Add the file's recipients chunk by chunk (one bulk statement each), with a bar; the
+    next chunk is read while the one before is stored (``read_ahead``)."""
     totals = ImportTotals()
     with bytes_progress() as progress:
         task = progress.add_task(f"importing {path.name}", total=path.stat().st_size)
@@ -148,10 +156,11 @@ async def import_csv(
             limits=actions.recipient_limits(services.settings),
         )
         try:
-            for chunk in chunks:
-                totals.include(
-                    await actions.add_recipients(services, principal, campaign_id, chunk)
-                )
+            async with contextlib.aclosing(read_ahead(chunks)) as ahead:
+                async for chunk in ahead:
+                    totals.include(
+                        await actions.add_recipients(services, principal, campaign_id, chunk)
+                    )
         except RecipientListError as error:
             progress.stop()
             print_report(totals)
