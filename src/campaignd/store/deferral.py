@@ -89,18 +89,21 @@ def before_deadline(campaign_id: int, now: datetime) -> ColumnElement[bool]:
 
 
 def _expired(now: datetime) -> Select[Any]:
-    return (
-        select(deliveries.c.campaign_id, campaigns.c.defer_until)
-        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
-        .where(
-            campaigns.c.status.in_(STARTED),
-            campaigns.c.fanned_out_at.is_not(None),
-            campaigns.c.capped_recipients == DEFER,
-            campaigns.c.defer_until <= now,
-            deliveries.c.status == QUEUED,
-            deliveries.c.code == DEFERRED,
-        )
-        .distinct()
+    """The started deferring campaigns past their deadline that still hold a deferred
+    delivery: the campaigns first (a handful at most), then one probe of each one's queued
+    deliveries. The scheduler asks every tick; read from the deliveries' side, the question
+    scanned every delivery of every campaign (2 s a tick beside a 10 M campaign)."""
+    still_deferred = exists().where(
+        deliveries.c.campaign_id == campaigns.c.id,
+        deliveries.c.status == QUEUED,
+        deliveries.c.code == DEFERRED,
+    )
+    return select(campaigns.c.id, campaigns.c.defer_until).where(
+        campaigns.c.status.in_(STARTED),
+        campaigns.c.fanned_out_at.is_not(None),
+        campaigns.c.capped_recipients == DEFER,
+        campaigns.c.defer_until <= now,
+        still_deferred,
     )
 
 
