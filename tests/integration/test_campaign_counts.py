@@ -72,3 +72,23 @@ async def test_a_small_campaign_is_counted_on_every_request(
     assert await counts_of(counts, database, campaign_id) == {"queued": 2}
     await worker(database, settings).run_burst()
     assert await counts_of(counts, database, campaign_id) == {"sent": 2}
+
+
+async def test_counts_that_cost_more_are_kept_longer(
+    database: Database, settings: Settings
+) -> None:
+    """Fresh for ``cost_factor`` times what the count took, however short ``fresh_seconds``:
+    a ten-million-row count is not started back to back."""
+    organization_id = await organization(database)
+    campaign_id = await sending_campaign(
+        database,
+        settings,
+        ["a@example.org", "b@example.org", "c@example.org"],
+        organization_id=organization_id,
+    )
+    counts = CampaignCounts(large=3, fresh_seconds=0.0, cost_factor=1e9)
+    assert await counts_of(counts, database, campaign_id) == {"queued": 3}
+    await worker(database, settings).run_burst()
+    for _ in range(3):
+        assert await counts_of(counts, database, campaign_id) == {"queued": 3}
+    assert not counts._tasks  # no count was started in the background

@@ -2,10 +2,14 @@
 
 Counting a campaign's deliveries per status reads all its rows: nothing for a few thousand,
 seconds for ten million. So the counts of a large campaign (``LARGE`` deliveries or more at
-its last count) are kept here and served as they are for ``FRESH_SECONDS``; after that the
+its last count) are kept here and served as they are for ``FRESH_SECONDS``, or for
+``COST_FACTOR`` times as long as their last count took when that is longer; after that the
 next request still answers at once with them and starts one count in the background, whose
-result the following requests get. Smaller campaigns are counted on every request, exactly
-as before, so what a user just did shows at once wherever it is cheap to.
+result the following requests get. So counting a campaign someone watches takes at most a
+tenth of a database core per process, however large it grows (a million deliveries took
+0.24 s to count here: counted again every 2.4 s; ten million, every 20-30 s, not every 2 s
+back to back). Smaller campaigns are counted on every request, exactly as before, so what
+a user just did shows at once wherever it is cheap to.
 
 The counts are per process (each API instance keeps its own), bounded to ``KEPT`` campaigns.
 """
@@ -30,6 +34,8 @@ LARGE = 100_000
 """Deliveries from which a campaign's counts are served from memory between counts."""
 FRESH_SECONDS = 2.0
 """How long kept counts are served before a new count starts in the background."""
+COST_FACTOR = 10.0
+"""Kept counts are also served for this many times the seconds their count took."""
 KEPT = 1_000
 
 
@@ -37,6 +43,7 @@ KEPT = 1_000
 class _Kept:
     counts: dict[str, int]
     counted_at: float
+    cost: float = 0.0  # seconds the count took
     counting: bool = False
 
 
@@ -47,6 +54,7 @@ class CampaignCounts:
 
     large: int = LARGE
     fresh_seconds: float = FRESH_SECONDS
+    cost_factor: float = COST_FACTOR
     _kept: OrderedDict[int, _Kept] = field(default_factory=OrderedDict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -64,13 +72,15 @@ class CampaignCounts:
                 continue
             self._kept.move_to_end(campaign_id)
             result[campaign_id] = dict(kept.counts)
-            if now - kept.counted_at >= self.fresh_seconds and not kept.counting:
+            fresh = max(self.fresh_seconds, kept.cost * self.cost_factor)
+            if now - kept.counted_at >= fresh and not kept.counting:
                 kept.counting = True
                 self._count_later(database, campaign_id)
         if to_count:
             counted = await campaigns.delivery_counts(connection, to_count)
+            cost = (time.monotonic() - now) / len(to_count)
             for campaign_id, counts in counted.items():
-                self._keep(campaign_id, counts)
+                self._keep(campaign_id, counts, cost=cost)
                 result[campaign_id] = counts
         return result
 
@@ -83,7 +93,12 @@ class CampaignCounts:
         self._keep(campaign_id, counts)
 
     def _keep(
-        self, campaign_id: int, counts: dict[str, int], *, since: float | None = None
+        self,
+        campaign_id: int,
+        counts: dict[str, int],
+        *,
+        since: float | None = None,
+        cost: float = 0.0,
     ) -> None:
         """Keep ``counts`` counted from ``since`` (default: now), unless newer ones are kept."""
         counted_at = time.monotonic() if since is None else since
@@ -94,7 +109,7 @@ class CampaignCounts:
         if sum(counts.values()) < self.large:
             self._kept.pop(campaign_id, None)
             return
-        self._kept[campaign_id] = _Kept(dict(counts), counted_at)
+        self._kept[campaign_id] = _Kept(dict(counts), counted_at, cost)
         self._kept.move_to_end(campaign_id)
         while len(self._kept) > KEPT:
             self._kept.popitem(last=False)
@@ -121,4 +136,4 @@ class CampaignCounts:
                 error=repr(error),
             )
             return
-        self._keep(campaign_id, counted[campaign_id], since=since)
+        self._keep(campaign_id, counted[campaign_id], since=since, cost=time.monotonic() - since)
