@@ -239,7 +239,10 @@ suppressions = Table(
     Column("detail", Text),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("reason IN ('unsubscribed', 'bounced', 'complained', 'manual')", name="reason"),
+    Index("ix_suppressions_reason_time", "organization_id", "reason", "created_at"),
 )
+"""``ix_suppressions_reason_time``: an organization's unsubscribes since an instant, for a
+campaign's figures (``store.feedback.unsubscribed_after``)."""
 
 api_tokens = Table(
     "api_tokens",
