@@ -187,9 +187,10 @@ async def unsubscribed_after(connection: AsyncConnection, campaign_id: int) -> i
 
     Read from the suppression list's side: the organization's unsubscribes since the
     campaign was created (``ix_suppressions_reason_time``; every message of it went out
-    after that), each probed on the campaign's (campaign, address) key. Read from the
-    deliveries' side, every request for the campaign joined all its sent deliveries, which
-    grows to seconds over ten million.
+    after that), each probed on the campaign's deliveries: as many probes as unsubscribes,
+    however many messages the campaign sent (1,000 beside a 1M campaign: 5.6 ms, against
+    19 ms for the join it replaces, which was only that fast when the planner started from
+    the suppression list).
     """
     campaign = (
         await connection.execute(

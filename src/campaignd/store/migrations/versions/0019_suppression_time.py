@@ -6,8 +6,8 @@ Create Date: 2026-12-02 06:20:00
 
 A campaign's figures count the recipients unsubscribed after their message went out. They
 are read from the organization's unsubscribes since the campaign was created, each probed
-on the campaign's (campaign, address) key, instead of joining every sent delivery of the
-campaign on every request (seconds for ten million).
+on the campaign's deliveries, instead of a join of every sent delivery of the campaign
+with the suppression list on every request.
 """
 
 from __future__ import annotations
