@@ -24,6 +24,7 @@ Frames on both pipes are a 4-byte big-endian length followed by a pickle. To the
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import os
@@ -224,6 +225,14 @@ def signing_process(loop: asyncio.AbstractEventLoop) -> SigningProcess:
         _retry_at = time.monotonic() + RETRY_SECONDS
         raise SigningProcessGone(f"the signing process did not start: {error}") from error
     return _current
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the signing process at exit (it would exit anyway, its input closing with
+    this process), so that it is waited for."""
+    if _current is not None and _current.owner == os.getpid():
+        _current.close()
 
 
 def process_ids() -> list[int]:
