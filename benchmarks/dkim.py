@@ -223,7 +223,6 @@ def _worker(url: str, transport: str, connections: int, go: Any, results: Any) -
     run_event_loop(worker_burst(url, transport, connections))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     helpers = sum(cpu_seconds(pid) for pid in signing_process.process_ids())
-
     results.put((seconds, cpu + helpers))
 
 
