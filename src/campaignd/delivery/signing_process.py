@@ -7,7 +7,9 @@ process therefore starts one child process (``python -m campaignd.delivery.signi
 the first time it signs, and talks to it through a pair of pipes on its event loop, with no
 thread: the messages to sign during one turn of the loop go out in one write; the child
 makes each message's DKIM-Signature header fields (the canonical forms and the private-key
-operations) and writes the answers to what it read at once in one write, in order.
+operations) and writes the answers in order, in one write for what it read at once and what
+came in while it signed that: the connections of a round get their signatures together, so
+they stay in step for the recorder's group commit.
 
 Private keys go to the child through its standard input, in memory, the first time a
 signer needs them; they are never written to disk. The child keeps each signer (by a hash
@@ -29,6 +31,7 @@ import collections
 import contextlib
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -41,6 +44,7 @@ from typing import Any
 LENGTH = struct.Struct(">I")
 READ_SIZE = 1 << 16
 RETRY_SECONDS = 10.0
+MAX_TOGETHER = 32  # messages answered in one write at most (the first ones wait for them)
 """After the signing process stopped or could not start, how long signers sign on the event
 loop before another process is started (a process that cannot run is not restarted for
 every message)."""
@@ -247,8 +251,9 @@ def process_ids() -> list[int]:
 
 
 def serve(incoming: int, outgoing: int) -> None:
-    """Sign what is read from the file descriptor ``incoming`` until it closes; the
-    answers to what came in one read go out in one write."""
+    """Sign what is read from the file descriptor ``incoming`` until it closes. Answers go
+    out together: those to what came in one read, and to what came in while they were
+    made (up to ``MAX_TOGETHER`` messages)."""
     from campaignd.delivery.dkim import Signer, signer_of
 
     signers: dict[bytes, Signer | str] = {}  # a signer, or why its keys do not load
@@ -259,26 +264,35 @@ def serve(incoming: int, outgoing: int) -> None:
             return
         buffer += data
         answers = bytearray()
-        for request in _frames(buffer):
-            if request[0] == "signer":
-                _, name, keys = request
+        count = 0
+        while True:
+            for request in _frames(buffer):
+                if request[0] == "signer":
+                    _, name, keys = request
+                    try:
+                        signers[name] = signer_of(keys)
+                    except Exception as error:
+                        signers[name] = repr(error)
+                    continue
+                _, name, message, stamp = request
+                signer = signers.get(name, "unknown signer")
                 try:
-                    signers[name] = signer_of(keys)
+                    if isinstance(signer, str):
+                        raise RuntimeError(signer)
+                    answer: tuple[str, object] = (
+                        "signed",
+                        signer.signature_headers(message, now=stamp),
+                    )
                 except Exception as error:
-                    signers[name] = repr(error)
-                continue
-            _, name, message, stamp = request
-            signer = signers.get(name, "unknown signer")
-            try:
-                if isinstance(signer, str):
-                    raise RuntimeError(signer)
-                answer: tuple[str, object] = (
-                    "signed",
-                    signer.signature_headers(message, now=stamp),
-                )
-            except Exception as error:
-                answer = ("failed", repr(error))
-            answers += _frame(answer)
+                    answer = ("failed", repr(error))
+                answers += _frame(answer)
+                count += 1
+            if count >= MAX_TOGETHER or not select.select([incoming], [], [], 0)[0]:
+                break
+            data = os.read(incoming, READ_SIZE)
+            if not data:
+                break
+            buffer += data
         _write_all(outgoing, answers)
 
 
