@@ -1,14 +1,15 @@
 """The DKIM signing process: a worker's signatures, made beside its event loop.
 
-``cryptography`` keeps the interpreter lock while OpenSSL makes an RSA signature (about
-0.3 ms of CPU for RSA-2048), so a signing thread only takes turns with the event loop: it
-adds the lock's hand-overs to the signature instead of running beside the loop. A worker
-process therefore starts one child process (``python -m campaignd.delivery.signing_process``)
-the first time it signs, and talks to it through a pair of pipes on its event loop, with no
-thread: the messages to sign during one turn of the loop go out in one write; the child
-makes each message's DKIM-Signature header fields (the canonical forms and the private-key
-operations) and writes the answers in order, in one write for what it read at once and what
-came in while it signed that: the connections of a round get their signatures together, so
+With signing threads, a signed message cost the worker's event loop far more than the
+signature's own 0.3 ms of CPU (RSA-2048) would explain: hand-overs to the threads and back,
+wake-ups of the loop, and batches that came back unevenly and split the recorder's group
+commits (``docs/performance.md``). A worker process therefore starts one child process
+(``python -m campaignd.delivery.signing_process``) the first time it signs, and talks to
+it through a pair of pipes on its event loop, with no thread: the messages to sign during
+one turn of the loop go out in one write; the child makes each message's DKIM-Signature
+header fields (the canonical forms and the private-key operations) and writes the answers
+in order, in one write for what it read at once and what came in while it signed that:
+the connections of a round get their signatures together, so
 they stay in step for the recorder's group commit.
 
 Private keys go to the child through its standard input, in memory, the first time a
