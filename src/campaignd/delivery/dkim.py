@@ -2,11 +2,11 @@
 
 Signing uses ``cryptography`` directly (OpenSSL underneath), not ``dkimpy``: the headers a
 campaign message carries are known, so a signature needs one pass over the body for its
-hash, the relaxed form of a dozen header fields, and the private-key operation. That
-operation (about 0.3 ms of CPU for RSA-2048 here, 30 µs for Ed25519) runs in a signing
-thread: ``cryptography`` releases the interpreter lock while OpenSSL signs, so the event
-loop goes on sending meanwhile, and the thread never holds the loop for more than the
-hand-over. The rest (a few tens of µs) runs on the event loop.
+hash, the relaxed form of a dozen header fields, and the private-key operation (about
+0.3 ms of CPU for RSA-2048 here, 30 µs for Ed25519). A worker makes its signatures in its
+signing process (``signing_process``), a child process beside the event loop: the loop
+hands a message over and takes back its DKIM-Signature header fields (about 17 µs of its
+CPU per message), where signing threads cost it much more than that.
 
 Private keys are stored sealed: AES-256-GCM under a key derived (HKDF-SHA256) from the
 instance secret ``dkim``, with the key's organization, domain and selector as associated
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,7 +32,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from campaignd.delivery.messages import Message
+from campaignd.delivery.signing_process import (
+    SignerIdentity,
+    SigningProcessGone,
+    signing_process,
+)
 from campaignd.domain.dkim import (
     SIGNATURE_ALGORITHMS,
     DkimProblem,
@@ -41,6 +45,12 @@ from campaignd.domain.dkim import (
     signed_headers,
     split_message,
 )
+from campaignd.logs import log_event
+
+if TYPE_CHECKING:
+    from campaignd.delivery.messages import Message
+
+logger = logging.getLogger("campaignd.delivery")
 
 SECRET_NAME = "dkim"
 """The instance secret (``store.secrets``) that private keys are sealed with."""
@@ -48,7 +58,6 @@ SECRET_NAME = "dkim"
 RSA_BITS = 2048
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers may ignore shorter keys
 MAX_RSA_BITS = 4096  # a longer public key does not fit in the usual TXT record tooling
-SIGNING_THREADS = 2
 FOLD_AT = 72
 
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
@@ -215,8 +224,7 @@ class Signer:
             raise ValueError("a signer needs at least one key")
         self.keys = list(keys)
         self._prefixes: dict[tuple[str, ...], list[str]] = {}
-        self._waiting: list[tuple[Prepared, asyncio.Future[list[bytes]]]] = []
-        self._batches = 0  # hand-overs in a signing thread now
+        self._identity: SignerIdentity | None = None
 
     @property
     def domain(self) -> str:
@@ -253,79 +261,82 @@ class Signer:
         return Prepared(headers, to_sign)
 
     def signatures(self, prepared: Prepared) -> list[bytes]:
-        """The private-key operations (in a signing thread: OpenSSL runs without the GIL)."""
+        """The private-key operations."""
         return [key.sign(data) for key, data in zip(self.keys, prepared.to_sign, strict=True)]
 
     @staticmethod
-    def signed(data: bytes, prepared: Prepared, signatures: list[bytes]) -> bytes:
-        parts = [
+    def headers(prepared: Prepared, signatures: list[bytes]) -> bytes:
+        """The DKIM-Signature header fields, to go before the message's own."""
+        return b"".join(
             header + _folded_signature(signature) + b"\r\n"
             for header, signature in zip(prepared.headers, signatures, strict=True)
-        ]
-        return b"".join((*parts, data))
+        )
+
+    def signature_headers(self, data: bytes, *, now: float | None = None) -> bytes:
+        """The DKIM-Signature header fields of ``data``, made on this thread."""
+        prepared = self.prepare(data, now=now)
+        return self.headers(prepared, self.signatures(prepared))
 
     def sign_now(self, data: bytes) -> bytes:
         """``data`` with its DKIM-Signature headers, on this thread."""
-        prepared = self.prepare(data)
-        return self.signed(data, prepared, self.signatures(prepared))
+        return self.signature_headers(data) + data
+
+    @property
+    def identity(self) -> SignerIdentity:
+        """What the signing process needs to make this signer's signatures: each key's
+        domain, selector and PKCS#8 PEM (in memory only), under a name derived from them."""
+        if self._identity is None:
+            keys = tuple(
+                (
+                    key.domain,
+                    key.selector,
+                    key.private.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    ),
+                )
+                for key in self.keys
+            )
+            digest = hashlib.sha256()
+            for domain, selector, pem in keys:
+                digest.update(f"{domain}\0{selector}\0".encode() + pem + b"\0")
+            self._identity = SignerIdentity(digest.digest(), keys)
+        return self._identity
 
     async def sign(self, message: Message) -> Message:
-        """``message`` signed; the private-key operations run in a signing thread.
+        """``message`` signed. The worker's signing process makes the signatures (the
+        canonical forms and the private-key operations): the event loop only hands the
+        message over and takes the header fields back, and the messages signed during one
+        turn of the loop go over in one write."""
+        stamp = int(time.time())
+        try:
+            signing = signing_process(asyncio.get_running_loop()).sign(
+                self.identity, message.data, stamp
+            )
+        except SigningProcessGone as error:
+            headers = self._sign_here(message.data, stamp, error)
+        else:
+            try:
+                headers = await signing
+            except SigningProcessGone as error:
+                headers = self._sign_here(message.data, stamp, error)
+        return replace(message, data=headers + message.data)
 
-        Messages that wait while the threads are busy are signed together, in one hand-over
-        to a thread and back: each hand-over costs the event loop about as much as making
-        a message's canonical forms, so under load it is paid once for several messages.
-        """
-        prepared = self.prepare(message.data)
-        loop = asyncio.get_running_loop()
-        signed: asyncio.Future[list[bytes]] = loop.create_future()
-        self._waiting.append((prepared, signed))
-        if self._batches < SIGNING_THREADS:
-            self._hand_over(loop)
-        signatures = await signed
-        return replace(message, data=self.signed(message.data, prepared, signatures))
-
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch, self._waiting = self._waiting, []
-        if not batch:
-            return
-        self._batches += 1
-        work = _executor().submit(self._sign_batch, [prepared for prepared, _ in batch])
-
-        def done(work: Future[list[list[bytes]]]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(self._batch_done, loop, batch, work)
-
-        work.add_done_callback(done)
-
-    def _sign_batch(self, batch: list[Prepared]) -> list[list[bytes]]:
-        return [self.signatures(prepared) for prepared in batch]
-
-    def _batch_done(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[Prepared, asyncio.Future[list[bytes]]]],
-        work: Future[list[list[bytes]]],
-    ) -> None:
-        self._batches -= 1
-        error = work.exception()
-        results = work.result() if error is None else []
-        for index, (_, signed) in enumerate(batch):
-            if signed.done():  # its sender was cancelled
-                continue
-            if error is not None:
-                signed.set_exception(error)
-            else:
-                signed.set_result(results[index])
-        if self._waiting and self._batches < SIGNING_THREADS:
-            self._hand_over(loop)
+    def _sign_here(self, data: bytes, stamp: int, reason: SigningProcessGone) -> bytes:
+        """The signature made on the event loop: the signing process is not there (it
+        could not start or it stopped; another is tried a few seconds later)."""
+        if reason.fresh:
+            log_event(
+                logger,
+                "DKIM signing process unavailable: signing on the event loop",
+                level=logging.WARNING,
+                domain=self.domain,
+                error=str(reason),
+            )
+        return self.signature_headers(data, now=stamp)
 
 
-_signing_threads: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _signing_threads
-    if _signing_threads is None:
-        _signing_threads = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="campaignd-dkim")
-    return _signing_threads
+def signer_of(keys: Sequence[tuple[str, str, bytes]]) -> Signer:
+    """A signer from (domain, selector, PEM) triples, as the signing process receives them."""
+    return Signer([SigningKey.from_pem(domain, selector, pem) for domain, selector, pem in keys])

@@ -10,7 +10,7 @@ hop. The render thread takes one render at a time: while it is busy, a sender ha
 slow message back instead of waiting, so a slow campaign occupies one connection at most.
 The deadline is the loop's wall clock, but only a render that also spent a good part of it
 on the CPU marks its campaign slow (``SLOW_SHARE``): a quick render whose thread was
-preempted (a busy machine, the signing threads) is not the template's doing. Nor is a
+preempted (a busy machine, the signing process) is not the template's doing. Nor is a
 campaign slow for good: once a second (``RETRY_INLINE_SECONDS``) one of its messages is
 tried inline again, and a render that meets the deadline brings the campaign back to the
 event loop; a spike of the machine (a garbage collection, a first-time import in the

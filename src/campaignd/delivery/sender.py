@@ -1,8 +1,8 @@
 """A sender: one transport connection sending one message after another.
 
 Messages are rendered as in ``rendering`` (a slow template never holds the event loop),
-then signed when the campaign's From domain has DKIM keys (``dkim``: the private-key
-operation in a signing thread).
+then signed when the campaign's From domain has DKIM keys (``dkim``: the signature is made
+in the worker's signing process).
 Before a transaction starts, and again right before the message's content goes out, the
 sender checks that the delivery may still be sent (``Hands.sendable``: the worker is not
 stopping, the campaign was not halted, the lease is held with time to spare). These are
