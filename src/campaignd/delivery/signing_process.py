@@ -45,10 +45,10 @@ from typing import Any
 LENGTH = struct.Struct(">I")
 READ_SIZE = 1 << 16
 RETRY_SECONDS = 10.0
-MAX_TOGETHER = 32  # messages answered in one write at most (the first ones wait for them)
 """After the signing process stopped or could not start, how long signers sign on the event
 loop before another process is started (a process that cannot run is not restarted for
 every message)."""
+MAX_TOGETHER = 32  # messages answered in one write at most (the first ones wait for them)
 
 
 class SigningProcessGone(Exception):
