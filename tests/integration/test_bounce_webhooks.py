@@ -262,3 +262,44 @@ async def test_unknown_providers_and_organizations_are_not_found(
         assert (await post(api, "unknown", body)).status_code == 404
         answer = await api.client.post("/webhooks/bounces/mailgun/nobody", content=body)
         assert answer.status_code == 404
+
+
+async def test_replay_tokens_too_old_to_matter_are_forgotten(
+    database: Database, webhook_settings: Settings
+) -> None:
+    """Tokens of requests older than twice WEBHOOK_MAX_AGE go as new ones arrive; the
+    table does not grow for ever, and a recent token still refuses its replay."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from campaignd.store.columns import utcnow
+    from campaignd.store.schema import webhook_replays
+
+    max_age = webhook_settings.webhook_max_age
+    async with open_api(database, webhook_settings) as api:
+        acme = await organization_id_of(database, "acme")
+        await sent_campaign(database, webhook_settings, RECIPIENTS, organization_id=acme)
+        async with database.transaction() as connection:
+            await connection.execute(
+                insert(webhook_replays),
+                [
+                    {
+                        "provider": "mailgun",
+                        "token": "old",
+                        "seen_at": utcnow() - timedelta(seconds=2 * max_age + 60),
+                    },
+                    {
+                        "provider": "mailgun",
+                        "token": "recent",
+                        "seen_at": utcnow() - timedelta(seconds=max_age),
+                    },
+                ],
+            )
+        body = mailgun_body(mailgun_failed("carol@example.net"))
+        assert (await post(api, "mailgun", body)).status_code == 200
+        async with database.connection() as connection:
+            tokens = set((await connection.execute(select(webhook_replays.c.token))).scalars())
+            count = await connection.scalar(select(func.count()).select_from(webhook_replays))
+        assert "old" not in tokens and "recent" in tokens and count == 2
+        assert (await post(api, "mailgun", body)).status_code == 409

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from campaignd.actions.errors import Conflict, NotFound
 from campaignd.actions.feedback import apply_event
@@ -26,6 +27,13 @@ from campaignd.store import feedback as store
 from campaignd.store.columns import utcnow
 from campaignd.store.organizations import organization_by_slug
 from campaignd.store.secrets import installation_id
+
+TOKENS_KEPT_FOR = 2
+"""Replay tokens are kept this many times ``WEBHOOK_MAX_AGE`` (a request older than that is
+refused by its timestamp; twice leaves room for a provider's clock ahead of ours)."""
+TIMESTAMPED = ("mailgun", "sendgrid", "ses")
+"""Providers whose requests carry a signed timestamp; Postmark's do not, so its tokens are
+kept (its events are also applied once per event id, ``store.feedback``)."""
 
 PROVIDERS = {
     "ses": FeedbackSource.SES,
@@ -104,12 +112,16 @@ async def receive(
     verified = await _verify(services.settings, provider, headers, body)
     if verified.subscribe_url:
         await ses.CLIENT.confirm(verified.subscribe_url)  # before the replay check: SNS retries
+    now = utcnow()
     async with services.database.transaction() as connection:
         fresh = await store.remember_token(
-            connection, provider=provider, token=verified.replay_token, now=utcnow()
+            connection, provider=provider, token=verified.replay_token, now=now
         )
         if not fresh:
             raise Conflict("this request was received before (a replay): nothing changed")
+        # tokens of requests too old to be accepted again are of no more use
+        forgotten = timedelta(seconds=TOKENS_KEPT_FOR * services.settings.webhook_max_age)
+        await store.forget_tokens(connection, before=now - forgotten, providers=TIMESTAMPED)
     installation = await installation_id(services.database)
     applied = 0
     for event in verified.events:

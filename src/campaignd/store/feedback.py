@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, distinct, exists, func, select, update
+from sqlalchemy import case, delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.feedback import CampaignFigures
@@ -179,6 +179,19 @@ async def remember_token(
         .returning(webhook_replays.c.token)
     )
     return (await connection.execute(statement)).first() is not None
+
+
+async def forget_tokens(
+    connection: AsyncConnection, *, before: datetime, providers: Sequence[str]
+) -> int:
+    """Forget the replay tokens of ``providers`` seen before ``before`` (providers whose
+    requests carry a signed timestamp: one that old is refused by it anyway); how many."""
+    result = await connection.execute(
+        delete(webhook_replays).where(
+            webhook_replays.c.seen_at < before, webhook_replays.c.provider.in_(list(providers))
+        )
+    )
+    return int(result.rowcount)
 
 
 async def unsubscribed_after(connection: AsyncConnection, campaign_id: int) -> int:

@@ -536,9 +536,12 @@ webhook_replays = Table(
     Column("provider", String(16), primary_key=True),
     Column("token", String(255), primary_key=True),
     Column("seen_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_replays_seen", "seen_at"),
 )
 """Tokens of signed webhook requests already accepted (Mailgun's ``signature.token``,
-SendGrid's timestamp and signature): one seen again is a replay and is refused."""
+SendGrid's timestamp and signature): one seen again is a replay and is refused. Tokens
+of timestamped requests older than twice ``WEBHOOK_MAX_AGE`` are forgotten as new ones
+arrive."""
 
 layouts = Table(
     "layouts",
