@@ -340,6 +340,7 @@ class _Connection:
         if not (isinstance(replies, _Replies) and replies.underlying is protocol):
             replies = _Replies(protocol, self.target.timeout)
             transport.set_protocol(replies)
+        reply: Reply | None
         if self.pipelining and self.client.supports_extension("pipelining"):
             reply = await self._collected(
                 self._exchange(message, mail, rcpt, ready, protocol, replies), replies
