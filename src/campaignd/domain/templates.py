@@ -74,7 +74,7 @@ def _render(
     field: str,
     context: dict[str, Any],
     budget: Budget,
-    flat_globals: Mapping[str, Any] | None = None,
+    flat_globals: dict[str, Any] | None = None,
 ) -> str:
     """One template. Its output is measured once it is joined: by then it cannot be much
     larger than the limit, since every value and every loop's text was counted on the way
@@ -82,8 +82,9 @@ def _render(
     typical render.
 
     ``flat_globals``: the template's globals as one dictionary, made once per template.
-    ``Template.new_context`` merges them from their ``ChainMap`` key by key on every render;
-    the context made here is the same."""
+    ``Template.new_context`` merges them from their ``ChainMap`` key by key on every render,
+    and the context reads the ``ChainMap``'s keys again; the context made here is the
+    same."""
     try:
         if flat_globals is None:
             flat_globals = dict(template.globals)
@@ -93,7 +94,7 @@ def _render(
             {**flat_globals, **context},
             template.name,
             template.blocks,
-            globals=template.globals,
+            globals=flat_globals,  # only its keys are kept: the same as the ChainMap's
         )
         text = "".join(template.root_render_func(render_context))
         budget.write(text)
