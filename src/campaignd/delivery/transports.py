@@ -204,12 +204,25 @@ class _Replies(asyncio.Protocol):
         if not self.collecting:
             self.underlying.data_received(data)
             return
+        if self._one_line_reply(data):
+            self.replies.append(_reply_of([data]))
+            self._wake()
+            return
         self.buffer += data
         try:
             self._parse()
         except _Unreadable as error:
             self.problem = self.problem or error
         self._wake()
+
+    def _one_line_reply(self, data: bytes) -> bool:
+        """Whether ``data`` is one whole one-line reply and nothing else, as most are."""
+        return (
+            not self.buffer
+            and data[3:4] == b" "
+            and data.find(b"\n") == len(data) - 1
+            and data[:3].isdigit()
+        )
 
     def _parse(self) -> None:
         start = done = 0
