@@ -13,9 +13,9 @@ exception passes through ``send``.
 A transaction's commands are written and their replies read by campaignd itself
 (``_Replies``), not through aiosmtplib's ``mail``, ``rcpt`` and ``data``: those take a
 lock, check every argument with a regular expression, arm a timer through ``wait_for``
-and rewrite the content with two more regular expressions for each message, about a
-fifth of the transaction's CPU. aiosmtplib still connects, greets, logs in, resets and
-quits.
+and rewrite the content with two more regular expressions for each message: without
+them the transport takes about 40 % less CPU a message. aiosmtplib still connects, greets,
+logs in, resets and quits.
 
 When the server's EHLO offers PIPELINING (RFC 2920) and ``SMTP_PIPELINING`` is ``auto``,
 MAIL, RCPT and DATA go out in one write and their three replies are read in order: two
