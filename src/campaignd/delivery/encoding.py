@@ -131,11 +131,14 @@ class QuotedPrintable:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not text.endswith("\n"):
             text += "\n"  # as ``normalised_lines``: every line ends, the last one too
-        kept = self._encoded.get  # an encoded line is never empty: it ends with CRLF
-        return b"".join([kept(line) or self._encode(line) for line in text[:-1].split("\n")])
-
-    def _encode(self, line: str) -> bytes:
-        encoded = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
-        if len(self._encoded) < LINES_KEPT and len(line) <= LONGEST_LINE_KEPT:
-            self._encoded[line] = encoded
-        return encoded
+        lines = text[:-1].split("\n")
+        encoded = self._encoded
+        parts: list[bytes] = []
+        for line in lines:
+            part = encoded.get(line)
+            if part is None:
+                part = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
+                if len(encoded) < LINES_KEPT and len(line) <= LONGEST_LINE_KEPT:
+                    encoded[line] = part
+            parts.append(part)
+        return b"".join(parts)
