@@ -108,37 +108,3 @@ def normalised_lines(text: str) -> str:
 def quoted_printable(text: str) -> bytes:
     """A body as quoted-printable with CRLF line ends and soft breaks at 76 characters."""
     return binascii.b2a_qp(normalised_lines(text).encode("utf-8"), istext=True)
-
-
-LINES_KEPT = 1024
-LONGEST_LINE_KEPT = 1000
-
-
-class QuotedPrintable:
-    """``quoted_printable`` for the messages of one campaign, line by line, keeping the
-    encoding of the lines it has seen (at most ``LINES_KEPT`` lines of at most
-    ``LONGEST_LINE_KEPT`` characters): most lines of a campaign's parts are the same for
-    every recipient, and encoding them again was about a quarter of building a message.
-
-    binascii encodes each line on its own (soft breaks and trailing white space are a
-    line's business), so the bytes are those of ``quoted_printable``.
-    """
-
-    def __init__(self) -> None:
-        self._encoded: dict[str, bytes] = {}
-
-    def __call__(self, text: str) -> bytes:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if not text.endswith("\n"):
-            text += "\n"  # as ``normalised_lines``: every line ends, the last one too
-        lines = text[:-1].split("\n")
-        encoded = self._encoded
-        parts: list[bytes] = []
-        for line in lines:
-            part = encoded.get(line)
-            if part is None:
-                part = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
-                if len(encoded) < LINES_KEPT and len(line) <= LONGEST_LINE_KEPT:
-                    encoded[line] = part
-            parts.append(part)
-        return b"".join(parts)

@@ -23,7 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from campaignd.delivery.bounce_address import bounce_tokens
-from campaignd.delivery.encoding import QuotedPrintable, mailbox, unstructured
+from campaignd.delivery.encoding import mailbox, quoted_printable, unstructured
 from campaignd.delivery.tracking import Tracking
 from campaignd.delivery.unsubscribe import TokenSigner
 from campaignd.domain.addresses import domain_of
@@ -201,7 +201,6 @@ class MessageBuilder:
         self.domain = domain_of(self.sender)
         self._boundary = f"=_campaignd_{content.campaign_id}_{secrets.token_hex(8)}"
         self._clock = _Clock()
-        self._quoted_printable = QuotedPrintable()
         fixed = f"From: {sender_header}\r\n"
         if content.reply_to:
             fixed += f"Reply-To: {mailbox(content.reply_to)[0]}\r\n"
@@ -267,15 +266,15 @@ class MessageBuilder:
                     delimiter,
                     TEXT_PART,
                     b"\r\n",
-                    self._quoted_printable(text),
+                    quoted_printable(text),
                     delimiter,
                     HTML_PART,
                     b"\r\n",
-                    self._quoted_printable(html),
+                    quoted_printable(html),
                     f"--{self._boundary}--\r\n".encode("ascii"),
                 )
             )
         if html is not None:
-            return HTML_PART + b"\r\n" + self._quoted_printable(html)
+            return HTML_PART + b"\r\n" + quoted_printable(html)
         assert text is not None
-        return TEXT_PART + b"\r\n" + self._quoted_printable(text)
+        return TEXT_PART + b"\r\n" + quoted_printable(text)
