@@ -249,6 +249,37 @@ async def test_a_message_withdrawn_after_the_354_is_never_delivered() -> None:
     assert server.connections == 2  # the withdrawn message's connection was closed
 
 
+async def test_a_message_withdrawn_before_data_is_reset_and_the_connection_goes_on() -> None:
+    with SmtpServer(pipelining=False) as server:
+        transport = SmtpTransport(SmtpTarget.from_url(server.url), connections=1)
+
+        async def withdraw() -> None:
+            raise Withdrawn
+
+        with pytest.raises(Withdrawn):
+            await transport.send(message(1, "ada@example.org"), withdraw)
+        reply: Reply = await transport.send(message(2, "bob@example.org"))
+        await transport.close()
+    assert reply.accepted
+    assert [item.recipients for item in server.messages] == [["bob@example.org"]]
+    assert server.connections == 1  # RSET ended the withdrawn envelope, the connection went on
+
+
+async def test_a_reply_that_does_not_come_in_time_is_a_lost_connection(
+    smtp: SmtpServer,
+) -> None:
+    smtp.delay = 2.0
+    transport = SmtpTransport(SmtpTarget.from_url(smtp.url + "?timeout=0.2"), connections=1)
+    reply = await transport.send(message(1, "ada@example.org"))
+    smtp.delay = 0.0
+    second = await transport.send(message(2, "bob@example.org"))
+    await transport.close()
+    assert (reply.code, reply.stage) == (None, "data")
+    assert "Timed out" in reply.text
+    assert second.accepted
+    assert smtp.connections == 2
+
+
 def test_the_setting_is_auto_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(_env_file=None).smtp_pipelining == "auto"
     monkeypatch.setenv("CAMPAIGND_SMTP_PIPELINING", "off")

@@ -9,7 +9,13 @@ from typing import Any, cast
 
 from campaignd.delivery.jobs import Job
 from campaignd.delivery.messages import Message, MessageBuilder
-from campaignd.delivery.rendering import INLINE_TIMEOUT, CampaignBuilders, RenderThread
+from campaignd.delivery.rendering import (
+    CPU_READING_SECONDS,
+    INLINE_TIMEOUT,
+    CampaignBuilders,
+    CpuClock,
+    RenderThread,
+)
 from campaignd.domain.templates import RenderLimitExceeded
 
 
@@ -98,3 +104,15 @@ async def test_a_campaign_still_slow_when_tried_again_stays_in_the_thread() -> N
         waiting.close()
     finally:
         thread.close()
+
+
+def test_the_cpu_clock_counts_a_slow_render_and_never_more_than_it_used() -> None:
+    clock = CpuClock()
+    started = clock.start()
+    burnt_from = time.thread_time()
+    while time.thread_time() - burnt_from < INLINE_TIMEOUT:
+        pass
+    used = clock.used_since(started)
+    assert INLINE_TIMEOUT - CPU_READING_SECONDS <= used <= time.thread_time() - burnt_from
+    again = clock.start()  # the reading is reused or taken anew: the bound holds either way
+    assert clock.used_since(again) <= time.thread_time() - burnt_from - used + 0.0001

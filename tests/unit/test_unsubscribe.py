@@ -70,3 +70,13 @@ def test_the_address_cannot_be_read_out_of_a_token() -> None:
     )
     assert b"ada" not in decoded
     assert b"example" not in decoded
+
+
+def test_every_token_has_a_nonce_of_its_own() -> None:
+    signer = TokenSigner("secret")
+    nonces = [signer.make(1, "ada@example.org").split(".")[0] for _ in range(3 * 256 + 5)]
+    assert len(set(nonces)) == len(nonces)
+    assert all(
+        signer.read(signer.make(1, f"user{n}@example.org")) == (1, f"user{n}@example.org")
+        for n in range(300)
+    )

@@ -66,8 +66,10 @@ class Recorder:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._connection: AsyncConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()  # asked once: each asking is a system call
         self._task = asyncio.create_task(self._run(), name="delivery-recorder")
 
     async def record(self, outcome: Outcome) -> None:
@@ -77,7 +79,8 @@ class Recorder:
     def submit(self, outcome: Outcome) -> asyncio.Future[None]:
         """Hand ``outcome`` over; the future is done once it is committed (outcomes are
         committed in the order they are handed over), or fails with ``RecordingFailed``."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((outcome, future))
         self._arrived.set()
         return future

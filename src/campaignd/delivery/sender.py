@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from functools import partial
+from typing import Any
 
 from campaignd import metrics
 from campaignd.delivery.builders import Builders
@@ -162,7 +163,7 @@ class Sender:
         self, job: Job, outcome: queue.Outcome, committing: asyncio.Future[None]
     ) -> None:
         if not committing.cancelled() and committing.exception() is None:
-            metrics.deliveries.labels(outcome=_label(outcome)).inc()
+            _counted(_label(outcome)).inc()
         self.hands.done_with(job)
 
     async def _deliver(self, job: Job, ready: Ready) -> queue.Outcome:
@@ -203,6 +204,18 @@ class Sender:
             retry_backoff=self.settings.retry_backoff,
             now=utcnow(),
         )
+
+
+_COUNTERS: dict[str, Any] = {}
+
+
+def _counted(label: str) -> Any:
+    """The deliveries counter of one outcome label, looked up once (``labels`` takes a
+    lock and builds its key on every call)."""
+    counter = _COUNTERS.get(label)
+    if counter is None:
+        counter = _COUNTERS[label] = metrics.deliveries.labels(outcome=label)
+    return counter
 
 
 def _label(outcome: queue.Outcome) -> str:

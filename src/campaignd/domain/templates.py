@@ -7,6 +7,7 @@ an event loop run them in a thread (``delivery.messages.template_thread``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,13 +69,34 @@ def _compile(field: str, source: str, *, html: bool) -> Template:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _render(template: Template, field: str, context: dict[str, Any], budget: Budget) -> str:
+def _render(
+    template: Template,
+    field: str,
+    context: dict[str, Any],
+    budget: Budget,
+    flat_globals: dict[str, Any] | None = None,
+) -> str:
     """One template. Its output is measured once it is joined: by then it cannot be much
     larger than the limit, since every value and every loop's text was counted on the way
     (``Budget.produce``), and measuring each piece as it comes would cost a tenth of a
-    typical render."""
+    typical render.
+
+    ``flat_globals``: the template's globals as one dictionary, made once per template.
+    ``Template.new_context`` merges them from their ``ChainMap`` key by key on every render,
+    and the context reads the ``ChainMap``'s keys again; the context made here is the
+    same."""
     try:
-        text = "".join(template.root_render_func(template.new_context(context)))
+        if flat_globals is None:
+            flat_globals = dict(template.globals)
+        environment = template.environment
+        render_context = environment.context_class(
+            environment,
+            {**flat_globals, **context},
+            template.name,
+            template.blocks,
+            globals=flat_globals,  # only its keys are kept: the same as the ChainMap's
+        )
+        text = "".join(template.root_render_func(render_context))
         budget.write(text)
         if budget.problem is not None:
             raise OverLimit(budget.problem)
@@ -91,6 +113,17 @@ class CompiledCampaign:
     html_has_unsubscribe: bool
     text_has_unsubscribe: bool
     limits: RenderLimits = DEFAULT_LIMITS
+    flat_globals: tuple[dict[str, Any], ...] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
+    """Each template's globals (subject, HTML, text) flattened once (``_render``)."""
+
+    def __post_init__(self) -> None:
+        flat = tuple(
+            {} if template is None else dict(template.globals)
+            for template in (self.subject, self.html, self.text)
+        )
+        object.__setattr__(self, "flat_globals", flat)
 
     def render(self, context: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
         """Subject, HTML and text for one recipient, within ``limits`` together.
@@ -101,12 +134,13 @@ class CompiledCampaign:
         """
         variables = context if isinstance(context, dict) else dict(context)
         with Budget(self.limits) as budget:
-            subject = " ".join(_render(self.subject, "subject", variables, budget).split())
+            flat = self.flat_globals
+            subject = " ".join(_render(self.subject, "subject", variables, budget, flat[0]).split())
             html = text = None
             if self.html is not None:
-                html = _render(self.html, "htmlBody", variables, budget)
+                html = _render(self.html, "htmlBody", variables, budget, flat[1])
             if self.text is not None:
-                text = _render(self.text, "textBody", variables, budget)
+                text = _render(self.text, "textBody", variables, budget, flat[2])
         return subject, html, text
 
     def try_render(self, context: Mapping[str, Any]) -> None:

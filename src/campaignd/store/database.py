@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from campaignd.settings import Settings
 
@@ -92,6 +96,25 @@ def configure_sqlite(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+def begin_sqlite(connection: Any, statement: str) -> None:
+    """``statement`` (``BEGIN ...``) on ``connection`` (SQLAlchemy's, in its ``begin``
+    event), straight to aiosqlite: one hand-over to aiosqlite's thread, where
+    ``exec_driver_sql`` takes three (a cursor, the statement, the cursor's close) and makes
+    an execution context, for every transaction. It fails as ``exec_driver_sql`` would:
+    with SQLAlchemy's ``DBAPIError`` of the driver's error (``OperationalError`` for a
+    database that stays locked)."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, aiosqlite.Connection):
+        connection.exec_driver_sql(statement)
+        return
+    try:
+        await_only(driver.execute(statement))
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            statement, None, error, sqlite3.Error, dialect=connection.dialect
+        ) from error
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """PostgreSQL connection limits: a database that stops answering fails a call after
@@ -161,7 +184,7 @@ class Database:
         @event.listens_for(sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
             mode = "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            begin_sqlite(connection, f"BEGIN {mode}")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

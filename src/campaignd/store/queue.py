@@ -45,28 +45,32 @@ class Outcome:
     suppress_as: str | None = None  # "bounced" for a 5xx "no such user"
 
 
+_TIMED = (
+    (campaigns.c.local_time.is_not(None))
+    | (campaigns.c.send_window.is_not(None))
+    | (campaigns.c.capped_recipients == DEFER)
+)
+_SENDING_CAMPAIGNS = (
+    select(
+        campaigns.c.id,
+        campaigns.c.organization_id,
+        campaigns.c.consecutive_errors,
+        _TIMED.label("timed"),
+    )
+    .where(
+        campaigns.c.status == CampaignStatus.SENDING.value,
+        campaigns.c.fanned_out_at.is_not(None),
+    )
+    .order_by(campaigns.c.id)
+)
+
+
 async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
     """Campaigns whose deliveries may be claimed: sending and already fanned out; ``timed``
-    those whose deliveries may wait for a due instant (``queue.waiting_campaigns``)."""
-    timed = (
-        (campaigns.c.local_time.is_not(None))
-        | (campaigns.c.send_window.is_not(None))
-        | (campaigns.c.capped_recipients == DEFER)
-    )
-    statement = (
-        select(
-            campaigns.c.id,
-            campaigns.c.organization_id,
-            campaigns.c.consecutive_errors,
-            timed.label("timed"),
-        )
-        .where(
-            campaigns.c.status == CampaignStatus.SENDING.value,
-            campaigns.c.fanned_out_at.is_not(None),
-        )
-        .order_by(campaigns.c.id)
-    )
-    return every(await connection.execute(statement))
+    those whose deliveries may wait for a due instant (``queue.waiting_campaigns``). The
+    statement has no parameters: it is built once, when the module is loaded (every
+    round of every worker's feeder reads it)."""
+    return every(await connection.execute(_SENDING_CAMPAIGNS))
 
 
 async def waiting_campaigns(

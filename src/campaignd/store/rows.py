@@ -15,4 +15,8 @@ def first(result: Result[Any] | CursorResult[Any]) -> Row | None:
 
 
 def every(result: Result[Any] | CursorResult[Any]) -> list[Row]:
-    return [dict(row) for row in result.mappings().all()]
+    """Every row as a dictionary of its columns' names; pairing each row with the names
+    costs about half of what ``dict`` of each of ``mappings()``'s rows does (a claim turns
+    every claimed delivery into one)."""
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result.all()]
