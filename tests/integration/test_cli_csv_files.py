@@ -107,3 +107,25 @@ def test_a_broken_line_later_in_the_file_keeps_the_chunks_before_it(
     assert "line 8: a quoted field opens here and is never closed" in one_line(result.stderr)
     assert "(the rows before it were imported)" in one_line(result.stderr)
     assert count(engine, deliveries, deliveries.c.campaign_id == campaign_id) == 6
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_recipients_keep_the_order_of_the_file(engine: Engine, tmp_path: Path) -> None:
+    """The deliveries' ids are the order of sending and of the campaign's pages: the file's,
+    not the addresses' alphabetical order."""
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(tmp_path)
+    names = ["zed", "mia", "amy", "kim"]
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "email\n" + "".join(f"{name}@example.com\n" for name in names), encoding="utf-8"
+    )
+    result = run("campaign", "import", str(campaign_id), str(path))
+    assert result.returncode == 0, result.stderr
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(deliveries.c.email)
+            .where(deliveries.c.campaign_id == campaign_id)
+            .order_by(deliveries.c.id)
+        ).scalars()
+        assert [email.split("@")[0] for email in stored] == names
