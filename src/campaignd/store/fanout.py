@@ -120,7 +120,7 @@ async def fan_out(
         return None
     organization_id, name = int(campaign["organization_id"]), str(campaign["name"])
     await allow_memory_for_joins(connection, JOIN_MEMORY_MEGABYTES)
-    await add_audience(connection, campaign_id, organization_id, now=now)
+    added = await add_audience(connection, campaign_id, organization_id, now=now)
     await _skip_suppressed(connection, campaign_id, organization_id)
     applied = await applied_rules(connection, organization_id, campaign["category"], settings=rules)
     scope = scope_of(rules.scope, organization_id)
@@ -173,12 +173,20 @@ async def fan_out(
         )
     if timing is not None and not deferring:  # each delivery gets its due instant
         await plan_due_times(connection, campaign_id, timing, now=now)
-    if await _holds_at_least(connection, campaign_id, REPLAN_AFTER):
+    if await _needs_statistics(connection, campaign_id, added=added):
         # the claims that follow are planned with statistics that know these rows
         await refresh_statistics(connection, deliveries)
     return await refresh_run_counts(
         connection, campaign_id, fanout_seconds=time.perf_counter() - started
     )
+
+
+async def _needs_statistics(connection: AsyncConnection, campaign_id: int, *, added: int) -> bool:
+    """PostgreSQL: whether the campaign holds many rows the planner's statistics may not
+    know. An audience that large was sampled when it was added (``add_audience``)."""
+    if connection.dialect.name != "postgresql" or added >= REPLAN_AFTER:
+        return False
+    return await _holds_at_least(connection, campaign_id, REPLAN_AFTER)
 
 
 async def _holds_at_least(connection: AsyncConnection, campaign_id: int, count: int) -> bool:
