@@ -28,9 +28,10 @@ from rich.console import Console
 from benchmarks.common import (
     COOLDOWN_DAYS,
     SmtpSink,
+    add_postgres_option,
     analyse,
-    postgres_base_url,
     postgres_database,
+    required_postgres,
     seed_audience,
     start_manually,
 )
@@ -110,13 +111,10 @@ def main(arguments: list[str] | None = None) -> int:
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    add_postgres_option(parser)
     options = parser.parse_args(arguments)
-    base = postgres_base_url(options.postgres)
+    base = required_postgres(parser, options.postgres)
     redis = os.environ.get("CAMPAIGND_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if base is None:
-        console.print("no PostgreSQL: set --postgres or CAMPAIGND_TEST_DATABASE_URL")
-        return 2
     with (
         postgres_database(base) as url,
         tempfile.TemporaryDirectory() as directory,

@@ -7,6 +7,7 @@ measure campaignd, not the set-up.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import multiprocessing
@@ -103,6 +104,19 @@ def sqlite_url(directory: Path, name: str = "campaignd.db") -> str:
 def postgres_base_url(option: str | None) -> str | None:
     """``--postgres URL``, else ``CAMPAIGND_TEST_DATABASE_URL``, else None (skipped)."""
     return option or os.environ.get(POSTGRES_ENVIRONMENT) or None
+
+
+def add_postgres_option(parser: argparse.ArgumentParser) -> None:
+    """``--postgres URL``: the server a benchmark makes its databases on."""
+    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+
+
+def required_postgres(parser: argparse.ArgumentParser, option: str | None) -> str:
+    """The server of ``--postgres`` or the test one; without either, the usage and exit 2."""
+    base = postgres_base_url(option)
+    if base is None:
+        parser.error(f"no PostgreSQL: set --postgres or {POSTGRES_ENVIRONMENT}")
+    return base
 
 
 def _libpq(url: str, database: str | None = None) -> str:

@@ -26,7 +26,13 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import update
 
-from benchmarks.common import SmtpSink, postgres_base_url, postgres_database, seed_audience
+from benchmarks.common import (
+    SmtpSink,
+    add_postgres_option,
+    postgres_database,
+    required_postgres,
+    seed_audience,
+)
 from benchmarks.memory import ServedInstance
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.store.columns import utcnow
@@ -89,12 +95,9 @@ def main(arguments: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,4,8", help="instance counts to measure")
     parser.add_argument("--per-instance", type=int, default=2_500, help="recipients each")
     parser.add_argument("--send-rate", type=float, default=300.0, help="SEND_RATE to check")
-    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    add_postgres_option(parser)
     options = parser.parse_args(arguments)
-    base = postgres_base_url(options.postgres)
-    if base is None:
-        console.print("no PostgreSQL: set --postgres or CAMPAIGND_TEST_DATABASE_URL")
-        return 2
+    base = required_postgres(parser, options.postgres)
     counts = [int(value) for value in options.counts.split(",")]
     rates: dict[int, float] = {}
     with SmtpSink(delay=DELAY) as sink:

@@ -21,11 +21,12 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.common import (
+    add_postgres_option,
     create_campaign,
     create_organization,
     email_of,
-    postgres_base_url,
     postgres_database,
+    required_postgres,
     variables_of,
 )
 from campaignd.domain.lifecycle import DeliveryStatus
@@ -86,12 +87,9 @@ async def measure(url: str, count: int) -> tuple[float, float]:
 def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    add_postgres_option(parser)
     options = parser.parse_args(arguments)
-    base = postgres_base_url(options.postgres)
-    if base is None:
-        console.print("no PostgreSQL: set --postgres or CAMPAIGND_TEST_DATABASE_URL")
-        return 2
+    base = required_postgres(parser, options.postgres)
     with postgres_database(base) as url:
         copy_seconds, many_seconds = asyncio.run(measure(url, options.recipients))
     count = options.recipients

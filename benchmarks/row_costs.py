@@ -32,9 +32,10 @@ from sqlalchemy import text
 from benchmarks.common import (
     COOLDOWN_DAYS,
     SmtpSink,
+    add_postgres_option,
     analyse,
-    postgres_base_url,
     postgres_database,
+    required_postgres,
     seed_audience,
     start_manually,
     worker_burst,
@@ -210,12 +211,9 @@ def report(recipients: int, steps: list[Step], final: Snapshot) -> None:
 def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    add_postgres_option(parser)
     options = parser.parse_args(arguments)
-    base = postgres_base_url(options.postgres)
-    if base is None:
-        console.print("no PostgreSQL: set --postgres or CAMPAIGND_TEST_DATABASE_URL")
-        return 2
+    base = required_postgres(parser, options.postgres)
     with postgres_database(base) as url:
         steps, final = asyncio.run(measure(url, options.recipients))
     report(options.recipients, steps, final)

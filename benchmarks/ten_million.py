@@ -47,10 +47,11 @@ from benchmarks.campaign_page import hammer, percentile
 from benchmarks.common import (
     CITIES,
     SmtpSink,
+    add_postgres_option,
     create_campaign,
     create_organization,
-    postgres_base_url,
     postgres_database,
+    required_postgres,
 )
 from benchmarks.memory import ServedInstance, campaignd_command, campaignd_environment, memory_of
 from campaignd.domain.lifecycle import CampaignStatus
@@ -309,12 +310,9 @@ def main(arguments: list[str] | None = None) -> int:
         action="store_true",
         help="the API, the scheduler and a worker in three serve processes (--role)",
     )
-    parser.add_argument("--postgres", default=None, help="server URL (default: the test one)")
+    add_postgres_option(parser)
     options = parser.parse_args(arguments)
-    base = postgres_base_url(options.postgres)
-    if base is None:
-        console.print("no PostgreSQL: set --postgres or CAMPAIGND_TEST_DATABASE_URL")
-        return 2
+    base = required_postgres(parser, options.postgres)
     console.print(f"{time.strftime('%H:%M:%S')} load average {os.getloadavg()[0]:.2f}")
     with postgres_database(base) as url, tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
