@@ -495,14 +495,20 @@ class MinimalSmtp(asyncio.Protocol):
     It parses nothing but line ends and the end of DATA, so on a 2-core machine it leaves
     the CPU to the sender; aiosmtpd, a complete server in Python, spends more per message
     than campaignd does. It answers every command it has read, in order, in one write, so
-    with ``pipelining`` it offers PIPELINING (RFC 2920) in its EHLO reply.
+    with ``pipelining`` it offers PIPELINING (RFC 2920) in its EHLO reply. With ``delay``,
+    a message is accepted (and counted) that many seconds after its data ended; nothing
+    the client sent meanwhile is answered before.
     """
 
-    def __init__(self, counter: Synchronized[int], *, pipelining: bool = False) -> None:
+    def __init__(
+        self, counter: Synchronized[int], *, pipelining: bool = False, delay: float = 0.0
+    ) -> None:
         self.counter = counter
         self.extensions = b"250-8BITMIME\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
+        self.delay = delay
         self.buffer = b""
         self.in_data = False
+        self.held = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -513,6 +519,8 @@ class MinimalSmtp(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self.buffer += data
+        if self.held:
+            return
         replies: list[bytes] = []
         closing = False
         while True:
@@ -523,6 +531,10 @@ class MinimalSmtp(asyncio.Protocol):
                     break
                 self.buffer = self.buffer[end + 5 :]
                 self.in_data = False
+                if self.delay:
+                    self.held = True
+                    asyncio.get_running_loop().call_later(self.delay, self._accept)
+                    break
                 with self.counter.get_lock():
                     self.counter.value += 1
                 replies.append(b"250 2.0.0 OK\r\n")
@@ -549,6 +561,16 @@ class MinimalSmtp(asyncio.Protocol):
         if closing:
             self.transport.close()
 
+    def _accept(self) -> None:
+        """The delayed acceptance of a message, then whatever came meanwhile."""
+        assert self.transport is not None
+        with self.counter.get_lock():
+            self.counter.value += 1
+        self.held = False
+        if not self.transport.is_closing():
+            self.transport.write(b"250 2.0.0 OK\r\n")
+            self.data_received(b"")
+
 
 def _run_sink(
     port: int, counter: Synchronized[int], ready: Any, delay: float, kind: str, pipelining: bool
@@ -557,7 +579,7 @@ def _run_sink(
 
     def protocol() -> asyncio.Protocol:
         if kind == "minimal":
-            return MinimalSmtp(counter, pipelining=pipelining)
+            return MinimalSmtp(counter, pipelining=pipelining, delay=delay)
         handler = _CountingHandler(counter, delay)
         return SMTP(handler, hostname="sink.local", data_size_limit=0)
 

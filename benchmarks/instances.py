@@ -1,6 +1,7 @@
 """Several ``serve`` instances on PostgreSQL + Redis: does sending scale with them?
 
-The SMTP sink (aiosmtpd, its own process) answers each message after 50 ms, so sending is
+The SMTP sink (its own process; the minimal one unless ``--sink aiosmtpd``, so that it
+leaves the CPU to the instances) answers each message after 50 ms, so sending is
 waiting, not CPU, and two cores are enough to show scaling: one instance with 8
 connections can send at most 8 / 0.05 = 160 messages/s. For 1, 4 and 8 instances, each on a
 new database, one campaign (N per instance, a fifth of them in cooldown) is scheduled a few
@@ -10,6 +11,7 @@ instances send together: the rate the sink saw against the one asked for.
 
     python -m benchmarks.instances                                  # 1, 4, 8 instances
     python -m benchmarks.instances --counts 1,4 --per-instance 1000 --send-rate 200
+    python -m benchmarks.instances --sink aiosmtpd                  # a complete SMTP server
 """
 
 from __future__ import annotations
@@ -95,12 +97,19 @@ def main(arguments: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,4,8", help="instance counts to measure")
     parser.add_argument("--per-instance", type=int, default=2_500, help="recipients each")
     parser.add_argument("--send-rate", type=float, default=300.0, help="SEND_RATE to check")
+    parser.add_argument(
+        "--sink",
+        choices=["minimal", "aiosmtpd"],
+        default="minimal",
+        help="the SMTP server answering after 50 ms (default: minimal, which leaves the CPU "
+        "to the instances)",
+    )
     add_postgres_option(parser)
     options = parser.parse_args(arguments)
     base = required_postgres(parser, options.postgres)
     counts = [int(value) for value in options.counts.split(",")]
     rates: dict[int, float] = {}
-    with SmtpSink(delay=DELAY) as sink:
+    with SmtpSink(kind=options.sink, delay=DELAY) as sink:
         for count in counts:
             rates[count], sent = send(
                 base, sink, instances=count, recipients=options.per_instance * count
