@@ -45,6 +45,7 @@ from campaignd.settings import Settings
 from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients, runs
 from campaignd.store.columns import utcnow
 from campaignd.store.fanout import CooldownRules, eligibility
+from campaignd.store.feedback import figures_of
 from campaignd.store.ledger import scope_of
 from campaignd.store.rows import Row
 from campaignd.store.variables import MAX_VARIABLES, lacking_variables
@@ -322,11 +323,14 @@ async def _view(
     *,
     services: Services | None = None,
     kept: bool = False,
+    campaign: Row | None = None,
 ) -> Row:
     """The campaign with its counts and targets. Counted now (and, given ``services``, kept
     for the next requests), or with ``kept`` as ``services.counts`` keeps them (a large
-    campaign's counts, at most seconds old)."""
-    campaign = await campaigns.get_campaign(connection, campaign_id)
+    campaign's counts, at most seconds old). ``campaign``: its row, when the caller has
+    just read it."""
+    if campaign is None:
+        campaign = await campaigns.get_campaign(connection, campaign_id)
     assert campaign is not None
     if services is not None and kept:
         counted = await services.counts.of(connection, services.database, [campaign_id])
@@ -343,10 +347,17 @@ async def _view(
     return campaign
 
 
-async def get_campaign(services: Services, principal: Principal, campaign_id: int) -> Row:
+async def get_campaign(
+    services: Services, principal: Principal, campaign_id: int, *, with_figures: bool = False
+) -> Row:
+    """The campaign's view; ``with_figures``: its ``figures`` too (``store.feedback``),
+    read in the same transaction."""
     async with services.database.connection() as connection:
-        await _campaign_in_scope(connection, principal, campaign_id)
-        return await _view(connection, campaign_id, services=services, kept=True)
+        campaign = await _campaign_in_scope(connection, principal, campaign_id)
+        view = await _view(connection, campaign_id, services=services, kept=True, campaign=campaign)
+        if with_figures:
+            view["figures"] = await figures_of(connection, campaign_id, view["counts"])
+        return view
 
 
 async def list_campaigns(

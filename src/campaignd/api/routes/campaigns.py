@@ -11,7 +11,6 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions import clones, deferral, frequency, local_time
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.errors import Invalid
-from campaignd.actions.feedback import campaign_figures
 from campaignd.api.auth import PrincipalDep, ServicesDep
 from campaignd.api.feedback_models import feedback_body
 from campaignd.api.models import (
@@ -144,9 +143,8 @@ async def get_campaign(
 ) -> Campaign:
     """One campaign with its status, recipient count, deliveries counted per status, and
     ``feedback``: bounces, complaints and unsubscribes with their rates."""
-    row = await actions.get_campaign(services, principal, campaign_id)
-    figures = await campaign_figures(services, principal, campaign_id, counts=row["counts"])
-    row["feedback"] = feedback_body(figures)
+    row = await actions.get_campaign(services, principal, campaign_id, with_figures=True)
+    row["feedback"] = feedback_body(row.pop("figures"))
     return campaign(row)
 
 
