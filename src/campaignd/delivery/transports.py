@@ -400,10 +400,14 @@ class _Connection:
             return answer
         if answer.code != START_INPUT:
             return self._refused(answer, "data")
+        return await self._send_content(message, protocol, replies)
+
+    async def _send_content(
+        self, message: Message, protocol: SMTPProtocol, replies: _Replies
+    ) -> Reply:
+        """After a 354: the content (``content_of``), and its reply."""
         answer = await self._ask(content_of(message.data), "data", protocol, replies)
-        if isinstance(answer, Reply):
-            return answer
-        return self._refused(answer, "data")
+        return answer if isinstance(answer, Reply) else self._refused(answer, "data")
 
     async def _ask(
         self, data: bytes, stage: str, protocol: SMTPProtocol, replies: _Replies
@@ -456,15 +460,7 @@ class _Connection:
             except BaseException:
                 self.client.close()  # the server waits for content: only closing withdraws it
                 raise
-        try:
-            protocol.write(content_of(message.data))
-            answer = await replies.next()
-        except _LOST as error:
-            self.client.close()
-            return Reply(None, f"connection lost: {error}", "data")
-        if answer.code == CLOSING:
-            self.client.close()
-        return Reply(answer.code, answer.message, "data")
+        return await self._send_content(message, protocol, replies)
 
     async def _end_unwanted(
         self,
