@@ -337,30 +337,28 @@ def _report_sink(
         return statistics.median(value(run) for run in runs[is_signed])
 
     rounds_note = "" if rounds == 1 else f", median of {rounds} alternating rounds"
+    processes: list[tuple[str, Callable[[Delivered], float], str]] = [
+        (
+            "worker",
+            lambda run: run.worker_cpu,
+            "the worker process (all its threads) and its signing process",
+        ),
+        ("sink", lambda run: run.sink_cpu, "the SMTP sink's process"),
+    ]
     for is_signed in (False, True):
         label = "signed" if is_signed else "unsigned"
-        report.add(
-            Figure(
-                section="dkim",
-                name=f"worker CPU per message, {label}, {sink_name}",
-                value=median(is_signed, lambda run: run.worker_cpu),
-                unit="µs/msg",
-                baseline=median(False, lambda run: run.worker_cpu) if is_signed else None,
-                baseline_note="unsigned" if is_signed else "",
-                note="the worker process (all its threads) and its signing process",
+        for process, cpu, note in processes:
+            report.add(
+                Figure(
+                    section="dkim",
+                    name=f"{process} CPU per message, {label}, {sink_name}",
+                    value=median(is_signed, cpu),
+                    unit="µs/msg",
+                    baseline=median(False, cpu) if is_signed else None,
+                    baseline_note="unsigned" if is_signed else "",
+                    note=note,
+                )
             )
-        )
-        report.add(
-            Figure(
-                section="dkim",
-                name=f"sink CPU per message, {label}, {sink_name}",
-                value=median(is_signed, lambda run: run.sink_cpu),
-                unit="µs/msg",
-                baseline=median(False, lambda run: run.sink_cpu) if is_signed else None,
-                baseline_note="unsigned" if is_signed else "",
-                note="the SMTP sink's process",
-            )
-        )
     plain = median(False, lambda run: run.rate)
     with_dkim = median(True, lambda run: run.rate)
 
