@@ -140,7 +140,7 @@ async def fan_out(
         )
     elif days is not None:
         cooldown = CooldownRules(days=days, scope=rules.scope)
-        await reserve_queued(
+        may_be_held = await reserve_queued(
             connection,
             campaign_id=campaign_id,
             campaign_name=name,
@@ -148,9 +148,10 @@ async def fan_out(
             now=now,
             cutoff=cooldown.cutoff(now),
         )
-        await _skip_in_cooldown(
-            connection, campaign_id, scope, organization_id, rules=cooldown, now=now
-        )
+        if may_be_held:
+            await _skip_in_cooldown(
+                connection, campaign_id, scope, organization_id, rules=cooldown, now=now
+            )
         await write_entries(
             connection,
             campaign_id=campaign_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, literal, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
@@ -27,12 +27,17 @@ async def reserve_queued(
     scope: int,
     now: datetime,
     cutoff: datetime,
-) -> None:
-    """Reserve every queued address of the campaign that is outside its cooldown.
+) -> bool:
+    """Reserve every queued address of the campaign that is outside its cooldown; whether
+    some queued address may be held by another campaign (then the caller looks for them).
 
     One conditional upsert: an address whose ledger entry is newer than ``cutoff`` keeps
     that entry (someone else has it); any other is taken by this campaign. Rows are taken
     in address order so that concurrent fan-outs lock them in the same order.
+
+    On PostgreSQL the upsert and a count of the queued addresses are one statement, so
+    both see the same rows: when the upsert took as many as there are, nobody holds any.
+    SQLite cannot put an upsert in a ``WITH``; there the answer is always "may".
     """
     source = (
         select(
@@ -42,10 +47,7 @@ async def reserve_queued(
             literal(campaign_name, cooldown_ledger.c.campaign_name.type).label("campaign_name"),
             literal(now, cooldown_ledger.c.contacted_at.type).label("contacted_at"),
         )
-        .where(
-            deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == DeliveryStatus.QUEUED.value,
-        )
+        .where(_queued(campaign_id))
         .order_by(deliveries.c.email)
     )
     statement = upsert(connection.dialect.name, cooldown_ledger).from_select(
@@ -64,7 +66,24 @@ async def reserve_queued(
         },
         where=cooldown_ledger.c.contacted_at < cutoff,
     )
-    await connection.execute(statement)
+    if connection.dialect.name != "postgresql":
+        await connection.execute(statement)
+        return True
+    taken = statement.returning(literal(1).label("taken")).cte("taken")
+    queued = select(func.count()).select_from(deliveries).where(_queued(campaign_id))
+    counts = select(
+        select(func.count()).select_from(taken).scalar_subquery().label("taken"),
+        queued.scalar_subquery().label("queued"),
+    )
+    row = (await connection.execute(counts)).one()
+    return int(row.taken) < int(row.queued)
+
+
+def _queued(campaign_id: int) -> ColumnElement[bool]:
+    return and_(
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == DeliveryStatus.QUEUED.value,
+    )
 
 
 async def give_back_reservations(
