@@ -223,6 +223,26 @@ async def test_the_default_rule_is_the_cooldown(database: Database) -> None:
             await connection.execute(select(ledger_entries.c.email, ledger_entries.c.campaign_name))
         ).all()
     assert ("b@x.org", "Spring") in entries, "the default rule writes its entries too"
+    assert ("a@x.org", "Spring") not in entries, "a held address gets no entry of Spring"
+
+
+async def test_a_fan_out_nobody_holds_enters_each_recipient_once(database: Database) -> None:
+    """Nothing held: every recipient is reserved and entered once, by the reservation."""
+    organization = await make_organization(database)
+    emails = [f"person{number}@x.org" for number in range(25)]
+    _, result = await start(database, organization, "Spring", emails)
+    assert set(result.values()) == {("queued", None)}
+    async with database.connection() as connection:
+        entries = (
+            await connection.execute(select(ledger_entries.c.email, ledger_entries.c.campaign_name))
+        ).all()
+        reserved = (
+            await connection.execute(
+                select(cooldown_ledger.c.email).where(cooldown_ledger.c.campaign_name == "Spring")
+            )
+        ).all()
+    assert sorted(entries) == [(email, "Spring") for email in sorted(emails)]
+    assert sorted(email for (email,) in reserved) == sorted(emails)
 
 
 async def test_preview_says_who_would_be_capped_by_which_rule(database: Database) -> None:
