@@ -238,6 +238,19 @@ def run_serve(
             """The largest resident set of the processes (MB)."""
             return max(memory_of(instance.pid)[0] for instance in instances)
 
+        def ask_for_page() -> list[float]:
+            """Latencies of ``GET /campaigns/{id}`` from the clients for the page seconds."""
+            latencies, _ = asyncio.run(
+                hammer(
+                    api.base_url,
+                    token,
+                    campaign_id,
+                    clients=options.clients,
+                    seconds=options.page_seconds,
+                )
+            )
+            return latencies
+
         figures.idle_mb = resident()
         asyncio.run(schedule(url, campaign_id))
         started = time.monotonic()
@@ -256,15 +269,7 @@ def run_serve(
         figures.fanout_seconds = fanout
         console.print(f"fanned out in {fanout:.1f} s; sending")
         sending_started, first_sent = time.monotonic(), sent
-        figures.page, _ = asyncio.run(
-            hammer(
-                api.base_url,
-                token,
-                campaign_id,
-                clients=options.clients,
-                seconds=options.page_seconds,
-            )
-        )
+        figures.page = ask_for_page()
         while sent < options.deliveries and status == "sending":
             time.sleep(0.5)
             status, _, sent = run_state(url, campaign_id)
@@ -282,15 +287,7 @@ def run_serve(
                 f"marked {figures.mostly_sent:,} sent in {figures.mostly_sent_seconds:.0f} s; "
                 "asking for the page again"
             )
-            figures.page_mostly_sent, _ = asyncio.run(
-                hammer(
-                    api.base_url,
-                    token,
-                    campaign_id,
-                    clients=options.clients,
-                    seconds=options.page_seconds,
-                )
-            )
+            figures.page_mostly_sent = ask_for_page()
     return figures
 
 
