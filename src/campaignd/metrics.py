@@ -27,7 +27,9 @@ fanout_duration = Histogram(
     "Seconds a campaign's fan-out took.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
-queue_depth = Gauge("campaignd_queue_depth", "Deliveries queued and waiting to be sent.")
+queue_depth = Gauge(
+    "campaignd_queue_depth", "Deliveries queued or being sent, as the live runs last counted them."
+)
 lock_owned = Gauge(
     "campaignd_scheduler_lock_owned", "1 when this instance holds the scheduler lock."
 )

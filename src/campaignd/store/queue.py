@@ -537,17 +537,3 @@ async def _hand_back(connection: AsyncConnection, statement: Update) -> int:
     for campaign_id, emails in cancelled.items():
         await give_back_in_any_scope(connection, campaign_id=campaign_id, emails=emails)
     return len(rows)
-
-
-async def queue_depth(connection: AsyncConnection) -> int:
-    """Deliveries queued in started campaigns (counted through the per-campaign queue index)."""
-    statement = (
-        select(func.count())
-        .select_from(deliveries.join(campaigns, campaigns.c.id == deliveries.c.campaign_id))
-        .where(
-            campaigns.c.status.in_([CampaignStatus.SENDING.value, CampaignStatus.PAUSED.value]),
-            campaigns.c.fanned_out_at.is_not(None),
-            deliveries.c.status == QUEUED,
-        )
-    )
-    return int((await connection.execute(statement)).scalar_one())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, insert, literal_column, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
 from campaignd.store.campaigns import delivery_counts, transition
+from campaignd.store.columns import utcnow
 from campaignd.store.layouts import fix_campaign_layout
 from campaignd.store.ledger import give_back_reservations
 from campaignd.store.outbox import record_event
@@ -153,12 +155,16 @@ async def _status_counts(connection: AsyncConnection, campaign_id: int) -> dict[
 async def refresh_run_counts(
     connection: AsyncConnection, campaign_id: int, **values: object
 ) -> dict[str, int]:
-    """Copy the delivery counts of a campaign onto its live run."""
+    """Copy the delivery counts of a campaign onto its live run, with when they were counted
+    and the seconds the count took (``store.run_counts``)."""
+    counted_at, started = utcnow(), time.monotonic()
     counts = await _status_counts(connection, campaign_id)
     await connection.execute(
         update(runs)
         .where(runs.c.campaign_id == campaign_id, runs.c.live)
         .values(
+            counted_at=counted_at,
+            count_seconds=time.monotonic() - started,
             recipient_count=sum(counts.values()),
             queued=counts.get("queued", 0) + counts.get("sending", 0),
             sent=counts.get("sent", 0),

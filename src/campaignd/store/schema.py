@@ -167,6 +167,8 @@ runs = Table(
     Column("failed", Integer, nullable=False, server_default=text("0")),
     Column("skipped", Integer, nullable=False, server_default=text("0")),
     Column("error", Text),
+    Column("counted_at", UtcDateTime),
+    Column("count_seconds", Float),
     Index("ix_runs_started", "started_at"),
     Index(
         "uq_runs_live_campaign",
