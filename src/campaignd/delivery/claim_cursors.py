@@ -7,9 +7,10 @@ delivery the campaign had already sent: 10 M recipients made each claim slower t
 one before. From the last id claimed, a claim reads about as many rows as it takes.
 
 A delivery below the cursor can be queued again (a retry, or one whose lease ran out), so
-the cursor starts over from the beginning whenever a claim finds fewer deliveries than it
-asked for, and at the latest ``RESTART_SECONDS`` after it started: nothing waits longer than
-that for being below it.
+the cursor starts over whenever a claim finds fewer deliveries than it asked for, and at the
+latest ``RESTART_SECONDS`` after it started: nothing waits longer than that for being below
+it. Starting over begins at the campaign's mark (``store.unfinished``), below which every
+delivery is final, not at the first delivery the campaign ever had.
 """
 
 from __future__ import annotations

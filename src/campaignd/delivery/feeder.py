@@ -154,11 +154,13 @@ class Feeder:
         builder = await self.builders.load(campaign_id)
         now = utcnow()
         since = self.hands.leases.now()
-        after = self._cursors.after(campaign_id)
+        # every delivery below the campaign's mark is final (store.unfinished): the start
+        start = max(0, int(campaign["unfinished_from_id"] or 0) - 1)
+        after = max(self._cursors.after(campaign_id), start)
         async with self.database.transaction() as connection:
             rows = await self._claim_after(connection, campaign_id, limit, now, after)
-            if not rows and after:  # nothing after the cursor: from the beginning
-                rows = await self._claim_after(connection, campaign_id, limit, now, 0)
+            if not rows and after > start:  # nothing after the cursor: from the start
+                rows = await self._claim_after(connection, campaign_id, limit, now, start)
             self._cursors.claimed(campaign_id, [int(row["id"]) for row in rows], limit=limit)
             if not rows:
                 if self.hands.leases.in_hand(campaign_id) == 0:

@@ -26,7 +26,7 @@ from campaignd.logs import log_event
 from campaignd.scheduling.lock import LeaderLock
 from campaignd.scheduling.retry import in_transaction
 from campaignd.settings import Settings
-from campaignd.store import campaigns, retention, runs
+from campaignd.store import campaigns, retention, runs, unfinished
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.deferral import any_expired, skip_expired
@@ -332,10 +332,14 @@ class Scheduler:
         return None if run is None else int(run["id"])
 
     async def _finish_done(self, report: TickReport) -> None:
-        """Close sending campaigns whose deliveries are all final (workers may have finished)."""
+        """Close sending campaigns whose deliveries are all final (workers may have finished),
+        and move the others' marks up to their lowest unfinished delivery
+        (``store.unfinished``)."""
         async with self.database.connection() as connection:
-            done = await runs.campaigns_done_sending(connection)
-        for campaign_id in done:
+            found = await unfinished.probe(connection)
+        if found.marks:
+            await in_transaction(self.database, partial(unfinished.mark, marks=found.marks))
+        for campaign_id in found.done:
             finished = await in_transaction(self.database, partial(self._finish_in, campaign_id))
             if finished is not None:
                 self._finished(finished, report)

@@ -55,6 +55,7 @@ _SENDING_CAMPAIGNS = (
         campaigns.c.id,
         campaigns.c.organization_id,
         campaigns.c.consecutive_errors,
+        campaigns.c.unfinished_from_id,
         _TIMED.label("timed"),
     )
     .where(
@@ -67,7 +68,8 @@ _SENDING_CAMPAIGNS = (
 
 async def sending_campaigns(connection: AsyncConnection) -> list[Row]:
     """Campaigns whose deliveries may be claimed: sending and already fanned out; ``timed``
-    those whose deliveries may wait for a due instant (``queue.waiting_campaigns``). The
+    those whose deliveries may wait for a due instant (``queue.waiting_campaigns``);
+    ``unfinished_from_id`` where their unfinished deliveries start (``store.unfinished``). The
     statement has no parameters: it is built once, when the module is loaded (every
     round of every worker's feeder reads it)."""
     return every(await connection.execute(_SENDING_CAMPAIGNS))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, insert, literal_column, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
 from campaignd.domain.lifecycle import Action, CampaignStatus, DeliveryStatus, Trigger
 from campaignd.store.campaigns import delivery_counts, transition
@@ -17,36 +16,8 @@ from campaignd.store.ledger import give_back_reservations
 from campaignd.store.outbox import record_event
 from campaignd.store.rows import Row, every, first
 from campaignd.store.schema import campaigns, deliveries, runs
+from campaignd.store.unfinished import nothing_left_to_send
 from campaignd.store.waiting import QUEUED
-
-UNFINISHED = (QUEUED, DeliveryStatus.SENDING.value)
-
-
-def nothing_left_to_send(campaign_id: ColumnElement[int] | int) -> ColumnElement[bool]:
-    """No delivery of the campaign is queued or sending, found without reading its rows.
-
-    One probe per status of the ``(campaign_id, status, id)`` index for the lowest id, a
-    scalar subquery each (PostgreSQL keeps a ``LIMIT`` of one there, where it drops it from
-    ``EXISTS``): a ``NOT EXISTS`` over both statuses let the planner scan the campaign's
-    rows, or build a bitmap of all its queued ones, both of which grow with the campaign
-    (60-360 ms for each scheduler pass over a mostly sent 10 M campaign). The status and the
-    limit are written into the statement, so a prepared statement's generic plan is the
-    same probe.
-    """
-    return and_(
-        *(
-            select(deliveries.c.id)
-            .where(
-                deliveries.c.campaign_id == campaign_id,
-                deliveries.c.status == literal_column(f"'{status}'"),
-            )
-            .order_by(deliveries.c.id)
-            .limit(literal_column("1"))
-            .scalar_subquery()
-            .is_(None)
-            for status in UNFINISHED
-        )
-    )
 
 
 async def start_campaign(
@@ -247,20 +218,6 @@ async def _record_finished(
         },
         now=now,
     )
-
-
-def done_sending() -> Select[int]:
-    """The statement of ``campaigns_done_sending`` (the scheduler runs it every pass)."""
-    return select(campaigns.c.id).where(
-        campaigns.c.status == CampaignStatus.SENDING.value,
-        campaigns.c.fanned_out_at.is_not(None),
-        nothing_left_to_send(campaigns.c.id),
-    )
-
-
-async def campaigns_done_sending(connection: AsyncConnection) -> list[int]:
-    """Sending, fanned-out campaigns with no delivery left to send (for ``finish_if_done``)."""
-    return [int(value) for value in (await connection.execute(done_sending())).scalars()]
 
 
 async def fail_unfanned(

@@ -79,6 +79,7 @@ campaigns = Table(
     Column("track_opens", Boolean, nullable=False, server_default=false()),
     Column("capped_recipients", String(8), nullable=False, server_default=text("'skip'")),
     Column("defer_until", UtcDateTime),
+    Column("unfinished_from_id", Identifier),
     Column("created_by", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -93,6 +94,9 @@ campaigns = Table(
 ``timezone``: the IANA zone the campaign was scheduled in (from the admin form); None when
 scheduled with a bare offset (the API), and the campaign is then shown in UTC. For a
 local-time campaign it is the default zone of recipients without a ``timezone`` variable.
+
+``unfinished_from_id``: every delivery of the campaign with a lower id is final (None: 0);
+it only grows, moved by the scheduler (``store.unfinished``).
 
 ``local_time``: a wall-clock time (``2026-12-10T09:00``) read in each recipient's zone, or
 None for one instant; ``send_window``: ``{"start", "end", "days"}`` in the recipient's zone
