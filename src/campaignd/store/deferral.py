@@ -88,43 +88,49 @@ def before_deadline(campaign_id: int, now: datetime) -> ColumnElement[bool]:
     return or_(deliveries.c.code.is_(None), deliveries.c.code != DEFERRED, ~passed)
 
 
-def _expired(now: datetime) -> Select[Any]:
-    """The started deferring campaigns past their deadline that still hold a deferred
-    delivery: the campaigns first (a handful at most), then one probe of each one's queued
-    deliveries. The scheduler asks every tick; read from the deliveries' side, the question
-    scanned every delivery of every campaign (2 s a tick beside a 10 M campaign)."""
-    still_deferred = exists().where(
-        deliveries.c.campaign_id == campaigns.c.id,
-        deliveries.c.status == QUEUED,
-        deliveries.c.code == DEFERRED,
-    )
+def _past_deadline(now: datetime) -> Select[Any]:
+    """The started deferring campaigns whose deadline has passed (a handful at most)."""
     return select(campaigns.c.id, campaigns.c.defer_until).where(
         campaigns.c.status.in_(STARTED),
         campaigns.c.fanned_out_at.is_not(None),
         campaigns.c.capped_recipients == DEFER,
         campaigns.c.defer_until <= now,
-        still_deferred,
     )
+
+
+async def _expired(connection: AsyncConnection, now: datetime) -> list[tuple[int, datetime]]:
+    """The started deferring campaigns past their deadline that still hold a deferred
+    delivery: the campaigns first, then one probe of each one's queued deliveries, as two
+    statements. The scheduler asks every tick; read from the deliveries' side, the question
+    scanned every delivery of every campaign (2 s a tick beside a 10 M campaign), and one
+    statement with both let a prepared statement's generic plan start from the deliveries
+    again (240 ms a tick on average, up to 640 ms, beside a 10 M campaign)."""
+    expired = []
+    for campaign_id, deadline in (await connection.execute(_past_deadline(now))).all():
+        probe = select(deliveries.c.id).where(*_deferred_of(int(campaign_id))).limit(1)
+        if (await connection.execute(probe)).first() is not None:
+            expired.append((int(campaign_id), deadline))
+    return expired
 
 
 async def any_expired(connection: AsyncConnection, *, now: datetime) -> bool:
     """Whether ``skip_expired`` has something to do (a read, before a writer transaction)."""
-    return (await connection.execute(_expired(now).limit(1))).first() is not None
+    return bool(await _expired(connection, now))
 
 
 async def skip_expired(connection: AsyncConnection, *, now: datetime) -> int:
     """Deferred deliveries still queued when their campaign's deadline passes (it was paused
     past it, or a send window moved them beyond it) are skipped, never sent late, and give
     their reservations back. Started campaigns (paused ones too: a resume finds them
-    skipped); one statement to find the campaigns, then two per campaign. Returns how many
-    deliveries were skipped."""
+    skipped); the campaigns found as ``_expired`` finds them, then two statements per
+    campaign. Returns how many deliveries were skipped."""
     skipped = 0
-    for campaign_id, deadline in (await connection.execute(_expired(now))).all():
-        emails = select(deliveries.c.email).where(*_deferred_of(int(campaign_id)))
-        await give_back_in_any_scope(connection, campaign_id=int(campaign_id), emails=emails)
+    for campaign_id, deadline in await _expired(connection, now):
+        emails = select(deliveries.c.email).where(*_deferred_of(campaign_id))
+        await give_back_in_any_scope(connection, campaign_id=campaign_id, emails=emails)
         result = await connection.execute(
             update(deliveries)
-            .where(*_deferred_of(int(campaign_id)))
+            .where(*_deferred_of(campaign_id))
             .values(
                 status=DeliveryStatus.SKIPPED.value,
                 code=SkipCode.COOLDOWN.value,
