@@ -337,8 +337,10 @@ class Scheduler:
         (``store.unfinished``)."""
         async with self.database.connection() as connection:
             found = await unfinished.probe(connection)
-        if found.marks:
-            await in_transaction(self.database, partial(unfinished.mark, marks=found.marks))
+        for campaign_id, start in found.marks.items():  # one row a transaction: no lock order
+            await in_transaction(
+                self.database, partial(unfinished.mark, marks={campaign_id: start})
+            )
         for campaign_id in found.done:
             finished = await in_transaction(self.database, partial(self._finish_in, campaign_id))
             if finished is not None:
