@@ -10,7 +10,13 @@ import pytest
 from campaignd.settings import Settings
 from campaignd.store.database import Database
 from campaignd.store.migrate import upgrade
-from tests.support import POSTGRES_URL, REDIS_URL, drop_template, fresh_postgres_database
+from tests.support import (
+    POSTGRES_URL,
+    REDIS_URL,
+    drop_template,
+    fresh_postgres_database,
+    settings_for,
+)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -58,11 +64,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for one test: its database, an outbox in the test's folder, no .env."""
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        email_transport=f"file://{tmp_path / 'outbox'}",
-    )
+    return settings_for(database_url, tmp_path)
 
 
 def pytest_configure(config: pytest.Config) -> None:

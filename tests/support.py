@@ -6,10 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from campaignd.settings import Settings
 from campaignd.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("CAMPAIGND_TEST_DATABASE_URL")
@@ -78,6 +80,15 @@ def drop_template() -> None:
         with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{_template}" WITH (FORCE)')
         _template = None
+
+
+def settings_for(database_url: str, folder: Path) -> Settings:
+    """Settings for one test: its database, an outbox in its folder, no .env."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        email_transport=f"file://{folder / 'outbox'}",
+    )
 
 
 def racing_window(output: str) -> tuple[float, float]:

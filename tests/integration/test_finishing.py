@@ -26,6 +26,7 @@ from tests.integration.scheduling_helpers import (
     scheduler_for,
     soon,
 )
+from tests.support import settings_for
 
 EMAILS = ("a@example.org", "b@example.org", "c@example.org")
 
@@ -149,11 +150,7 @@ async def test_from_its_mark_a_pass_steps_over_none_of_the_deliveries_already_se
     """100,000 deliveries, all sent but the last ten since the last pass and not vacuumed
     (PostgreSQL): the next pass moves the mark once; from then on the probe reads a few
     pages, where starting from the first delivery steps over 99,990 index entries."""
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=postgres_url,
-        email_transport=f"file://{tmp_path / 'outbox'}",
-    )
+    settings = settings_for(postgres_url, tmp_path)
     database = Database(postgres_url)
     try:
         organization = await make_organization(database)

@@ -24,7 +24,7 @@ from tests.integration.delivery_support import (
     sending_campaign,
     worker,
 )
-from tests.support import WAIT_FOR_GO, assert_overlapped, race, racing_window
+from tests.support import WAIT_FOR_GO, assert_overlapped, race, racing_window, settings_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PEOPLE = [f"person{number}@example.org" for number in range(6)]
@@ -37,6 +37,12 @@ async def _mark_sent(database: Database, campaign_id: int, emails: list[str]) ->
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.email.in_(emails))
             .values(status="sent", sent_at=utcnow())
         )
+
+
+async def _sending(database: Database, settings: Settings) -> int:
+    """A sending campaign to ``PEOPLE``, fanned out (its run counted once)."""
+    organization_id = await organization(database)
+    return await sending_campaign(database, settings, PEOPLE, organization_id=organization_id)
 
 
 async def _a_period_later(database: Database, campaign_id: int, settings: Settings) -> None:
@@ -52,10 +58,7 @@ async def _a_period_later(database: Database, campaign_id: int, settings: Settin
 async def test_two_instances_keepers_count_a_campaign_once_a_period(
     database: Database, settings: Settings
 ) -> None:
-    organization_id = await organization(database)
-    campaign_id = await sending_campaign(
-        database, settings, PEOPLE, organization_id=organization_id
-    )
+    campaign_id = await _sending(database, settings)
     first, second = (worker(database, settings, owner=owner) for owner in ("one", "two"))
     await _mark_sent(database, campaign_id, PEOPLE[:2])
     await _a_period_later(database, campaign_id, settings)  # the fan-out counted them
@@ -80,10 +83,7 @@ async def test_two_instances_keepers_count_a_campaign_once_a_period(
 async def test_a_count_that_took_long_is_made_less_often(
     database: Database, settings: Settings
 ) -> None:
-    organization_id = await organization(database)
-    campaign_id = await sending_campaign(
-        database, settings, PEOPLE, organization_id=organization_id
-    )
+    campaign_id = await _sending(database, settings)
     now = utcnow()
     async with database.transaction() as connection:
         await connection.execute(
@@ -168,17 +168,10 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
 async def test_racing_keepers_never_take_the_same_period(postgres_url: str, tmp_path: Path) -> None:
     """Four processes take turns on one run at once for 1.5 s, each 10 ms of the clock a new
     period for all of them (PostgreSQL): no period is counted by two of them."""
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=postgres_url,
-        email_transport=f"file://{tmp_path / 'outbox'}",
-    )
+    settings = settings_for(postgres_url, tmp_path)
     database = Database(postgres_url)
     try:
-        organization_id = await organization(database)
-        campaign_id = await sending_campaign(
-            database, settings, PEOPLE, organization_id=organization_id
-        )
+        campaign_id = await _sending(database, settings)
         async with database.transaction() as connection:
             await connection.execute(
                 update(runs).where(runs.c.campaign_id == campaign_id).values(counted_at=None)
