@@ -129,3 +129,40 @@ def test_recipients_keep_the_order_of_the_file(engine: Engine, tmp_path: Path) -
             .order_by(deliveries.c.id)
         ).scalars()
         assert [email.split("@")[0] for email in stored] == names
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_an_address_from_an_earlier_chunk_or_import_is_counted_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A chunk that repeats an address stored before still stores the rest of its rows, in
+    the file's order (on PostgreSQL its ``COPY`` straight into the campaign is refused and
+    undone, and the chunk is stored the careful way); importing the file again adds none."""
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(tmp_path)
+    names = ["ann", "bob", "cat", "dan", "ann", "eve", "fay"]
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "email,n\n" + "".join(f"{name}@example.com,{n}\n" for n, name in enumerate(names)),
+        encoding="utf-8",
+    )
+    first = run("campaign", "import", str(campaign_id), str(path), "--chunk-rows", "3")
+    assert first.returncode == 0, first.stderr
+    assert "added 6, duplicates 1, invalid 0" in first.stdout
+    again = run("campaign", "import", str(campaign_id), str(path), "--chunk-rows", "3")
+    assert again.returncode == 0, again.stderr
+    assert "added 0, duplicates 7, invalid 0" in again.stdout
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(deliveries.c.email, deliveries.c.variables)
+            .where(deliveries.c.campaign_id == campaign_id)
+            .order_by(deliveries.c.id)
+        ).all()
+    assert [(email.split("@")[0], variables["n"]) for email, variables in stored] == [
+        ("ann", "0"),
+        ("bob", "1"),
+        ("cat", "2"),
+        ("dan", "3"),
+        ("eve", "5"),
+        ("fay", "6"),
+    ]

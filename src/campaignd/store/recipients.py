@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,7 +20,12 @@ from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries
 from campaignd.store.waiting import shown_status, stored_status
 
+Recipient = tuple[str, dict[str, Any] | None]
+"""A normalised address and its variables (None or empty: none)."""
+
 INSERT_CHUNK = 5_000
+COPY_CHUNK = 50_000
+"""Rows a ``COPY`` stores at most (PostgreSQL); SQLite inserts ``INSERT_CHUNK`` at a time."""
 
 
 async def count_recipients(connection: AsyncConnection, campaign_id: int) -> int:
@@ -36,7 +43,7 @@ class Added:
 async def add_recipients(
     connection: AsyncConnection,
     campaign_id: int,
-    recipients: Iterable[tuple[str, dict[str, Any] | None]],
+    recipients: Iterable[Recipient],
 ) -> int:
     """Insert normalised ``(email, variables)`` pairs as queued deliveries (``store.waiting``).
 
@@ -49,7 +56,7 @@ async def add_recipients(
 async def add_recipients_counted(
     connection: AsyncConnection,
     campaign_id: int,
-    recipients: Iterable[tuple[str, dict[str, Any] | None]],
+    recipients: Iterable[Recipient],
 ) -> Added:
     """``add_recipients``, also saying how many erased addresses were left out.
 
@@ -67,40 +74,38 @@ async def add_recipients_counted(
     statement = insert_ignoring_conflicts(
         connection.dialect.name, deliveries, ["campaign_id", "email"]
     )
+    queued = DeliveryStatus.QUEUED.value
     erased = 0
     copied = 0
 
-    async def insert(chunk: list[dict[str, Any]]) -> None:
+    async def insert(chunk: list[Recipient]) -> None:
         nonlocal erased, copied
         if check_erased:
             assert organization_id is not None
             left_out = await erased_among(
-                connection, int(organization_id), [row["email"] for row in chunk]
+                connection, int(organization_id), [email for email, _ in chunk]
             )
             if left_out:
-                kept = [row for row in chunk if row["email"] not in left_out]
+                kept = [pair for pair in chunk if pair[0] not in left_out]
                 erased += len(chunk) - len(kept)
                 chunk = kept
         if chunk and copying:
             copied += await _copy_in(connection, campaign_id, chunk)
         elif chunk:
-            await connection.execute(statement, chunk)
+            rows = [
+                {
+                    "campaign_id": campaign_id,
+                    "email": email,
+                    "variables": variables or None,
+                    "status": queued,
+                    "attempts": 0,
+                }
+                for email, variables in chunk
+            ]
+            await connection.execute(statement, rows)
 
-    chunk: list[dict[str, Any]] = []
-    for email, variables in recipients:
-        chunk.append(
-            {
-                "campaign_id": campaign_id,
-                "email": email,
-                "variables": variables or None,
-                "status": DeliveryStatus.QUEUED.value,
-                "attempts": 0,
-            }
-        )
-        if len(chunk) >= INSERT_CHUNK:
-            await insert(chunk)
-            chunk = []
-    if chunk:
+    pairs = iter(recipients)
+    while chunk := list(islice(pairs, COPY_CHUNK if copying else INSERT_CHUNK)):
         await insert(chunk)
     if copying:
         return Added(added=copied, erased=erased)
@@ -108,13 +113,19 @@ async def add_recipients_counted(
 
 
 COPY_TABLE = "incoming_recipients"
+STRAIGHT_SAVEPOINT = "straight_copy"
 
 
-async def _copy_in(
-    connection: AsyncConnection, campaign_id: int, chunk: list[dict[str, Any]]
-) -> int:
-    """PostgreSQL: ``COPY`` the chunk into a temporary table, then one ``INSERT ... SELECT``
-    that skips addresses the campaign holds; returns how many were added.
+async def _copy_in(connection: AsyncConnection, campaign_id: int, chunk: list[Recipient]) -> int:
+    """PostgreSQL: store the chunk with ``COPY``; returns how many were added.
+
+    First straight into ``deliveries`` (one pass over the rows, and the server stores each
+    row while the next ones arrive), under a savepoint: when an address is one the campaign
+    already holds, the unique key refuses the whole ``COPY``, the savepoint undoes it, and
+    the chunk goes the careful way: ``COPY`` into a temporary table, then one
+    ``INSERT ... SELECT`` that skips the addresses the campaign holds. A chunk is checked
+    for repeats of its own before it gets here (``RecipientList``), so only an address
+    imported before (an earlier chunk or an earlier import) takes the careful way.
 
     ``executemany`` sends one bound row at a time through the driver (about ten times
     slower); ``COPY`` streams them. The temporary table lives until the transaction ends.
@@ -125,16 +136,24 @@ async def _copy_in(
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     async with driver.cursor() as cursor:
+        await cursor.execute(f"SAVEPOINT {STRAIGHT_SAVEPOINT}")
+        try:
+            async with cursor.copy(
+                "COPY deliveries (email, variables, campaign_id, status, attempts) FROM STDIN"
+            ) as copy:
+                await _write_rows(copy, chunk, campaign_id, DeliveryStatus.QUEUED.value, 0)
+        except psycopg.errors.UniqueViolation:
+            await cursor.execute(f"ROLLBACK TO SAVEPOINT {STRAIGHT_SAVEPOINT}")
+        else:
+            await cursor.execute(f"RELEASE SAVEPOINT {STRAIGHT_SAVEPOINT}")
+            return len(chunk)
+        await cursor.execute(f"RELEASE SAVEPOINT {STRAIGHT_SAVEPOINT}")
         await cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {COPY_TABLE} "
             "(email text NOT NULL, variables json) ON COMMIT DROP"
         )
         async with cursor.copy(f"COPY {COPY_TABLE} (email, variables) FROM STDIN") as copy:
-            for row in chunk:
-                variables = row["variables"]
-                await copy.write_row(
-                    (row["email"], None if variables is None else json.dumps(variables))
-                )
+            await _write_rows(copy, chunk)
         await cursor.execute(
             "INSERT INTO deliveries (campaign_id, email, variables, status, attempts) "
             f"SELECT %s, email, variables, %s, 0 FROM {COPY_TABLE} "
@@ -144,6 +163,12 @@ async def _copy_in(
         added = int(cursor.rowcount)
         await cursor.execute(f"TRUNCATE {COPY_TABLE}")
     return added
+
+
+async def _write_rows(copy: Any, chunk: list[Recipient], *extra: object) -> None:
+    """Each recipient as a row of ``copy``: address, variables (JSON) and ``extra``."""
+    for email, variables in chunk:
+        await copy.write_row((email, json.dumps(variables) if variables else None, *extra))
 
 
 async def list_deliveries(
