@@ -124,12 +124,18 @@ async def _status_counts(connection: AsyncConnection, campaign_id: int) -> dict[
 
 
 async def refresh_run_counts(
-    connection: AsyncConnection, campaign_id: int, **values: object
+    connection: AsyncConnection,
+    campaign_id: int,
+    *,
+    counts: dict[str, int] | None = None,
+    **values: object,
 ) -> dict[str, int]:
     """Copy the delivery counts of a campaign onto its live run, with when they were counted
-    and the seconds the count took (``store.run_counts``)."""
+    and the seconds the count took (``store.run_counts``); ``counts``, when the caller has
+    just counted in the same transaction, are used instead of counting again."""
     counted_at, started = utcnow(), time.monotonic()
-    counts = await _status_counts(connection, campaign_id)
+    if counts is None:
+        counts = await _status_counts(connection, campaign_id)
     await connection.execute(
         update(runs)
         .where(runs.c.campaign_id == campaign_id, runs.c.live)
@@ -154,9 +160,16 @@ async def close_run(
     status: str,
     now: datetime,
     error: str | None = None,
+    counts: dict[str, int] | None = None,
 ) -> None:
     await refresh_run_counts(
-        connection, campaign_id, live=False, status=status, finished_at=now, error=error
+        connection,
+        campaign_id,
+        counts=counts,
+        live=False,
+        status=status,
+        finished_at=now,
+        error=error,
     )
 
 
@@ -184,7 +197,9 @@ async def finish_if_done(
             .values(status=outcome.value, status_reason="no message could be sent")
         )
     error = "no message could be sent" if outcome is CampaignStatus.FAILED else None
-    await close_run(connection, campaign_id, status=outcome.value, now=now, error=error)
+    await close_run(
+        connection, campaign_id, status=outcome.value, now=now, error=error, counts=counts
+    )
     campaign["status"] = outcome.value
     await _record_finished(connection, campaign, counts, now=now, error=error)
     return campaign
