@@ -7,7 +7,8 @@ connections can send at most 8 / 0.05 = 160 messages/s. For 1, 4 and 8 instances
 new database, one campaign (N per instance, a fifth of them in cooldown) is scheduled a few
 seconds ahead, every instance is started before it is due, and the rate is timed at the
 sink from the campaign's first message to its last. Then ``SEND_RATE`` is set and 4
-instances send together: the rate the sink saw against the one asked for.
+instances send together: the rate the sink saw against the one asked for, and its slowest
+and fastest whole second (the last, partial second left out).
 
     python -m benchmarks.instances                                  # 1, 4, 8 instances
     python -m benchmarks.instances --counts 1,4 --per-instance 1000 --send-rate 200
@@ -18,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,10 +68,19 @@ async def _scheduled(url: str, recipients: int, seconds: float) -> int:
     return audience.recipients - audience.in_cooldown
 
 
-def send(
-    base: str, sink: SmtpSink, *, instances: int, recipients: int, **settings: str
-) -> tuple[float, int]:
-    """(messages/s at the sink, messages) for one campaign sent by ``instances`` instances."""
+@dataclass
+class Sent:
+    """One campaign's sending as the sink saw it."""
+
+    rate: float
+    messages: int
+    seconds: list[int] = field(default_factory=list)
+    """Messages received in each whole second from the first message on."""
+
+
+def send(base: str, sink: SmtpSink, *, instances: int, recipients: int, **settings: str) -> Sent:
+    """The rate at the sink and its second-by-second counts, for one campaign sent by
+    ``instances`` instances."""
     redis = os.environ.get("CAMPAIGND_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     with postgres_database(base) as url, tempfile.TemporaryDirectory() as folder:
         eligible = asyncio.run(_scheduled(url, recipients, 15.0 + 3.0 * instances))
@@ -83,13 +96,18 @@ def send(
                 time.sleep(0.001)
             started = time.perf_counter()
             first = sink.received
-            if not sink.wait_for(eligible, timeout=3600):
-                raise RuntimeError(f"delivered {sink.received:,} of {eligible:,}")
+            counts = [first]
+            while sink.received < eligible:
+                if time.perf_counter() - started > 3600:
+                    raise RuntimeError(f"delivered {sink.received:,} of {eligible:,}")
+                time.sleep(max(0.0, started + len(counts) - time.perf_counter()))
+                counts.append(sink.received)
             seconds = time.perf_counter() - started
         finally:
             with ThreadPoolExecutor(instances) as pool:
                 list(pool.map(lambda instance: instance.stop(), served))
-    return (eligible - first) / seconds, eligible
+    per_second = [later - earlier for earlier, later in itertools.pairwise(counts)]
+    return Sent((eligible - first) / seconds, eligible, per_second[:-1])
 
 
 def main(arguments: list[str] | None = None) -> int:
@@ -111,15 +129,14 @@ def main(arguments: list[str] | None = None) -> int:
     rates: dict[int, float] = {}
     with SmtpSink(kind=options.sink, delay=DELAY) as sink:
         for count in counts:
-            rates[count], sent = send(
-                base, sink, instances=count, recipients=options.per_instance * count
-            )
+            result = send(base, sink, instances=count, recipients=options.per_instance * count)
+            rates[count], sent = result.rate, result.messages
             console.print(
                 f"{count} instance(s): {sent:,} messages at {rates[count]:,.0f} msg/s = "
                 f"{rates[count] / rates[counts[0]]:.2f}x {counts[0]} "
                 f"(load average {os.getloadavg()[0]:.1f})"
             )
-        limited, sent = send(
+        limited = send(
             base,
             sink,
             instances=4,
@@ -127,9 +144,15 @@ def main(arguments: list[str] | None = None) -> int:
             send_rate=str(options.send_rate),
         )
     console.print(
-        f"SEND_RATE={options.send_rate:g} over 4 instances: {limited:,.1f} msg/s at the sink "
-        f"({sent:,} messages), {limited / options.send_rate - 1:+.1%} of the rate asked"
+        f"SEND_RATE={options.send_rate:g} over 4 instances: {limited.rate:,.1f} msg/s at the "
+        f"sink ({limited.messages:,} messages), {limited.rate / options.send_rate - 1:+.1%} of "
+        "the rate asked"
     )
+    if limited.seconds:
+        console.print(
+            f"  whole seconds: slowest {min(limited.seconds):,} msg, fastest "
+            f"{max(limited.seconds):,} msg, median {statistics.median(limited.seconds):,.0f}"
+        )
     return 0
 
 
