@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 import campaignd
+from campaignd.store.campaigns import delete_campaign
+from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, deliveries
 from tests.integration.test_cli_campaigns import count, engine, new_campaign, ok
 
@@ -166,3 +169,50 @@ def test_an_address_from_an_earlier_chunk_or_import_is_counted_once(
         ("eve", "5"),
         ("fay", "6"),
     ]
+
+
+def test_a_draft_deleted_while_its_file_is_imported_leaves_no_recipient_behind(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """Deliveries hold no declared key to their campaign: deleting a draft deletes its
+    recipients, and it waits for the chunk being stored, so none is left behind. The racers
+    overlap: the import is still running when the delete lands, and its next chunk is
+    refused."""
+    ok("org", "create", "acme")
+    campaign_id = new_campaign(tmp_path)
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "email,n\n" + "".join(f"person{n}@example.com,{n}\n" for n in range(100_000)),
+        encoding="utf-8",
+    )
+    env = dict(os.environ, PYTHONPATH=SOURCE, COLUMNS="200")
+    command = ["campaign", "import", str(campaign_id), str(path), "--chunk-rows", "500"]
+    importing = subprocess.Popen(
+        [sys.executable, "-m", "campaignd", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        stored = 0
+        while stored == 0 and importing.poll() is None:
+            stored = count(engine, deliveries, deliveries.c.campaign_id == campaign_id)
+        assert importing.poll() is None, "the import ended before the delete"
+
+        async def delete_draft() -> bool:
+            database = Database(database_url)
+            try:
+                async with database.transaction() as connection:
+                    return await delete_campaign(connection, campaign_id)
+            finally:
+                await database.dispose()
+
+        assert asyncio.run(delete_draft())
+        _, errors = importing.communicate(timeout=60)
+    finally:
+        importing.kill()
+    assert importing.returncode != 0
+    assert f"campaign {campaign_id}" in one_line(errors)
+    assert count(engine, deliveries, deliveries.c.campaign_id == campaign_id) == 0
+    assert count(engine, campaigns, campaigns.c.id == campaign_id) == 0

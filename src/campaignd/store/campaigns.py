@@ -157,13 +157,19 @@ async def transition(
 async def delete_campaign(
     connection: AsyncConnection, campaign_id: int, *, organization_id: int | None = None
 ) -> bool:
+    """Delete a draft and its deliveries (``deliveries.campaign_id`` is no declared key, so
+    nothing cascades to them). The campaign row goes first: that waits for an import
+    holding it, whose rows the second statement then sees."""
     sources, _ = TRANSITIONS[Action.DELETE]
     statement = delete(campaigns).where(
         campaigns.c.id == campaign_id,
         campaigns.c.status.in_([status.value for status in sources]),
         *_scoped(organization_id),
     )
-    return (await connection.execute(statement)).rowcount == 1
+    if (await connection.execute(statement)).rowcount != 1:
+        return False
+    await connection.execute(delete(deliveries).where(deliveries.c.campaign_id == campaign_id))
+    return True
 
 
 async def next_due_time(connection: AsyncConnection) -> datetime | None:

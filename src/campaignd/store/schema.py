@@ -109,9 +109,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Identifier, primary_key=True, autoincrement=True),
-    Column(
-        "campaign_id", Identifier, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("campaign_id", Identifier, nullable=False),
     Column("email", String(320), nullable=False),
     Column("variables", JSON),
     Column("status", String(16), nullable=False),
@@ -146,7 +144,12 @@ deliveries = Table(
 )
 """``ix_deliveries_sent_email``: the addresses of the messages that went out, for the
 engagement conditions of segment filters (``store.filter_sql``); partial, so fan-out, which
-adds deliveries ``queued``, never writes to it."""
+adds deliveries ``queued``, never writes to it.
+
+``campaign_id`` is not a declared foreign key: checking it cost PostgreSQL a look-up and a
+lock of the campaign row for every recipient stored (migration 0021). Deliveries are added
+only while the same transaction holds their campaign row locked, and deleting a campaign
+deletes its deliveries (``store.campaigns.delete_campaign``)."""
 
 runs = Table(
     "runs",
