@@ -22,7 +22,6 @@ from campaignd.cli.common import console, ensure_schema, fail, settings_or_exit
 from campaignd.cli.progress import FINAL_STATUSES, watch_campaign
 from campaignd.domain.recipients import from_json
 from campaignd.logs import configure_logging
-from campaignd.runtime import run_event_loop
 from campaignd.settings import Settings
 from campaignd.store.campaigns import count_campaigns
 from campaignd.store.columns import utcnow
@@ -213,6 +212,8 @@ def demo(
         )
     ensure_schema(settings, create=True)
     configure_logging(settings.log_format, "WARNING")
+    from campaignd.runtime import run_event_loop  # the web app: only the commands that serve
+
     try:
         campaign = run_event_loop(_run(settings, count=recipients, delay=delay, timeout=timeout))
     except TimeoutError:
