@@ -154,6 +154,35 @@ async def test_vars_deeper_than_their_own_limit_name_the_row_and_the_limit(api: 
     assert await api.snapshot() == before
 
 
+async def test_vars_holding_nan_or_infinity_are_refused_naming_the_row_and_the_key(
+    api: Api,
+) -> None:
+    """Python's JSON reader takes NaN and Infinity, which JSON has no number for: stored as
+    they came, PostgreSQL refused them with a server error. Now the list is refused, as the
+    contacts' attributes are, and nothing of it is stored."""
+    campaign_id = await api.campaign_in("draft")
+    before = await api.snapshot()
+    for literal, where in (("NaN", "score"), ("-Infinity", "1")):
+        value = literal if where == "score" else f"[1, {literal}]"
+        key = "score" if where == "score" else "scores"
+        body = (
+            '{"recipients": ["fine@example.com", '
+            f'{{"email": "odd@example.com", "vars": {{"{key}": {value}}}}}]}}'
+        )
+        response = await api.call(
+            "acme_admin",
+            "POST",
+            f"/campaigns/{campaign_id}/recipients",
+            content=body.encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == (
+            f"recipients[1].vars: {where}: must be a finite number (not NaN or Infinity)"
+        )
+    assert await api.snapshot() == before
+
+
 async def test_vars_at_the_depth_limit_are_stored_and_read_back(api: Api) -> None:
     campaign_id = await api.campaign_in("draft")
     variables = json.loads(nested(9))

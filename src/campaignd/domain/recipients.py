@@ -18,6 +18,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,8 @@ def vars_problem(variables: Mapping[str, Any], limits: RecipientLimits) -> str |
                 stack.append((child, depth + 1))
             elif isinstance(child, str):
                 characters += len(child) + 2
+            elif isinstance(child, float) and not math.isfinite(child):
+                return f"{key}: must be a finite number (not NaN or Infinity)"
             else:
                 characters += 24
     # a character takes at most 6 bytes in JSON (\u0000); measure exactly only when it matters
