@@ -403,3 +403,86 @@ async def test_json_routes_authenticate_before_reading_the_body(api: Api) -> Non
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 401, response.text
+
+
+# the NUL character
+
+
+NUL_CASES: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "campaign-name": (
+        "POST",
+        "/campaigns",
+        {"json": campaign_body(name="Winter\x00Sale")},
+        "name: must not contain the NUL character (\\u0000)",
+    ),
+    "campaign-edit": (
+        "PATCH",
+        "/campaigns/{draft}",
+        {"json": {"textBody": "Hello\x00"}},
+        "textBody: must not contain the NUL character (\\u0000)",
+    ),
+    "recipient-variable": (
+        "POST",
+        "/campaigns/{draft}/recipients",
+        {
+            "json": {
+                "recipients": ["a@example.com", {"email": "b@example.com", "vars": {"c": "\x00"}}]
+            }
+        },
+        "recipients[1].vars.c: must not contain the NUL character (\\u0000)",
+    ),
+    "variable-name": (
+        "POST",
+        "/campaigns/{draft}/recipients",
+        {"json": {"recipients": [{"email": "b@example.com", "vars": {"c\x00": 1}}]}},
+        "recipients[0].vars.c\\u0000: must not contain the NUL character (\\u0000)",
+    ),
+    "recipients-csv": (
+        "POST",
+        "/campaigns/{draft}/recipients",
+        {"content": b"email,city\na@example.com,Oslo\nb@example.com,Ri\x00ga\n", "headers": CSV},
+        "line 3: a field holds the NUL character (\\u0000)",
+    ),
+    "list-description": (
+        "POST",
+        "/lists",
+        {"json": {"name": "news", "description": "Weekly\x00"}},
+        "description: must not contain the NUL character (\\u0000)",
+    ),
+    "contact-search": (
+        "GET",
+        "/contacts?search=ada%00",
+        {},
+        "search: must not contain the NUL character (\\u0000)",
+    ),
+    "list-in-the-path": (
+        "GET",
+        "/lists/news%00",
+        {},
+        "the URL's path: must not contain the NUL character (\\u0000)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NUL_CASES))
+async def test_the_nul_character_is_refused_naming_where_it_is(api: Api, case: str) -> None:
+    """PostgreSQL cannot store U+0000 in text nor compare with it: each of these was a
+    server error there (and stored as given on SQLite). Now both refuse it alike, naming the
+    field, the parameter or the line, and store nothing."""
+    method, path, options, detail = NUL_CASES[case]
+    draft = await api.campaign_in("draft")
+    before = await api.snapshot()
+    response = await api.call("acme_admin", method, path.format(draft=draft), **options)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == detail
+    assert await api.snapshot() == before
+    assert (await api.call("acme_admin", "GET", f"/campaigns/{draft}")).status_code == 200
+
+
+async def test_text_that_only_looks_like_a_nul_escape_is_kept(api: Api) -> None:
+    """A backslash followed by ``u0000`` is six ordinary characters, not a NUL."""
+    created = await api.call(
+        "acme_admin", "POST", "/campaigns", json=campaign_body(name="Price \\u0000 list")
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "Price \\u0000 list"

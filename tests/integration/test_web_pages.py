@@ -580,6 +580,25 @@ async def test_the_create_and_edit_forms_refuse_a_bad_zone_before_writing(
     assert await schedule_audit(world, campaign_id) == []
 
 
+async def test_a_form_holding_the_nul_character_is_refused_naming_the_field(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """PostgreSQL stores no U+0000: a form (multipart, as a browser sends one with a file
+    field) holding it was a server error there. Now a page names the field; nothing changes."""
+    csrf = await sign_in(client, world.acme_admin)
+    campaign_id = await world.campaign()
+    form = {"csrf_token": csrf, "name": "Spring\x00news", "subject": "Hello", "text_body": "Hi"}
+    csv = {"recipients": ("more.csv", b"email\nnew@example.org\n", "text/csv")}
+    edit = await client.post(f"{LIST}/{campaign_id}/edit", data=form, files=csv)
+    assert edit.status_code == 422, edit.text
+    assert "The field name holds the NUL character (\\u0000)" in edit.text
+    created = await client.post(f"{LIST}/new", data={**form, "name": "Fresh\x00"})
+    assert created.status_code == 422 and "The field name holds" in created.text
+    campaign = await actions.get_campaign(world.services, world.system, campaign_id)
+    assert (campaign["name"], campaign["recipient_count"]) == ("Spring news", 2)
+    assert "Fresh" not in (await client.get(LIST)).text
+
+
 async def test_an_edit_is_saved_whole_or_not_at_all(world: World) -> None:
     """Content, recipients and the schedule go in one transaction: a refused last step
     (here: unscheduling a draft) leaves the content and the recipients as they were."""

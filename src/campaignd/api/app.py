@@ -16,6 +16,7 @@ from campaignd.api.contact_models import ContactsUpsert
 from campaignd.api.errors import install_error_handlers
 from campaignd.api.limits import BodySizeLimit, StreamedBodies
 from campaignd.api.models import RecipientsRequest
+from campaignd.api.nul_characters import NulCharacters
 from campaignd.api.proxies import TrustedProxies, parse_networks
 from campaignd.api.routes import PREFIX, admin_api_router, contacts, health
 
@@ -68,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.database = services.database
     install_error_handlers(app)
+    app.add_middleware(NulCharacters)  # inside the size limit: reads bodies it has measured
     app.add_middleware(
         BodySizeLimit,
         limit=services.settings.max_body_bytes,

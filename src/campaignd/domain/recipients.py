@@ -44,6 +44,11 @@ class RecipientLimits:
 
 DEFAULT_LIMITS = RecipientLimits()
 
+NUL = "\x00"
+NUL_PROBLEM = "must not contain the NUL character (\\u0000)"
+"""PostgreSQL stores no U+0000 in text: refused in variables on both databases alike."""
+NUL_IN_A_FIELD = "a field holds the NUL character (\\u0000)"
+
 
 @dataclass(frozen=True)
 class InvalidRow:
@@ -86,10 +91,17 @@ def vars_problem(variables: Mapping[str, Any], limits: RecipientLimits) -> str |
             return f"nested more than {limits.vars_depth} levels deep, the limit per recipient"
         children = value.items() if isinstance(value, Mapping) else enumerate(value)
         for key, child in children:
-            characters += len(key) + 4 if isinstance(key, str) else 4
+            if isinstance(key, str):
+                if NUL in key:
+                    return f"{key!r}: a name {NUL_PROBLEM}"
+                characters += len(key) + 4
+            else:
+                characters += 4
             if isinstance(child, Mapping | list):
                 stack.append((child, depth + 1))
             elif isinstance(child, str):
+                if NUL in child:
+                    return f"{key}: {NUL_PROBLEM}"
                 characters += len(child) + 2
             elif isinstance(child, float) and not math.isfinite(child):
                 return f"{key}: must be a finite number (not NaN or Infinity)"
@@ -339,8 +351,10 @@ def _header_and_records(
     """The header (its separator decided from its own line) and the records after it, all
     read with that separator."""
     delimiter, records = _records_by_header(lines, limits)
-    for _, cells in records:
+    for number, cells in records:
         if "".join(cells).strip(" \t\r\n\ufeff"):
+            if NUL in "".join(cells):
+                raise RecipientListError(f"line {number}: {NUL_IN_A_FIELD}")
             return _parsed_header(cells, delimiter, limits), records
     raise RecipientListError('the CSV is empty: it needs a header row with an "email" column')
 
@@ -375,6 +389,8 @@ def csv_rows(lines: Iterable[str], limits: RecipientLimits = DEFAULT_LIMITS) -> 
         email = cells[email_index]
         if not email.strip() and not "".join(cells).strip():
             continue
+        if NUL in "".join(cells):
+            raise RecipientListError(f"line {number}: {NUL_IN_A_FIELD}")
         variables = {name: cells[index] for index, name in names}
         # a character takes at most 6 bytes in JSON: measure exactly only when it could matter
         if (sum(map(len, cells)) + overhead) * 6 > limits.vars_bytes:

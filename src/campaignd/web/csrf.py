@@ -1,4 +1,6 @@
-"""CSRF protection: every POST form carries the session's token; anything else is refused."""
+"""CSRF protection: every POST form carries the session's token; anything else is refused.
+A form whose text holds the NUL character is refused too, naming the field (PostgreSQL
+stores no U+0000; ``api.nul_characters`` refuses it in the API's requests)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,14 @@ class CsrfRefused(Exception):
     """The form's CSRF token is missing or not this session's."""
 
 
+class NulInForm(Exception):
+    """A field of the form (not an uploaded file) holds U+0000."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
 def check_token(session: Session, submitted: str | None) -> None:
     if not submitted or not hmac.compare_digest(submitted.encode(), session.csrf.encode()):
         raise CsrfRefused
@@ -30,4 +40,7 @@ async def checked_form(request: Request) -> FormData:
     if not isinstance(submitted, str):
         submitted = request.headers.get(HEADER_NAME)
     check_token(await load_session(request), submitted)
+    for name, value in form.multi_items():
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise NulInForm(name.replace("\x00", "\\u0000"))
     return form

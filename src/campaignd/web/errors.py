@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from campaignd.actions.errors import NotFound
 from campaignd.api.errors import describe_errors
 from campaignd.web.auth import SignInRequired, current_viewer, login_url
-from campaignd.web.csrf import CsrfRefused
+from campaignd.web.csrf import CsrfRefused, NulInForm
 from campaignd.web.rendering import redirect, render
 
 
@@ -39,6 +39,17 @@ async def _csrf_refused(request: Request) -> Response:
         ),
     }
     return await render(request, "error.html", context, status_code=403)
+
+
+async def _nul_in_form(request: Request, problem: NulInForm) -> Response:
+    context = {
+        "title": "This form could not be accepted",
+        "message": (
+            f"The field {problem.field} holds the NUL character (\\u0000), which no field "
+            "may hold. Nothing was changed."
+        ),
+    }
+    return await render(request, "error.html", context, status_code=422)
 
 
 async def _not_found(request: Request, problem: NotFound) -> Response:
@@ -85,6 +96,8 @@ class AdminRoute(APIRoute):
                 return await _sign_in(request, problem)
             except CsrfRefused:
                 return await _csrf_refused(request)
+            except NulInForm as problem:
+                return await _nul_in_form(request, problem)
             except NotFound as problem:
                 return await _not_found(request, problem)
             except RequestValidationError as problem:

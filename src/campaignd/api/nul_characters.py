@@ -1,0 +1,156 @@
+"""Requests whose text holds the NUL character are refused with a 422 naming where it is.
+
+PostgreSQL cannot store U+0000 in text nor compare with it (SQLite can), so a NUL in a
+campaign's name, a list's description or a search reached the database as a server error
+on one and was stored on the other. No field of campaignd means anything with it, so it
+is refused before any route runs, on both databases alike: in the URL's path, in its query
+and in JSON and form bodies. Streamed imports (CSV, JSON lines) and uploaded files are
+left to their routes, which name the line (``domain.contacts``, ``domain.recipients``),
+and the admin pages' forms to ``web.csrf``, which answers with a page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NUL = "\x00"
+PROBLEM = "must not contain the NUL character (\\u0000)"
+FORM = "application/x-www-form-urlencoded"
+ADMIN_PAGES = "/admin"
+
+
+def _media_type(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return str(value.decode("latin-1").split(";", 1)[0].strip().lower())
+    return ""
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _pairs_place(text: str) -> str | None:
+    """The name of the first query or form field holding a NUL (or ``query``), or None."""
+    if NUL not in text and "%00" not in text:
+        return None
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if NUL in name:
+            return "a parameter's name"
+        if NUL in value:
+            return name
+    return None
+
+
+def _json_places(value: Any, place: str) -> Iterator[str]:
+    """Where NUL characters are in a parsed JSON document: ``recipients[0].vars.name``
+    (a name holding one is shown with it written ``\\u0000``)."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield place
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            shown = key.replace(NUL, "\\u0000")
+            inner = f"{place}.{shown}" if place else shown
+            if NUL in key:
+                yield inner
+            else:
+                yield from _json_places(child, inner)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _json_places(child, f"{place}[{index}]")
+
+
+def _json_place(body: bytes) -> str | None:
+    """Where the JSON ``body`` holds a NUL, or None (also when it is not JSON at all: the
+    route then says so)."""
+    if b"\\u0000" not in body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return next(_json_places(document, ""), None)
+
+
+class NulCharacters:
+    """ASGI middleware answering 422 to a request whose path, query or JSON or form body
+    holds U+0000; JSON and form bodies are read whole (the routes read them whole too) and
+    handed on unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if NUL in scope.get("path", ""):
+            await _refuse(send, f"the URL's path: {PROBLEM}")
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        place = _pairs_place(query)
+        if place is not None:
+            await _refuse(send, f"{place}: {PROBLEM}")
+            return
+        media_type = _media_type(scope)
+        form = media_type == FORM and not scope.get("path", "").startswith(ADMIN_PAGES)
+        if not (_is_json(media_type) or form):
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive)
+        if _is_json(media_type):
+            place = _json_place(body)
+        else:
+            place = _pairs_place(body.decode("utf-8", "replace"))
+        if place is not None:
+            await _refuse(send, f"{place or 'body'}: {PROBLEM}")
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    """Every message of the request body as received, and the body's bytes."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return messages, b"".join(chunks)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages`` again, then goes on with ``receive``."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+async def _refuse(send: Send, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
