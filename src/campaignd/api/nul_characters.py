@@ -103,7 +103,7 @@ class NulCharacters:
         if not (_is_json(media_type) or form):
             await self.app(scope, receive, send)
             return
-        messages, body = await _read_body(receive)
+        body, after = await _read_body(receive)
         if _is_json(media_type):
             place = _json_place(body)
         else:
@@ -111,27 +111,26 @@ class NulCharacters:
         if place is not None:
             await _refuse(send, f"{place or 'body'}: {PROBLEM}")
             return
-        await self.app(scope, _replay(messages, receive), send)
+        await self.app(scope, _replay(body, after, receive), send)
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
-    """Every message of the request body as received, and the body's bytes."""
-    messages: list[Message] = []
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The request body's bytes, and what came after it (a disconnect)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
-        messages.append(message)
         if message["type"] != "http.request":
-            break
+            return b"".join(chunks), [message]
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return messages, b"".join(chunks)
+            return b"".join(chunks), []
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that hands out ``messages`` again, then goes on with ``receive``."""
-    pending = list(messages)
+def _replay(body: bytes, after: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``body`` as one message, then ``after``, then goes on
+    with ``receive`` (one copy of the body, not its chunks and their join)."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    pending += after
 
     async def replayed() -> Message:
         if pending:
