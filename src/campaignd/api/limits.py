@@ -3,11 +3,12 @@ import), by Content-Length and by bytes received."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from campaignd.api.raw_answers import send_problem
 
 
 class BodyTooLarge(HTTPException):
@@ -88,16 +89,4 @@ class BodySizeLimit:
         return 0
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps({"detail": BodyTooLarge(limit).detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, 413, str(BodyTooLarge(limit).detail), close=True)

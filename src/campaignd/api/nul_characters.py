@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from campaignd.api.raw_answers import send_problem
+
 NUL = "\x00"
 PROBLEM = "must not contain the NUL character (\\u0000)"
 FORM = "application/x-www-form-urlencoded"
@@ -141,15 +143,4 @@ def _replay(body: bytes, after: list[Message], receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, detail: str) -> None:
-    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, 422, detail)
