@@ -1,7 +1,8 @@
 """Schemathesis against a served instance: whatever it sends, the answers match the schema.
 
-A real ``campaignd serve --role api`` on a free loopback port, a fresh SQLite database with
-an organization, a platform-admin token and a few campaigns; then ``schemathesis run`` in
+A real ``campaignd serve --role api`` on a free loopback port, a fresh database (SQLite,
+then PostgreSQL, which refuses some text SQLite stores, such as the NUL character) with an
+organization, a platform-admin token and a few campaigns; then ``schemathesis run`` in
 deterministic mode (the same cases every run) with a bounded number of examples per
 operation. Every check must pass: a finding is fixed in the product (status codes,
 response models, content types), never by dropping a check.
@@ -28,14 +29,14 @@ CHECKS = (
     "response_schema_conformance",
     "negative_data_rejection",
 )
-MAX_EXAMPLES = 150  # per operation; about a minute on two cores
+MAX_EXAMPLES = 150  # per operation; 2-3 minutes a database on two cores
 SCHEMATHESIS_TIMEOUT = 600
 
 
-def environment(folder: Path) -> dict[str, str]:
+def environment(folder: Path, database_url: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CAMPAIGND_")}
     return env | {
-        "CAMPAIGND_DATABASE_URL": f"sqlite:///{folder / 'fuzz.db'}",
+        "CAMPAIGND_DATABASE_URL": database_url,
         "CAMPAIGND_EMAIL_TRANSPORT": f"file://{folder / 'outbox'}",
         "CAMPAIGND_LOG_LEVEL": "WARNING",
         # DKIM record checks ask a port on the loopback where nothing answers: no query
@@ -97,9 +98,10 @@ def seed(url: str, token: str) -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, platform-admin token) of a live instance on a fresh SQLite database."""
-    env = environment(tmp_path)
+def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str, str]]:
+    """(base URL, platform-admin token, database URL) of a live instance on a fresh, migrated
+    database."""
+    env = environment(tmp_path, database_url)
     campaignd(env, "org", "create", "acme")
     token = campaignd(env, "token", "create", "--role", "platform_admin", "--name", "fuzz")
     port = free_port()
@@ -116,7 +118,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         try:
             wait_until_up(process, url, log)
             seed(url, token)
-            yield url, token
+            yield url, token, database_url
         finally:
             process.terminate()
             try:
@@ -131,8 +133,8 @@ def shown(output: str, lines: int = 200, width: int = 400) -> str:
     return "\n".join(line[:width] for line in output.splitlines()[-lines:])
 
 
-def test_schemathesis_finds_nothing(served: tuple[str, str], tmp_path: Path) -> None:
-    url, token = served
+def test_schemathesis_finds_nothing(served: tuple[str, str, str], tmp_path: Path) -> None:
+    url, token, database_url = served
     command = [
         sys.executable,
         "-m",
@@ -157,7 +159,7 @@ def test_schemathesis_finds_nothing(served: tuple[str, str], tmp_path: Path) -> 
     done = subprocess.run(
         command,
         cwd=tmp_path,  # no schemathesis.toml of the repository or the user applies
-        env=environment(tmp_path),
+        env=environment(tmp_path, database_url),
         capture_output=True,
         text=True,
         timeout=SCHEMATHESIS_TIMEOUT,
