@@ -14,10 +14,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 
 from campaignd.feedback.mailgun import sign
 from campaignd.settings import Settings
 from campaignd.store.database import Database
+from campaignd.store.schema import feedback_events
 from tests.integration.api_client import Api, open_api
 from tests.integration.delivery_support import deliveries_of
 from tests.integration.feedback_support import (
@@ -303,3 +305,41 @@ async def test_replay_tokens_too_old_to_matter_are_forgotten(
             count = await connection.scalar(select(func.count()).select_from(webhook_replays))
         assert "old" not in tokens and "recent" in tokens and count == 2
         assert (await post(api, "mailgun", body)).status_code == 409
+
+
+async def test_a_nul_character_in_a_providers_event_does_not_lose_the_bounce(
+    database: Database, webhook_settings: Settings
+) -> None:
+    """A provider's diagnostic may hold U+0000, which PostgreSQL stores in no text column:
+    the request is neither refused (the provider would retry, then give up) nor a server
+    error; the bounce is applied and the diagnostic kept with U+FFFD in its place."""
+    async with open_api(database, webhook_settings) as api:
+        acme = await organization_id_of(database, "acme")
+        _, campaign_id, _ = await sent_campaign(
+            database, webhook_settings, RECIPIENTS, organization_id=acme
+        )
+        record = {
+            "RecordType": "Bounce",
+            "ID": 4323372099,
+            "Type": "HardBounce",
+            "TypeCode": 1,
+            "MessageID": "883953f4-6105-42a2-a16a-77a8eac79499",
+            "Details": "smtp;550 5.1.1 user\x00unknown",
+            "Email": "erin@example.net",
+            "BouncedAt": "2026-12-01T10:00:01Z",
+        }
+        good = "Basic " + base64.b64encode(f"postmark:{POSTMARK_SECRET}".encode()).decode()
+        answer = await post(api, "postmark", json.dumps(record).encode(), Authorization=good)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"events": 1, "applied": 1}
+        assert (await statuses(database, campaign_id))["erin@example.net"] == "bounced"
+        assert await suppression_reason(database, acme, "erin@example.net") == "bounced"
+        async with database.connection() as connection:
+            details = (
+                await connection.execute(
+                    select(feedback_events.c.detail).where(
+                        feedback_events.c.email == "erin@example.net"
+                    )
+                )
+            ).scalars()
+            assert [detail for detail in details if "\ufffd" in (detail or "")], "kept"

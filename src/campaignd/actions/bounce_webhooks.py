@@ -109,7 +109,7 @@ async def receive(
     if row is None:
         raise NotFound(f"no organization '{organization}'")
     organization_id = int(row["id"])
-    verified = await _verify(services.settings, provider, headers, body)
+    verified = (await _verify(services.settings, provider, headers, body)).storable()
     if verified.subscribe_url:
         await ses.CLIENT.confirm(verified.subscribe_url)  # before the replay check: SNS retries
     now = utcnow()

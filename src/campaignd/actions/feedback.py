@@ -109,6 +109,7 @@ async def _target(
 
 async def apply_event(services: Services, event: FeedbackEvent) -> Applied:
     """Apply one bounce or complaint (see the module docstring)."""
+    event = event.storable()
     halted: int | None = None
     async with services.database.transaction() as connection:
         found = await _target(connection, event)

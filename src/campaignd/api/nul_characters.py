@@ -6,7 +6,9 @@ on one and was stored on the other. No field of campaignd means anything with it
 is refused before any route runs, on both databases alike: in the URL's path, in its query
 and in JSON and form bodies. Streamed imports (CSV, JSON lines) and uploaded files are
 left to their routes, which name the line (``domain.contacts``, ``domain.recipients``),
-and the admin pages' forms to ``web.csrf``, which answers with a page.
+and the admin pages' forms to ``web.csrf``, which answers with a page. Bounce webhooks'
+bodies pass as they came: a provider's diagnostic may hold a NUL, and refusing it would
+lose the bounce; their text is made storable once verified (``domain.feedback.storable``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ NUL = "\x00"
 PROBLEM = "must not contain the NUL character (\\u0000)"
 FORM = "application/x-www-form-urlencoded"
 ADMIN_PAGES = "/admin"
+BOUNCE_WEBHOOKS = "/webhooks/bounces/"
 
 
 def _media_type(scope: Scope) -> str:
@@ -100,9 +103,10 @@ class NulCharacters:
         if place is not None:
             await _refuse(send, f"{place}: {PROBLEM}")
             return
+        path = scope.get("path", "")
         media_type = _media_type(scope)
-        form = media_type == FORM and not scope.get("path", "").startswith(ADMIN_PAGES)
-        if not (_is_json(media_type) or form):
+        form = media_type == FORM and not path.startswith(ADMIN_PAGES)
+        if path.startswith(BOUNCE_WEBHOOKS) or not (_is_json(media_type) or form):
             await self.app(scope, receive, send)
             return
         body, after = await _read_body(receive)

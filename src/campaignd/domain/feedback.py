@@ -7,8 +7,10 @@ Every intake (the bounce mailbox, each provider's webhook) turns what it receive
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+NUL = "\x00"
 
 COMPLAINT_PAUSE_RATE = 0.003
 """Gmail's and Yahoo's ceiling for spam complaints (0.3 %): a campaign above it pauses."""
@@ -46,6 +48,21 @@ class FeedbackEvent:
     delivery_id: int | None = None
     organization_id: int | None = None
     detail: str | None = None
+
+    def storable(self) -> FeedbackEvent:
+        """This event with every NUL character in its text made U+FFFD (``storable``)."""
+        return replace(
+            self,
+            event_id=storable(self.event_id),
+            email=None if self.email is None else storable(self.email),
+            detail=None if self.detail is None else storable(self.detail),
+        )
+
+
+def storable(text: str) -> str:
+    """``text`` without the NUL character, which PostgreSQL stores in no text column: what a
+    provider or a DSN sends is kept (a diagnostic may hold one), never refused for it."""
+    return text.replace(NUL, "\ufffd") if NUL in text else text
 
 
 @dataclass(frozen=True)

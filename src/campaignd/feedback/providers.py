@@ -4,10 +4,10 @@ refused."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from campaignd.domain.feedback import FeedbackKind
+from campaignd.domain.feedback import FeedbackKind, storable
 
 
 class WebhookRefused(Exception):
@@ -39,6 +39,21 @@ class Verified:
     events: list[ProviderEvent] = field(default_factory=list)
     subscribe_url: str | None = None
     """Amazon SNS: the URL that confirms a subscription."""
+
+    def storable(self) -> Verified:
+        """The token and the events with every NUL character made U+FFFD
+        (``domain.feedback.storable``), once the signature was checked on what came."""
+        events = [
+            replace(
+                event,
+                event_id=storable(event.event_id),
+                email=storable(event.email),
+                message_id=None if event.message_id is None else storable(event.message_id),
+                detail=None if event.detail is None else storable(event.detail),
+            )
+            for event in self.events
+        ]
+        return replace(self, replay_token=storable(self.replay_token), events=events)
 
 
 def json_body(body: bytes) -> Any:
