@@ -183,6 +183,20 @@ def test_create_from_json_with_inline_recipients(engine: Engine, tmp_path: Path)
             },
             "no file",
         ),
+        (
+            {"name": "Winter\x00Event", "subject": "s", "textBody": "t", "organization": "acme"},
+            "name: must not contain the NUL character (\\u0000)",
+        ),
+        (
+            {
+                "name": "x",
+                "subject": "s",
+                "textBody": "t",
+                "organization": "acme",
+                "recipients": [{"email": "a@example.com", "vars": {"city": "Ri\x00ga"}}],
+            },
+            "recipients[0].vars.city: must not contain the NUL character (\\u0000)",
+        ),
     ],
 )
 def test_create_refuses_bad_files_and_changes_nothing(
@@ -192,6 +206,27 @@ def test_create_refuses_bad_files_and_changes_nothing(
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(definition), encoding="utf-8")
     assert message in refused("campaign", "create", "--from", str(path))
+    assert count(engine, campaigns) == 0
+
+
+def test_create_refuses_the_nul_character_in_yaml_and_in_a_body_file(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """PostgreSQL stores no U+0000: it was a traceback there (and stored on SQLite)."""
+    ok("org", "create", "acme")
+    (tmp_path / "nul.yaml").write_text(
+        'name: x\nsubject: "Hello\\0"\ntextBody: t\norganization: acme\n', encoding="utf-8"
+    )
+    assert "nul.yaml: subject: must not contain the NUL character (\\u0000)" in refused(
+        "campaign", "create", "--from", str(tmp_path / "nul.yaml")
+    )
+    (tmp_path / "body.html").write_text("<p>Hi\x00</p>", encoding="utf-8")
+    (tmp_path / "file.yaml").write_text(
+        "name: x\nsubject: s\nhtml_file: body.html\norganization: acme\n", encoding="utf-8"
+    )
+    assert "body.html must not contain the NUL character (\\u0000)" in refused(
+        "campaign", "create", "--from", str(tmp_path / "file.yaml")
+    )
     assert count(engine, campaigns) == 0
 
 

@@ -71,6 +71,10 @@ def test_bad_input_is_refused_and_changes_nothing(engine: Engine, tmp_path: Path
         "layout", "add", "brand", "--org", "acme", "--html", "brand.html"
     )
     assert "cannot read" in refused("layout", "add", "x", "--org", "acme", "--html", "missing.html")
+    (tmp_path / "nul.html").write_text(HTML.replace("<body>", "<body>\x00"), encoding="utf-8")
+    assert "nul.html must not contain the NUL character (\\u0000)" in refused(
+        "layout", "edit", "brand", "--org", "acme", "--html", "nul.html"
+    )
     assert "no layout 'nope'" in refused("layout", "remove", "nope", "--org", "acme")
     assert "nothing to change" in refused("layout", "edit", "brand", "--org", "acme")
     [row] = stored(engine)

@@ -14,16 +14,13 @@ lose the bounce; their text is made storable once verified (``domain.feedback.st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaignd.api.raw_answers import send_problem
+from campaignd.domain.nul_characters import NUL, NUL_PROBLEM, nul_place
 
-NUL = "\x00"
-PROBLEM = "must not contain the NUL character (\\u0000)"
 FORM = "application/x-www-form-urlencoded"
 ADMIN_PAGES = "/admin"
 BOUNCE_WEBHOOKS = "/webhooks/bounces/"
@@ -52,25 +49,6 @@ def _pairs_place(text: str) -> str | None:
     return None
 
 
-def _json_places(value: Any, place: str) -> Iterator[str]:
-    """Where NUL characters are in a parsed JSON document: ``recipients[0].vars.name``
-    (a name holding one is shown with it written ``\\u0000``)."""
-    if isinstance(value, str):
-        if NUL in value:
-            yield place
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            shown = key.replace(NUL, "\\u0000")
-            inner = f"{place}.{shown}" if place else shown
-            if NUL in key:
-                yield inner
-            else:
-                yield from _json_places(child, inner)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _json_places(child, f"{place}[{index}]")
-
-
 def _json_place(body: bytes) -> str | None:
     """Where the JSON ``body`` holds a NUL, or None (also when it is not JSON at all: the
     route then says so)."""
@@ -80,7 +58,7 @@ def _json_place(body: bytes) -> str | None:
         document = json.loads(body)
     except ValueError:
         return None
-    return next(_json_places(document, ""), None)
+    return nul_place(document)
 
 
 class NulCharacters:
@@ -96,12 +74,12 @@ class NulCharacters:
             await self.app(scope, receive, send)
             return
         if NUL in scope.get("path", ""):
-            await _refuse(send, f"the URL's path: {PROBLEM}")
+            await _refuse(send, f"the URL's path: {NUL_PROBLEM}")
             return
         query = scope.get("query_string", b"").decode("latin-1")
         place = _pairs_place(query)
         if place is not None:
-            await _refuse(send, f"{place}: {PROBLEM}")
+            await _refuse(send, f"{place}: {NUL_PROBLEM}")
             return
         path = scope.get("path", "")
         media_type = _media_type(scope)
@@ -115,7 +93,7 @@ class NulCharacters:
         else:
             place = _pairs_place(body.decode("utf-8", "replace"))
         if place is not None:
-            await _refuse(send, f"{place or 'body'}: {PROBLEM}")
+            await _refuse(send, f"{place or 'body'}: {NUL_PROBLEM}")
             return
         await self.app(scope, _replay(body, after, receive), send)
 

@@ -14,6 +14,7 @@ import yaml
 from campaignd.actions.campaigns import CampaignContent
 from campaignd.domain.content import LayoutChoice
 from campaignd.domain.local_times import SkippedTime, resolve
+from campaignd.domain.nul_characters import NUL, NUL_PROBLEM, nul_place
 from campaignd.domain.recipients import (
     DEFAULT_LIMITS,
     RecipientLimits,
@@ -175,6 +176,9 @@ def _read(path: Path) -> dict[str, Any]:
         raise CampaignFileError(f"{path} is not valid {kind}: {error}") from None
     if not isinstance(data, dict):
         raise CampaignFileError(f"{path}: expected a mapping of fields (name, subject, ...)")
+    place = nul_place(data)
+    if place is not None:
+        raise CampaignFileError(f"{path}: {place}: {NUL_PROBLEM}")
     fields: dict[str, Any] = {}
     for key, value in data.items():
         canonical = FIELDS.get(str(key).replace("_", "").lower())
@@ -203,11 +207,14 @@ def _body(fields: dict[str, Any], inline: str, file_field: str, path: Path) -> s
         return body
     target = path.parent / body_file
     try:
-        return target.read_text(encoding="utf-8")
+        text = target.read_text(encoding="utf-8")
     except OSError as error:
         raise CampaignFileError(
             f"{path}: {file_field}: cannot read {target}: {error.strerror}"
         ) from None
+    if NUL in text:
+        raise CampaignFileError(f"{path}: {file_field}: {target} {NUL_PROBLEM}")
+    return text
 
 
 def _names(fields: dict[str, Any], name: str, path: Path) -> tuple[str, ...]:

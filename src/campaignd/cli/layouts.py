@@ -14,6 +14,7 @@ from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import command_group, console, fail
 from campaignd.cli.output import JSON, json_value, print_json, print_table
+from campaignd.domain.nul_characters import NUL, NUL_PROBLEM
 from campaignd.store.layouts import Layout
 
 app = command_group("Manage layouts (the frame around campaign bodies).")
@@ -48,6 +49,13 @@ def layout_record(organization: str, layout: Layout) -> dict[str, object]:
 
 
 def _read(path: Path, option: str) -> str:
+    text = _read_text(path, option)
+    if NUL in text:
+        raise fail(f"{option}: {path} {NUL_PROBLEM}")
+    return text
+
+
+def _read_text(path: Path, option: str) -> str:
     if str(path) == "-":
         return typer.get_text_stream("stdin").read()
     try:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-NUL = "\x00"
+from campaignd.domain.nul_characters import NUL
 
 COMPLAINT_PAUSE_RATE = 0.003
 """Gmail's and Yahoo's ceiling for spam complaints (0.3 %): a campaign above it pauses."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from campaignd.domain.addresses import InvalidAddress, normalise
+from campaignd.domain.nul_characters import NUL, NUL_PROBLEM
 
 
 class RecipientListError(ValueError):
@@ -44,9 +45,6 @@ class RecipientLimits:
 
 DEFAULT_LIMITS = RecipientLimits()
 
-NUL = "\x00"
-NUL_PROBLEM = "must not contain the NUL character (\\u0000)"
-"""PostgreSQL stores no U+0000 in text: refused in variables on both databases alike."""
 NUL_IN_A_FIELD = "a field holds the NUL character (\\u0000)"
 
 

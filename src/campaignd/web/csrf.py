@@ -9,6 +9,7 @@ import hmac
 from fastapi import Request
 from starlette.datastructures import FormData
 
+from campaignd.domain.nul_characters import NUL, shown
 from campaignd.web.session import Session, load_session, services_of
 
 FIELD_NAME = "csrf_token"
@@ -41,6 +42,6 @@ async def checked_form(request: Request) -> FormData:
         submitted = request.headers.get(HEADER_NAME)
     check_token(await load_session(request), submitted)
     for name, value in form.multi_items():
-        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
-            raise NulInForm(name.replace("\x00", "\\u0000"))
+        if NUL in name or (isinstance(value, str) and NUL in value):
+            raise NulInForm(shown(name))
     return form
