@@ -92,6 +92,18 @@ def mailgun_failed(recipient: str, message_id: str = "") -> dict[str, Any]:
     }
 
 
+POSTMARK_AUTHORIZATION = (
+    "Basic " + base64.b64encode(f"postmark:{POSTMARK_SECRET}".encode()).decode()
+)
+
+
+async def sent_for_acme(database: Database, settings: Settings) -> tuple[int, int]:
+    """(acme's id, a campaign of acme's sent to ``RECIPIENTS``)."""
+    acme = await organization_id_of(database, "acme")
+    _, campaign_id, _ = await sent_campaign(database, settings, RECIPIENTS, organization_id=acme)
+    return acme, campaign_id
+
+
 async def statuses(database: Database, campaign_id: int) -> dict[str, str]:
     return {
         email: str(row["status"])
@@ -103,10 +115,7 @@ async def test_mailgun_events_verified_applied_and_never_replayed(
     database: Database, webhook_settings: Settings, smtp: SmtpServer
 ) -> None:
     async with open_api(database, webhook_settings) as api:
-        acme = await organization_id_of(database, "acme")
-        _, campaign_id, _ = await sent_campaign(
-            database, webhook_settings, RECIPIENTS, organization_id=acme
-        )
+        acme, campaign_id = await sent_for_acme(database, webhook_settings)
         alice_id = str(smtp.messages_to("alice@example.net")[0].parsed()["Message-ID"])
 
         body = mailgun_body(mailgun_failed("alice@example.net", alice_id.strip("<>")))
@@ -144,10 +153,7 @@ async def test_postmark_needs_its_credentials_and_refuses_a_repeat(
     database: Database, webhook_settings: Settings
 ) -> None:
     async with open_api(database, webhook_settings) as api:
-        acme = await organization_id_of(database, "acme")
-        _, campaign_id, _ = await sent_campaign(
-            database, webhook_settings, RECIPIENTS, organization_id=acme
-        )
+        acme, campaign_id = await sent_for_acme(database, webhook_settings)
         record = {
             "RecordType": "Bounce",
             "MessageStream": "outbound",
@@ -168,7 +174,7 @@ async def test_postmark_needs_its_credentials_and_refuses_a_repeat(
             "CanActivate": True,
         }
         body = json.dumps(record).encode()
-        good = "Basic " + base64.b64encode(f"postmark:{POSTMARK_SECRET}".encode()).decode()
+        good = POSTMARK_AUTHORIZATION
         bad = "Basic " + base64.b64encode(b"postmark:guess").decode()
 
         assert (await post(api, "postmark", body)).status_code == 401
@@ -208,10 +214,7 @@ async def test_sendgrid_signed_events_and_what_is_refused(
     database: Database, webhook_settings: Settings, smtp: SmtpServer
 ) -> None:
     async with open_api(database, webhook_settings) as api:
-        acme = await organization_id_of(database, "acme")
-        _, campaign_id, _ = await sent_campaign(
-            database, webhook_settings, RECIPIENTS, organization_id=acme
-        )
+        _, campaign_id = await sent_for_acme(database, webhook_settings)
         dave_id = str(smtp.messages_to("dave@example.net")[0].parsed()["Message-ID"])
         events = [
             {
@@ -314,10 +317,7 @@ async def test_a_nul_character_in_a_providers_event_does_not_lose_the_bounce(
     the request is neither refused (the provider would retry, then give up) nor a server
     error; the bounce is applied and the diagnostic kept with U+FFFD in its place."""
     async with open_api(database, webhook_settings) as api:
-        acme = await organization_id_of(database, "acme")
-        _, campaign_id, _ = await sent_campaign(
-            database, webhook_settings, RECIPIENTS, organization_id=acme
-        )
+        acme, campaign_id = await sent_for_acme(database, webhook_settings)
         record = {
             "RecordType": "Bounce",
             "ID": 4323372099,
@@ -328,7 +328,7 @@ async def test_a_nul_character_in_a_providers_event_does_not_lose_the_bounce(
             "Email": "erin@example.net",
             "BouncedAt": "2026-12-01T10:00:01Z",
         }
-        good = "Basic " + base64.b64encode(f"postmark:{POSTMARK_SECRET}".encode()).decode()
+        good = POSTMARK_AUTHORIZATION
         answer = await post(api, "postmark", json.dumps(record).encode(), Authorization=good)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"events": 1, "applied": 1}
