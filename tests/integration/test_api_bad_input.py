@@ -209,6 +209,16 @@ JSON_CASES: dict[str, tuple[str, str, Any, int, str]] = {
         422,
         "recipients[0]",
     ),
+    # an item may be an address or an object: its problem is said once, in the words of
+    # what it is, never "must be a string" beside an object's own problems
+    "recipients-misspelt-item": (
+        "POST",
+        "/campaigns",
+        campaign_body(recipients=["a@b.org", {"emial": "c@d.org"}, 5]),
+        422,
+        "recipients[1].email: is required; recipients[1].emial: unknown field; "
+        "recipients[2]: must be an address or an object with an email (and vars)",
+    ),
     "unknown-id": ("GET", "/campaigns/999999", None, 404, "campaign 999999 not found"),
     "unknown-id-schedule": (
         "POST",

@@ -34,6 +34,18 @@ _MESSAGES = {
 }
 
 
+STRING_BRANCHES = frozenset({"str", "constrained-str"})
+"""How pydantic names the text branch of an item that is text or an object (a recipient as
+an address or as ``{"email", "vars"}``)."""
+
+BRANCH_NAMES = STRING_BRANCHES | {
+    "Recipient",
+    "function-after[_validate_recipient(), Recipient]",
+}
+
+EITHER = "must be an address or an object with an email (and vars)"
+
+
 class ProblemError(HTTPException):
     """An error answered as is, with its status and sentence."""
 
@@ -47,7 +59,7 @@ def field_name(location: Sequence[Any]) -> str:
     for part in parts:
         if isinstance(part, int):
             name += f"[{part}]"
-        elif part in {"str", "Recipient", "function-after[_validate_recipient(), Recipient]"}:
+        elif part in BRANCH_NAMES or part == "[key]":
             continue
         else:
             name += f".{part}" if name else str(part)
@@ -62,10 +74,49 @@ def describe_error(error: Mapping[str, Any]) -> str:
     return f"{field_name(error.get('loc', ()))}: {message}"
 
 
+def _one_branch(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The errors of items that may be text or an object, said once: a text item's problem
+    (too long...) or an object item's fields' problems, without the other branch's "must be
+    a string" or "must be an object"; for an item that is neither, one line saying what it
+    may be."""
+    locations = [tuple(error.get("loc", ())) for error in errors]
+
+    def text_item(item: tuple[Any, ...]) -> bool:
+        return any(
+            location[:-1] == item
+            and location[-1] in STRING_BRANCHES
+            and error.get("type") != "string_type"
+            for error, location in zip(errors, locations, strict=True)
+        )
+
+    def object_item(item: tuple[Any, ...]) -> bool:
+        return any(
+            location[: len(item)] == item and len(location) > len(item) + 1
+            for location in locations
+        )
+
+    kept: list[Mapping[str, Any]] = []
+    for error, location in zip(errors, locations, strict=True):
+        if not location or location[-1] not in BRANCH_NAMES:
+            kept.append(error)
+            continue
+        item = location[:-1]
+        if location[-1] in STRING_BRANCHES and error.get("type") != "string_type":
+            kept.append(error)  # text, with a problem of its own
+        elif not text_item(item) and not object_item(item):
+            both = sum(other[:-1] == item and other[-1] in BRANCH_NAMES for other in locations)
+            either = {"type": "either", "loc": item, "msg": EITHER}
+            if both < 2:
+                kept.append(error)  # one branch alone: its own words
+            elif either not in kept:
+                kept.append(either)
+    return kept
+
+
 def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """One sentence for a list of validation errors (the first few, without repeats)."""
     lines: list[str] = []
-    for error in errors:
+    for error in _one_branch(errors):
         line = describe_error(error)
         if line not in lines:
             lines.append(line)
