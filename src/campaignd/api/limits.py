@@ -28,11 +28,15 @@ class StreamedBodies:
     def applies(self, scope: Scope) -> bool:
         if scope.get("method") != "POST" or scope.get("path") not in self.paths:
             return False
-        for name, value in scope.get("headers", []):
-            if name == b"content-type":
-                kind = value.decode("latin-1").split(";", 1)[0].strip().lower()
-                return kind in self.media_types
-        return False
+        return media_type(scope) in self.media_types
+
+
+def media_type(scope: Scope) -> str:
+    """The request's media type (``text/csv``), lower-cased, without parameters; ``""``."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return str(value.decode("latin-1").split(";", 1)[0].strip().lower())
+    return ""
 
 
 class BodySizeLimit:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from campaignd.api.limits import media_type
 from campaignd.api.raw_answers import send_problem
 from campaignd.domain.nul_characters import NUL, NUL_PROBLEM, nul_place
 
@@ -26,19 +27,12 @@ ADMIN_PAGES = "/admin"
 BOUNCE_WEBHOOKS = "/webhooks/bounces/"
 
 
-def _media_type(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"content-type":
-            return str(value.decode("latin-1").split(";", 1)[0].strip().lower())
-    return ""
-
-
-def _is_json(media_type: str) -> bool:
-    return media_type == "application/json" or media_type.endswith("+json")
+def _is_json(kind: str) -> bool:
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def _pairs_place(text: str) -> str | None:
-    """The name of the first query or form field holding a NUL (or ``query``), or None."""
+    """The name of the first query or form field holding a NUL, or None."""
     if NUL not in text and "%00" not in text:
         return None
     for name, value in parse_qsl(text, keep_blank_values=True):
@@ -82,13 +76,13 @@ class NulCharacters:
             await _refuse(send, f"{place}: {NUL_PROBLEM}")
             return
         path = scope.get("path", "")
-        media_type = _media_type(scope)
-        form = media_type == FORM and not path.startswith(ADMIN_PAGES)
-        if path.startswith(BOUNCE_WEBHOOKS) or not (_is_json(media_type) or form):
+        kind = media_type(scope)
+        form = kind == FORM and not path.startswith(ADMIN_PAGES)
+        if path.startswith(BOUNCE_WEBHOOKS) or not (_is_json(kind) or form):
             await self.app(scope, receive, send)
             return
         body, after = await _read_body(receive)
-        if _is_json(media_type):
+        if _is_json(kind):
             place = _json_place(body)
         else:
             place = _pairs_place(body.decode("utf-8", "replace"))
