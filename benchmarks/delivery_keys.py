@@ -7,6 +7,8 @@ turns ``--rounds`` times:
 
 - ``declared key``: the indexes of ``deliveries`` and a foreign key from ``campaign_id`` to
   the campaign, as before migration 0021 (one look-up and lock of the campaign row a row);
+- ``due index on every row``: no foreign key, and ``ix_deliveries_due`` holding every row,
+  as before migration 0022 (now only the rows with a due instant, which these have not);
 - ``as stored``: the indexes of ``deliveries`` as they are now, no foreign key;
 - ``keys only``: the primary key and the unique ``(campaign_id, email)`` alone, no
   secondary index: the least the import could write.
@@ -46,6 +48,18 @@ def _declared_key(connection: psycopg.Connection) -> None:
     )
 
 
+def _due_index_on_every_row(connection: psycopg.Connection) -> None:
+    due = connection.execute(
+        "SELECT index.relname FROM pg_index JOIN pg_class index ON index.oid = indexrelid "
+        "WHERE indrelid = %s::regclass AND indpred IS NOT NULL "
+        "AND pg_get_expr(indpred, indrelid) LIKE '%%due_at%%'",
+        (TRIAL,),
+    ).fetchall()
+    for (name,) in due:
+        connection.execute(f'DROP INDEX "{name}"')
+    connection.execute(f"CREATE INDEX ON {TRIAL} (campaign_id, status, due_at)")
+
+
 def _keys_only(connection: psycopg.Connection) -> None:
     secondary = connection.execute(
         "SELECT index.relname FROM pg_index JOIN pg_class index ON index.oid = indexrelid "
@@ -58,6 +72,7 @@ def _keys_only(connection: psycopg.Connection) -> None:
 
 SHAPES: dict[str, Callable[[psycopg.Connection], None]] = {
     "declared key": _declared_key,
+    "due index on every row": _due_index_on_every_row,
     "as stored": lambda _connection: None,
     "keys only": _keys_only,
 }

@@ -127,7 +127,14 @@ deliveries = Table(
     Column("timezone", String(64)),
     UniqueConstraint("campaign_id", "email"),
     Index("ix_deliveries_queue", "campaign_id", "status", "id"),
-    Index("ix_deliveries_due", "campaign_id", "status", "due_at"),
+    Index(
+        "ix_deliveries_due",
+        "campaign_id",
+        "status",
+        "due_at",
+        sqlite_where=text("due_at IS NOT NULL"),
+        postgresql_where=text("due_at IS NOT NULL"),
+    ),
     Index(
         "ix_deliveries_leases",
         "lease_owner",
@@ -142,7 +149,10 @@ deliveries = Table(
         postgresql_where=text("status IN ('bounced', 'complained', 'sent')"),
     ),
 )
-"""``ix_deliveries_sent_email``: the addresses of the messages that went out, for the
+"""``ix_deliveries_due``: only the deliveries with a due instant (local time, send windows,
+deferrals; migration 0022); the others are due now and their rows never write to it.
+
+``ix_deliveries_sent_email``: the addresses of the messages that went out, for the
 engagement conditions of segment filters (``store.filter_sql``); partial, so fan-out, which
 adds deliveries ``queued``, never writes to it.
 
