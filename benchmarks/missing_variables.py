@@ -5,8 +5,11 @@ city, since) whose recipients mostly have their variables; one in 100 has no fir
 and one in 200 an empty city. Timed: the count of the campaign's three variables, the
 count of 50 variables (the most counted at once, the worst case), and, beside them, the
 eligibility preview that the same page and command run anyway. Each is the best of two.
+With ``--list``, the campaign has no recipients of its own but targets a list of as many
+contacts, thinned out the same way, so the count reads the contacts' attributes.
 
     python -m benchmarks.missing_variables --sizes 100000,1000000
+    python -m benchmarks.missing_variables --sizes 1000000 --list
     python -m benchmarks.missing_variables --postgres postgresql://postgres@127.0.0.1:5432/test
 
 PostgreSQL comes from ``--postgres`` or ``CAMPAIGND_TEST_DATABASE_URL``; the script creates
@@ -26,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.common import analyse, database_url, seed_audience
+from benchmarks.common import analyse, database_url, seed_audience, seed_list_audience
 from campaignd.domain.template_variables import RecipientVariable, recipient_variables
+from campaignd.store.campaign_audience import campaign_audience
 from campaignd.store.campaigns import get_campaign
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
@@ -57,6 +61,25 @@ async def thin_out(database: Database, campaign_id: int) -> None:
             )
 
 
+async def thin_out_contacts(database: Database, organization_id: int) -> None:
+    """The same, over the organization's contacts' attributes."""
+    if database.is_sqlite:
+        remove = "json_remove(attributes, '$.first_name')"
+        empty = "json_set(attributes, '$.city', '')"
+    else:
+        remove = "attributes - 'first_name'"
+        empty = "jsonb_set(attributes, '{city}', '\"\"')"
+    async with database.transaction() as connection:
+        for change, every in ((remove, WITHOUT_FIRST_NAME_EVERY), (empty, EMPTY_CITY_EVERY)):
+            await connection.execute(
+                text(
+                    f"UPDATE contacts SET attributes = {change} "
+                    "WHERE organization_id = :organization AND id % :every = 0"
+                ),
+                {"organization": organization_id, "every": every},
+            )
+
+
 async def timed(work: Callable[[], Awaitable[Any]], times: int = 2) -> tuple[float, Any]:
     """The best of ``times`` runs: the first read of freshly written rows also pays for
     PostgreSQL's hint bits, whichever statement comes first."""
@@ -68,11 +91,15 @@ async def timed(work: Callable[[], Awaitable[Any]], times: int = 2) -> tuple[flo
     return best, result
 
 
-async def measure(url: str, size: int) -> None:
+async def measure(url: str, size: int, *, from_list: bool = False) -> None:
     database = Database(url)
     try:
-        audience = await seed_audience(database, size)
-        await thin_out(database, audience.campaign_id)
+        if from_list:
+            audience = await seed_list_audience(database, size)
+            await thin_out_contacts(database, audience.organization_id)
+        else:
+            audience = await seed_audience(database, size)
+            await thin_out(database, audience.campaign_id)
         if not database.is_sqlite:
             await analyse(database)
         async with database.connection() as connection:
@@ -87,8 +114,13 @@ async def measure(url: str, size: int) -> None:
             eligibility, _ = await timed(
                 lambda: preview(connection, campaign, rules=rules, now=utcnow(), limit=50)
             )
+            targets = None
+            if from_list:
+                targets = await campaign_audience(
+                    connection, audience.campaign_id, audience.organization_id, now=utcnow()
+                )
             seconds, found = await timed(
-                lambda: lacking_variables(connection, audience.campaign_id, used)
+                lambda: lacking_variables(connection, audience.campaign_id, used, audience=targets)
             )
             counts = {item.name: item.recipients for item in found}
             assert counts == {
@@ -96,11 +128,12 @@ async def measure(url: str, size: int) -> None:
                 "city": size // EMPTY_CITY_EVERY,
             }, counts
             worst, _ = await timed(
-                lambda: lacking_variables(connection, audience.campaign_id, many)
+                lambda: lacking_variables(connection, audience.campaign_id, many, audience=targets)
             )
         dialect = "sqlite" if database.is_sqlite else "postgresql"
+        who = "contacts of a list" if from_list else "recipients"
         print(
-            f"{dialect:<10} {size:>9,} recipients  3 variables {seconds:6.2f} s"
+            f"{dialect:<10} {size:>9,} {who}  3 variables {seconds:6.2f} s"
             f"  {MAX_VARIABLES} variables {worst:6.2f} s"
             f"  (eligibility preview {eligibility:6.2f} s)",
             flush=True,
@@ -114,6 +147,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated audiences")
     parser.add_argument("--postgres", default=os.environ.get("CAMPAIGND_TEST_DATABASE_URL"))
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument(
+        "--list", action="store_true", help="a campaign to a list of contacts, no recipients"
+    )
     arguments = parser.parse_args()
     kinds = [
         kind
@@ -124,7 +160,7 @@ def main() -> None:
         for size in (int(size) for size in arguments.sizes.split(",")):
             for kind in kinds:
                 with database_url(kind, Path(folder), arguments.postgres) as url:
-                    asyncio.run(measure(url, size))
+                    asyncio.run(measure(url, size, from_list=arguments.list))
 
 
 if __name__ == "__main__":

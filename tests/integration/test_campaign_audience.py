@@ -265,6 +265,58 @@ async def test_preview_counts_the_audience_and_writes_nothing(api: Api) -> None:
     assert await delivery_count(api.database, campaign_id) == 3
 
 
+async def test_preview_counts_audience_contacts_lacking_a_variable(
+    api: Api, smtp: SmtpServer
+) -> None:
+    """A contact of a list lacking an attribute the template prints is counted before the
+    start as after it; an explicit recipient keeps its own variables."""
+    acme = await organization_id(api)
+    await add_contacts(
+        api.database,
+        acme,
+        [
+            ("ada@example.org", {"first_name": "Ada", "plan": "pro"}),
+            ("bob@example.org", {"plan": "free"}),
+            ("cy@example.org", {"first_name": " "}),
+            ("dee@example.org", {"first_name": "Dee"}),
+        ],
+    )
+    await add_list(
+        api.database,
+        acme,
+        "Everyone",
+        dict.fromkeys(
+            ["ada@example.org", "bob@example.org", "cy@example.org", "dee@example.org"], "confirmed"
+        ),
+    )
+    campaign_id = int(
+        (
+            await api.create(
+                subject="Hello {{ first_name }}",
+                textBody="Your plan: {{ plan }}",
+                lists=["Everyone"],
+                recipients=[{"email": "dee@example.org", "vars": {"plan": "team"}}],
+            )
+        )["id"]
+    )
+    path = f"/campaigns/{campaign_id}/preview"
+
+    before = (await api.call("acme_viewer", "POST", path)).json()["missingVariables"]
+
+    lacking = {item["name"]: (item["recipients"], item["sample"]) for item in before}
+    # bob has no first_name, cy a blank one, dee (a recipient) only the vars given
+    assert lacking == {
+        "first_name": (3, ["bob@example.org", "cy@example.org", "dee@example.org"]),
+        "plan": (1, ["cy@example.org"]),
+    }
+    await api.call("acme_admin", "POST", f"/campaigns/{campaign_id}/execute")
+    await send_everything(api)
+    after = (await api.call("acme_viewer", "POST", path)).json()["missingVariables"]
+    assert {item["name"]: (item["recipients"], item["sample"]) for item in after} == lacking
+    subjects = sorted(str(message.parsed()["Subject"]) for message in smtp.messages)
+    assert subjects == ["Hello", "Hello", "Hello", "Hello Ada"]
+
+
 async def test_preview_of_a_large_list_counts_every_member(api: Api) -> None:
     acme = await organization_id(api)
     people = [f"person{number}@example.org" for number in range(1500)]

@@ -19,9 +19,10 @@ from campaignd.delivery.messages import CampaignContent as MessageContent
 from campaignd.delivery.messages import MessageBuilder
 from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
 from campaignd.domain.recipients import from_json
-from campaignd.store import audit, campaigns, recipients
+from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients
 from campaignd.store.schema import suppressions
 from campaignd.store.secrets import installation_id, instance_secret
+from tests.integration.targeting_support import add_contacts, add_list
 from tests.integration.test_web_pages import HOSTILE, LIST, World, sign_in
 
 pytest_plugins = ("tests.integration.test_web_pages",)  # its fixtures: world, app, client
@@ -282,6 +283,40 @@ def variable_warning(page: str) -> str:
 
 def as_text(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+
+
+async def test_contacts_of_a_campaigns_list_lacking_a_variable_are_counted_before_it_starts(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, [{"email": "ann@example.org", "vars": {"code": "A-1"}}])
+    async with world.services.database.connection() as connection:
+        acme = await organizations.organization_by_slug(connection, "acme")
+    assert acme is not None
+    await add_contacts(
+        world.services.database,
+        int(acme["id"]),
+        [("zoe@example.org", {"first_name": "Zoe"}), ("yan@example.org", {"code": "Y-9"})],
+    )
+    list_id = await add_list(
+        world.services.database,
+        int(acme["id"]),
+        "Everyone",
+        {"zoe@example.org": "confirmed", "yan@example.org": "confirmed"},
+    )
+    async with world.services.database.transaction() as connection:
+        await campaign_targets.set_lists(connection, campaign_id, [list_id])
+    ids = await delivery_ids(world, campaign_id)
+    await sign_in(client, world.acme_viewer)
+
+    warning = variable_warning((await client.get(f"{LIST}/{campaign_id}")).text)
+
+    items = dict(re.findall(r'<li data-missing-variable="(\w+)">(.*?)</li>', warning, re.S))
+    assert as_text(items["first_name"]).startswith("2 recipients have no first_name")
+    assert as_text(items["code"]).startswith("1 recipient has no code")
+    # the recipient opens a preview of their message; the list's contact has none yet
+    linked = re.findall(r"\?sample=(\d+)#message\"[^>]*>([^<]+)</a>", items["first_name"])
+    assert linked == [(str(ids["ann@example.org"]), "ann@example.org")]
+    assert '<span class="mono"' in items["first_name"] and "yan@example.org" in items["first_name"]
 
 
 async def test_recipients_lacking_a_variable_are_counted_with_what_they_would_see(

@@ -43,6 +43,7 @@ from campaignd.domain.template_variables import recipient_variables
 from campaignd.domain.templates import RenderLimits, TemplateProblem, compile_campaign
 from campaignd.settings import Settings
 from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients, runs
+from campaignd.store.campaign_audience import campaign_audience
 from campaignd.store.columns import utcnow
 from campaignd.store.fanout import CooldownRules, eligibility
 from campaignd.store.feedback import figures_of
@@ -106,8 +107,9 @@ class MissingVariable:
     """The text around where it is printed, as those recipients read it ("Hi !")."""
     sample: list[str]
     """A few of their addresses."""
-    sample_ids: list[int]
-    """Their deliveries, in the order of ``sample`` (to preview their message)."""
+    sample_ids: list[int | None]
+    """Their deliveries, in the order of ``sample`` (to preview their message); None for a
+    contact of the campaign's lists and segments, who has none before the fan-out."""
 
     def sentence(self) -> str:
         """``12 recipients have no first_name: they will see “Hi !”``."""
@@ -847,7 +849,16 @@ async def preview_campaign(
             recipient_variables, campaign["subject"], campaign["html_body"], campaign["text_body"]
         )
         checked = used[:MAX_VARIABLES]
-        counted = await lacking_variables(connection, campaign_id, checked) if total else []
+        audience = None
+        if campaign["fanned_out_at"] is None:  # after, the deliveries hold the audience
+            audience = await campaign_audience(
+                connection, campaign_id, int(campaign["organization_id"]), now=utcnow()
+            )
+        counted = (
+            await lacking_variables(connection, campaign_id, checked, audience=audience)
+            if total
+            else []
+        )
         waves = await campaign_waves(connection, campaign, now=utcnow())
         fallbacks = await zone_fallbacks(connection, campaign, limit=limit)
     described = {variable.name: variable for variable in checked}

@@ -183,9 +183,21 @@ def recipients_and_audience(
     ).where(deliveries.c.campaign_id == campaign_id)
     if audience is None:
         return recipients.subquery("candidates")
-    newcomers = audience.with_only_columns(
-        contacts.c.email.label("email"),
-        literal(1, Integer).label("part"),
-        contacts.c.id.label("position"),
-    ).where(~_held(campaign_id))
-    return union_all(recipients, newcomers).subquery("candidates")
+    return union_all(
+        recipients,
+        newcomers(
+            campaign_id,
+            audience,
+            contacts.c.email.label("email"),
+            literal(1, Integer).label("part"),
+            contacts.c.id.label("position"),
+        ),
+    ).subquery("candidates")
+
+
+def newcomers(
+    campaign_id: int, audience: Select[tuple[int, str, Any]], *columns: ColumnElement[Any]
+) -> Select[Any]:
+    """``columns`` of the audience's contacts whose address the campaign does not hold yet
+    (as an explicit recipient): those its fan-out would add."""
+    return audience.with_only_columns(*columns).where(~_held(campaign_id))
