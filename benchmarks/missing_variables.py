@@ -42,41 +42,28 @@ WITHOUT_FIRST_NAME_EVERY = 100
 EMPTY_CITY_EVERY = 200
 
 
-async def thin_out(database: Database, campaign_id: int) -> None:
-    """Take first_name from every 100th recipient and empty the city of every 200th."""
+async def thin_out(database: Database, table: str, owner: str, owner_id: int) -> None:
+    """Take first_name from every 100th row of ``table`` whose ``owner`` column is
+    ``owner_id`` and empty the city of every 200th: the recipients' ``variables``
+    (``json`` on PostgreSQL) or the contacts' ``attributes`` (``jsonb``)."""
+    column = "attributes" if table == "contacts" else "variables"
     if database.is_sqlite:
-        remove = "json_remove(variables, '$.first_name')"
-        empty = "json_set(variables, '$.city', '')"
+        remove = f"json_remove({column}, '$.first_name')"
+        empty = f"json_set({column}, '$.city', '')"
     else:
-        remove = "CAST(CAST(variables AS jsonb) - 'first_name' AS json)"
-        empty = "CAST(jsonb_set(CAST(variables AS jsonb), '{city}', '\"\"') AS json)"
+        document = column if table == "contacts" else f"CAST({column} AS jsonb)"
+        remove = f"{document} - 'first_name'"
+        empty = f"jsonb_set({document}, '{{city}}', '\"\"')"
+        if table != "contacts":
+            remove, empty = f"CAST({remove} AS json)", f"CAST({empty} AS json)"
     async with database.transaction() as connection:
         for change, every in ((remove, WITHOUT_FIRST_NAME_EVERY), (empty, EMPTY_CITY_EVERY)):
             await connection.execute(
                 text(
-                    f"UPDATE deliveries SET variables = {change} "
-                    "WHERE campaign_id = :campaign AND id % :every = 0"
+                    f"UPDATE {table} SET {column} = {change} "
+                    f"WHERE {owner} = :owner AND id % :every = 0"
                 ),
-                {"campaign": campaign_id, "every": every},
-            )
-
-
-async def thin_out_contacts(database: Database, organization_id: int) -> None:
-    """The same, over the organization's contacts' attributes."""
-    if database.is_sqlite:
-        remove = "json_remove(attributes, '$.first_name')"
-        empty = "json_set(attributes, '$.city', '')"
-    else:
-        remove = "attributes - 'first_name'"
-        empty = "jsonb_set(attributes, '{city}', '\"\"')"
-    async with database.transaction() as connection:
-        for change, every in ((remove, WITHOUT_FIRST_NAME_EVERY), (empty, EMPTY_CITY_EVERY)):
-            await connection.execute(
-                text(
-                    f"UPDATE contacts SET attributes = {change} "
-                    "WHERE organization_id = :organization AND id % :every = 0"
-                ),
-                {"organization": organization_id, "every": every},
+                {"owner": owner_id, "every": every},
             )
 
 
@@ -96,10 +83,10 @@ async def measure(url: str, size: int, *, from_list: bool = False) -> None:
     try:
         if from_list:
             audience = await seed_list_audience(database, size)
-            await thin_out_contacts(database, audience.organization_id)
+            await thin_out(database, "contacts", "organization_id", audience.organization_id)
         else:
             audience = await seed_audience(database, size)
-            await thin_out(database, audience.campaign_id)
+            await thin_out(database, "deliveries", "campaign_id", audience.campaign_id)
         if not database.is_sqlite:
             await analyse(database)
         async with database.connection() as connection:
