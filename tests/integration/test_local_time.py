@@ -18,11 +18,13 @@ import pytest
 from campaignd.settings import Settings
 from campaignd.store import queue
 from campaignd.store.database import Database
+from campaignd.store.organizations import organization_by_slug
 from tests.integration.api_client import Api, open_api
 from tests.integration.delivery_support import deliveries_of, worker
 from tests.integration.scheduling_helpers import scheduler_for
 from tests.integration.shifted_clock import clock_at
 from tests.integration.smtp_server import TRY_LATER, SmtpServer
+from tests.integration.targeting_support import add_contacts, add_list
 
 ZONED = [
     {"email": "tokyo@example.org", "vars": {"timezone": "Asia/Tokyo"}},
@@ -148,6 +150,50 @@ async def test_three_zones_get_three_waves_across_a_dst_change(
     ]
     lateness = [wave["latenessSeconds"] for wave in progress.values()]
     assert all(0 <= seconds < 5 for seconds in lateness), lateness  # never early
+
+
+async def test_contacts_of_a_list_get_their_waves_and_their_zone_fallbacks(
+    api: Api, settings: Settings
+) -> None:
+    """A list's contacts are read by their ``timezone`` attribute: their waves, and the
+    fallback of one naming no zone, before the start as after it."""
+    async with api.database.connection() as connection:
+        acme = await organization_by_slug(connection, "acme")
+    assert acme is not None
+    people = {
+        "tokyo@example.org": {"timezone": "Asia/Tokyo"},
+        "mars@example.org": {"timezone": "Mars/Olympus"},
+        "plain@example.org": {},
+    }
+    await add_contacts(api.database, int(acme["id"]), list(people.items()))
+    await add_list(api.database, int(acme["id"]), "Zones", dict.fromkeys(people, "confirmed"))
+    venus = {"email": "venus@example.org", "vars": {"timezone": "Venus/Base"}}
+    campaign_id = int((await api.create(lists=["Zones"], recipients=[venus]))["id"])
+    scheduled = (
+        await post(
+            api,
+            f"/campaigns/{campaign_id}/schedule",
+            {"localTime": "2027-03-28T09:00", "timezone": "Europe/Berlin"},
+        )
+    ).json()
+    assert [(wave["zone"], wave["recipients"]) for wave in scheduled["waves"]] == [
+        ("Asia/Tokyo", 1),
+        ("Europe/Berlin", 3),
+    ]
+    fallbacks = [
+        ("venus@example.org", "Venus/Base", "Europe/Berlin"),  # the recipient first
+        ("mars@example.org", "Mars/Olympus", "Europe/Berlin"),
+    ]
+
+    async def shown_fallbacks() -> list[tuple[str, str, str]]:
+        preview = (await post(api, f"/campaigns/{campaign_id}/preview")).json()
+        return [(zone["email"], zone["given"], zone["used"]) for zone in preview["zoneFallbacks"]]
+
+    assert await shown_fallbacks() == fallbacks
+    with SmtpServer() as smtp:
+        await pass_at(api, settings, smtp, utc(2027, 3, 28, 0, 0, microsecond=200_000))
+        assert sent_to(smtp) == {"tokyo@example.org"}
+    assert await shown_fallbacks() == fallbacks  # now read from the deliveries
 
 
 async def test_a_delivery_is_never_claimed_before_its_instant(api: Api, settings: Settings) -> None:

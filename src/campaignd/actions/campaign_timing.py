@@ -182,19 +182,21 @@ async def with_wave_progress(
 
 
 async def zone_fallbacks(
-    connection: AsyncConnection, campaign: Row, *, limit: int
+    connection: AsyncConnection, campaign: Row, *, limit: int, now: datetime
 ) -> list[dict[str, str]]:
-    """Recipients whose ``timezone`` variable is not a zone: the zone they get instead."""
+    """Recipients whose ``timezone`` variable is not a zone (before the start, contacts of
+    the campaign's lists and segments whose ``timezone`` attribute is not): the zone they
+    get instead."""
     timing = Timing.of(campaign)
     if timing is None:
         return []
-    names = await named_zones_of(connection, int(campaign["id"]))
+    names = await named_zones_of(connection, campaign, now=now)
     unknown = [name for name in names if name is not None and timing.zone_for(name)[1]]
     if not unknown:
         return []
     return [
         {"email": email, "given": given, "used": timing.zone}
         for email, given in await recipients_naming(
-            connection, int(campaign["id"]), unknown, limit=limit
+            connection, campaign, unknown, limit=limit, now=now
         )
     ]

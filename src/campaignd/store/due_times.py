@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
+    Select,
     and_,
     case,
     exists,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,7 +46,7 @@ from campaignd.domain.local_delivery import (
     parse_local_time,
     zone_named,
 )
-from campaignd.store.campaign_audience import campaign_audience
+from campaignd.store.campaign_audience import campaign_audience, newcomers
 from campaignd.store.columns import UtcDateTime
 from campaignd.store.dialect import json_text
 from campaignd.store.rows import Row, every
@@ -452,23 +455,58 @@ async def waiting_for(
     return Waiting(at=found[0], zone=None if found[1] is None else str(found[1]))
 
 
-async def named_zones_of(connection: AsyncConnection, campaign_id: int) -> list[str | None]:
-    """The distinct ``timezone`` values of all a campaign's deliveries."""
-    named = zone_variable(connection)
-    statement = select(named).where(deliveries.c.campaign_id == campaign_id).distinct()
+async def _named_by(
+    connection: AsyncConnection, campaign: Row, *, now: datetime
+) -> Select[tuple[str, str | None, int, int]]:
+    """(email, ``timezone`` value, part, position) of everyone the campaign mails: its
+    deliveries (part 0) and, until it fans out, the contacts of its lists and segments it
+    does not hold yet (part 1, their ``timezone`` attribute)."""
+    campaign_id = int(campaign["id"])
+    recipients = select(
+        deliveries.c.email.label("email"),
+        zone_variable(connection).label("zone"),
+        literal(0, Integer).label("part"),
+        deliveries.c.id.label("position"),
+    ).where(deliveries.c.campaign_id == campaign_id)
+    audience = None
+    if campaign["fanned_out_at"] is None:
+        audience = await campaign_audience(
+            connection, campaign_id, int(campaign["organization_id"]), now=now
+        )
+    if audience is None:
+        return recipients
+    attribute = json_text(connection.dialect.name, contacts.c.attributes, ZONE_VARIABLE)
+    joining = newcomers(
+        campaign_id,
+        audience,
+        contacts.c.email.label("email"),
+        attribute.label("zone"),
+        literal(1, Integer).label("part"),
+        contacts.c.id.label("position"),
+    )
+    return union_all(recipients, joining).subquery("named").select()
+
+
+async def named_zones_of(
+    connection: AsyncConnection, campaign: Row, *, now: datetime
+) -> list[str | None]:
+    """The distinct ``timezone`` values of everyone the campaign mails (``_named_by``)."""
+    named = (await _named_by(connection, campaign, now=now)).subquery("everyone")
+    statement = select(named.c.zone).distinct()
     values = (await connection.execute(statement)).scalars()
     return [None if value is None else str(value) for value in values]
 
 
 async def recipients_naming(
-    connection: AsyncConnection, campaign_id: int, names: list[str], *, limit: int
+    connection: AsyncConnection, campaign: Row, names: list[str], *, limit: int, now: datetime
 ) -> list[tuple[str, str]]:
-    """(email, ``timezone`` value) of a campaign's deliveries naming one of ``names``."""
-    named = zone_variable(connection)
+    """(email, ``timezone`` value) of those the campaign mails (``_named_by``) naming one
+    of ``names``: its recipients first, then its audience's contacts."""
+    named = (await _named_by(connection, campaign, now=now)).subquery("everyone")
     statement = (
-        select(deliveries.c.email, named)
-        .where(deliveries.c.campaign_id == campaign_id, named.in_(names))
-        .order_by(deliveries.c.id)
+        select(named.c.email, named.c.zone)
+        .where(named.c.zone.in_(names))
+        .order_by(named.c.part, named.c.position)
         .limit(limit)
     )
     return [(str(email), str(name)) for email, name in (await connection.execute(statement)).all()]
