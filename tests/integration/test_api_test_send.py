@@ -18,6 +18,7 @@ from campaignd.actions.services import Services
 from campaignd.api.app import create_app
 from campaignd.settings import Settings
 from campaignd.store.database import Database
+from campaignd.store.organizations import organization_by_slug
 from campaignd.store.schema import (
     audit_log,
     campaigns,
@@ -29,6 +30,7 @@ from campaignd.store.schema import (
 from campaignd.wakeups import LocalWakeups
 from tests.integration.api_client import Api, open_api
 from tests.integration.smtp_server import NO_SUCH_USER, SmtpServer
+from tests.integration.targeting_support import add_contacts, add_list
 from tests.integration.test_delivery_dkim import Published, add_key, verified
 
 PUBLIC_URL = "https://news.acme.example"
@@ -146,6 +148,46 @@ async def test_a_campaign_without_recipients_renders_for_the_test_address(
     answer = await test_send(api, int(created["id"]), to=["me@example.net"])
     assert answer.status_code == 202 and answer.json()["recipient"] is None
     assert smtp.messages[0].parsed()["Subject"] == "[Test] For me@example.net"
+
+
+async def test_a_campaign_to_a_list_is_tested_as_one_of_its_contacts(
+    api: Api, smtp: SmtpServer
+) -> None:
+    async with api.database.connection() as connection:
+        acme = await organization_by_slug(connection, "acme")
+    assert acme is not None
+    await add_contacts(
+        api.database,
+        int(acme["id"]),
+        [
+            ("zoe@example.org", {"name": "Zoe"}),
+            ("bea@example.org", {"name": "Bea"}),
+            ("cyd@example.org", {"name": "Cyd"}),
+        ],
+    )
+    members = {
+        "zoe@example.org": "confirmed",
+        "bea@example.org": "confirmed",
+        "cyd@example.org": "unconfirmed",
+    }
+    await add_list(api.database, int(acme["id"]), "Readers", members)
+    created = await api.create(subject="Hello {{ name }}", textBody="Hi", lists=["Readers"])
+    campaign_id = int(created["id"])
+
+    first = await test_send(api, campaign_id, to=["me@example.net"])
+    chosen = await test_send(api, campaign_id, to=["me@example.net"], recipient="Zoe@example.org")
+    unconfirmed = await test_send(
+        api, campaign_id, to=["me@example.net"], recipient="cyd@example.org"
+    )
+
+    assert first.status_code == 202 and first.json()["recipient"] == "bea@example.org"
+    assert chosen.status_code == 202 and chosen.json()["recipient"] == "zoe@example.org"
+    subjects = [message.parsed()["Subject"] for message in smtp.messages]
+    assert subjects == ["[Test] Hello Bea", "[Test] Hello Zoe"]
+    assert unconfirmed.status_code == 422
+    assert unconfirmed.json()["detail"] == (
+        f"recipient: cyd@example.org is not one of campaign {campaign_id}'s recipients"
+    )
 
 
 async def test_sent_and_cancelled_campaigns_can_be_tested_too(api: Api, smtp: SmtpServer) -> None:

@@ -3,9 +3,10 @@ to 1 to ``MAX_ADDRESSES`` addresses with ``[Test] `` before its subject (``deliv
 
 Allowed in every status (a sent or cancelled campaign too: showing someone what went out
 changes nothing). The variables are those of ``recipient`` when given (it must be one of the
-campaign's recipients), else of the campaign's first recipient; a campaign without
-recipients (yet: lists and segments are resolved when it starts) renders with no variables
-but ``email``, which is then the test address. Audited as ``campaign.test``; limited per
+campaign's recipients or, until it starts, a contact of its lists and segments, whose
+attributes are its variables), else of the campaign's first recipient (or first such
+contact by address); a campaign with nobody to mail renders with no variables but
+``email``, which is then the test address. Audited as ``campaign.test``; limited per
 organization by a ``Throttle`` the caller passes (``TEST_SEND_MAX_REQUESTS`` per
 ``TEST_SEND_WINDOW``).
 """
@@ -24,6 +25,7 @@ from campaignd.delivery.proofs import Outcome, send_proofs
 from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.templates import TemplateProblem
 from campaignd.store import audit, campaigns
+from campaignd.store.columns import utcnow
 from campaignd.store.proof_recipients import proof_recipient
 
 MAX_ADDRESSES = 10
@@ -114,7 +116,7 @@ async def send_test(
             raise NotFound(f"campaign {campaign_id} not found")
         addresses = checked_addresses(to)
         wanted = _checked_recipient(recipient)
-        chosen = await proof_recipient(connection, campaign_id, wanted)
+        chosen = await proof_recipient(connection, campaign, wanted, now=utcnow())
     if wanted is not None and chosen is None:
         raise Invalid(f"recipient: {wanted} is not one of campaign {campaign_id}'s recipients")
     organization_id = int(campaign["organization_id"])

@@ -24,7 +24,10 @@ def test(
         None,
         "--recipient",
         metavar="ADDRESS",
-        help="The campaign recipient whose variables to use (default: its first recipient).",
+        help=(
+            "The campaign recipient whose variables to use (default: its first recipient);"
+            " before the campaign starts, also a contact of its lists and segments."
+        ),
     ),
     as_json: bool = JSON,
 ) -> None:
@@ -34,8 +37,10 @@ def test(
     addresses, with "[Test] " before the subject. Works in every status. Nothing is
     counted or recorded in the delivery ledger or the cooldown, and nobody is
     suppressed; the unsubscribe links of a test change nothing.
-    Without --recipient the campaign's first recipient's variables are used (a campaign
-    without recipients renders with no variables, each test address as its own email).
+    Without --recipient the campaign's first recipient's variables are used; before it
+    starts, a campaign to lists and segments only uses its first contact's attributes
+    (by address). With nobody to mail it renders with no variables, each test address
+    as its own email.
     Signed with DKIM when the From domain has a key. Audited as campaign.test; the
     command is not limited (the API and the admin page are, per organization).
 
