@@ -210,6 +210,29 @@ async def test_without_recipients_the_template_is_shown_with_a_note(
     assert 'name="sample"' not in card
 
 
+async def test_a_campaign_to_a_list_is_shown_for_its_first_contact(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    campaign_id = await create(world, [])
+    async with world.services.database.connection() as connection:
+        acme = await organizations.organization_by_slug(connection, "acme")
+    assert acme is not None
+    people = [("yan@example.org", {"first_name": "Yan", "code": "Y-9"}), ("zoe@example.org", {})]
+    await add_contacts(world.services.database, int(acme["id"]), people)
+    readers = {"yan@example.org": "confirmed", "zoe@example.org": "confirmed"}
+    list_id = await add_list(world.services.database, int(acme["id"]), "Readers", readers)
+    async with world.services.database.transaction() as connection:
+        await campaign_targets.set_lists(connection, campaign_id, [list_id])
+    await sign_in(client, world.acme_viewer)
+
+    card = message_card((await client.get(f"{LIST}/{campaign_id}")).text)
+
+    assert shown_subject(card) == "News for Yan"
+    assert "<h1>Hello Yan</h1><p>Your code: Y-9</p>" in shown_html(card)
+    assert "the first contact of the campaign's lists and segments" in card
+    assert 'name="sample"' not in card and "template as written" not in card
+
+
 async def test_another_campaigns_recipient_is_not_shown(
     client: httpx.AsyncClient, world: World
 ) -> None:

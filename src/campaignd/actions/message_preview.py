@@ -30,7 +30,9 @@ from campaignd.delivery.unsubscribe import SECRET_NAME
 from campaignd.domain.content import ContentProblem, campaign_html
 from campaignd.domain.templates import RenderLimits, TemplateProblem
 from campaignd.store import campaigns, layouts, recipients
+from campaignd.store.columns import utcnow
 from campaignd.store.rows import Row
+from campaignd.store.sample_recipients import sample_recipient
 from campaignd.store.secrets import instance_secret
 
 PREVIEW_UNSUBSCRIBE_PATH = "/u/preview"
@@ -44,7 +46,8 @@ def preview_unsubscribe_url(public_url: str) -> str:
 @dataclass(frozen=True)
 class MessagePreview:
     recipient_id: int | None
-    """The delivery rendered for; None: the campaign has no recipients (templates as written)."""
+    """The delivery rendered for; None: the campaign has no recipients (templates as written,
+    or, before it starts, rendered for a contact of its lists and segments: ``recipient``)."""
     recipient: str | None
     subject: str
     html: str | None
@@ -91,7 +94,8 @@ def _as_written(content: CampaignContent, problem: str | None = None) -> Message
 
 def _rendered(builder: MessageBuilder, delivery: Row, url: str) -> MessagePreview:
     email = str(delivery["email"])
-    base = replace(_as_written(builder.content), recipient_id=int(delivery["id"]), recipient=email)
+    delivery_id = None if delivery["id"] is None else int(delivery["id"])
+    base = replace(_as_written(builder.content), recipient_id=delivery_id, recipient=email)
     try:
         subject, html, text = builder.render(email, delivery["variables"], url)
     except Exception as error:  # a template may fail on one recipient's values only
@@ -110,7 +114,8 @@ async def preview_message(
     *,
     recipient_id: int | None = None,
 ) -> MessagePreview:
-    """The message as ``recipient_id`` (default: the campaign's first recipient) would get it.
+    """The message as ``recipient_id`` (default: the campaign's first recipient or, with none
+    before it starts, the first contact of its lists and segments) would get it.
 
     Raises NotFound for a campaign outside the principal's scope and Invalid for a
     recipient that is not the campaign's.
@@ -122,6 +127,10 @@ async def preview_message(
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
         delivery = await _recipient(connection, campaign_id, recipient_id)
+        if delivery is None and recipient_id is None:  # a contact of its lists and segments
+            contact = await sample_recipient(connection, campaign, None, now=utcnow())
+            if contact is not None:
+                delivery = {"id": None, "email": contact.email, "variables": contact.variables}
         layout = await layouts.campaign_layout(connection, campaign)
     content = replace(
         CampaignContent.from_row(campaign, default_from=services.settings.from_address),

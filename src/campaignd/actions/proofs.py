@@ -26,7 +26,7 @@ from campaignd.domain.addresses import InvalidAddress, normalise
 from campaignd.domain.templates import TemplateProblem
 from campaignd.store import audit, campaigns
 from campaignd.store.columns import utcnow
-from campaignd.store.proof_recipients import proof_recipient
+from campaignd.store.sample_recipients import sample_recipient
 
 MAX_ADDRESSES = 10
 
@@ -116,7 +116,7 @@ async def send_test(
             raise NotFound(f"campaign {campaign_id} not found")
         addresses = checked_addresses(to)
         wanted = _checked_recipient(recipient)
-        chosen = await proof_recipient(connection, campaign, wanted, now=utcnow())
+        chosen = await sample_recipient(connection, campaign, wanted, now=utcnow())
     if wanted is not None and chosen is None:
         raise Invalid(f"recipient: {wanted} is not one of campaign {campaign_id}'s recipients")
     organization_id = int(campaign["organization_id"])

@@ -1,5 +1,6 @@
-"""The recipient whose variables a test send uses: one of the campaign's deliveries or,
-before it fans out, one of the contacts of its lists and segments."""
+"""The recipient whose variables a test send or a message preview uses: one of the
+campaign's deliveries or, before it fans out, one of the contacts of its lists and
+segments."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from campaignd.store.schema import contacts, deliveries
 
 
 @dataclass(frozen=True)
-class ProofRecipient:
+class SampleRecipient:
     email: str
     variables: dict[str, Any] | None
 
 
-async def proof_recipient(
+async def sample_recipient(
     connection: AsyncConnection, campaign: Row, email: str | None, *, now: datetime
-) -> ProofRecipient | None:
+) -> SampleRecipient | None:
     """The campaign's recipient ``email`` (normalised), or its first recipient when
     ``email`` is None; until the campaign fans out, a contact of its lists and segments
     (the first by address) when none of its recipients is, its attributes as variables.
@@ -46,4 +47,4 @@ async def proof_recipient(
             row = (await connection.execute(contact.order_by(contacts.c.email).limit(1))).first()
     if row is None:
         return None
-    return ProofRecipient(email=str(row[0]), variables=row[1])
+    return SampleRecipient(email=str(row[0]), variables=row[1])
