@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.deferral import Deferral
@@ -15,6 +16,7 @@ from campaignd.store.deferral import Deferred, deferred_waiting
 from campaignd.store.due_times import (
     Timing,
     Wave,
+    named_by,
     named_zones_of,
     planned_waves,
     recipients_naming,
@@ -182,21 +184,24 @@ async def with_wave_progress(
 
 
 async def zone_fallbacks(
-    connection: AsyncConnection, campaign: Row, *, limit: int, now: datetime
+    connection: AsyncConnection,
+    campaign: Row,
+    *,
+    limit: int,
+    audience: Select[tuple[int, str, Any]] | None,
 ) -> list[dict[str, str]]:
-    """Recipients whose ``timezone`` variable is not a zone (before the start, contacts of
-    the campaign's lists and segments whose ``timezone`` attribute is not): the zone they
-    get instead."""
+    """Recipients whose ``timezone`` variable is not a zone (and the contacts of
+    ``audience``, its lists and segments before it starts, whose ``timezone`` attribute is
+    not): the zone they get instead."""
     timing = Timing.of(campaign)
     if timing is None:
         return []
-    names = await named_zones_of(connection, campaign, now=now)
+    named = named_by(connection, int(campaign["id"]), audience)
+    names = await named_zones_of(connection, named)
     unknown = [name for name in names if name is not None and timing.zone_for(name)[1]]
     if not unknown:
         return []
     return [
         {"email": email, "given": given, "used": timing.zone}
-        for email, given in await recipients_naming(
-            connection, campaign, unknown, limit=limit, now=now
-        )
+        for email, given in await recipients_naming(connection, named, unknown, limit=limit)
     ]

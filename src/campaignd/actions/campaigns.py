@@ -860,7 +860,7 @@ async def preview_campaign(
             else []
         )
         waves = await campaign_waves(connection, campaign, now=utcnow())
-        fallbacks = await zone_fallbacks(connection, campaign, limit=limit, now=utcnow())
+        fallbacks = await zone_fallbacks(connection, campaign, limit=limit, audience=audience)
     described = {variable.name: variable for variable in checked}
     return Preview(
         campaign_id=campaign_id,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Subquery,
     and_,
     case,
     exists,
@@ -455,26 +456,20 @@ async def waiting_for(
     return Waiting(at=found[0], zone=None if found[1] is None else str(found[1]))
 
 
-async def _named_by(
-    connection: AsyncConnection, campaign: Row, *, now: datetime
-) -> Select[tuple[str, str | None, int, int]]:
-    """(email, ``timezone`` value, part, position) of everyone the campaign mails: its
-    deliveries (part 0) and, until it fans out, the contacts of its lists and segments it
-    does not hold yet (part 1, their ``timezone`` attribute)."""
-    campaign_id = int(campaign["id"])
+def named_by(
+    connection: AsyncConnection, campaign_id: int, audience: Select[tuple[int, str, Any]] | None
+) -> Subquery:
+    """(email, ``zone``, part, position) of everyone the campaign mails: its deliveries
+    (part 0, their ``timezone`` variable) and the newcomers of ``audience``, its lists and
+    segments before it fans out (part 1, their ``timezone`` attribute)."""
     recipients = select(
         deliveries.c.email.label("email"),
         zone_variable(connection).label("zone"),
         literal(0, Integer).label("part"),
         deliveries.c.id.label("position"),
     ).where(deliveries.c.campaign_id == campaign_id)
-    audience = None
-    if campaign["fanned_out_at"] is None:
-        audience = await campaign_audience(
-            connection, campaign_id, int(campaign["organization_id"]), now=now
-        )
     if audience is None:
-        return recipients
+        return recipients.subquery("everyone")
     attribute = json_text(connection.dialect.name, contacts.c.attributes, ZONE_VARIABLE)
     joining = newcomers(
         campaign_id,
@@ -484,25 +479,20 @@ async def _named_by(
         literal(1, Integer).label("part"),
         contacts.c.id.label("position"),
     )
-    return union_all(recipients, joining).subquery("named").select()
+    return union_all(recipients, joining).subquery("everyone")
 
 
-async def named_zones_of(
-    connection: AsyncConnection, campaign: Row, *, now: datetime
-) -> list[str | None]:
-    """The distinct ``timezone`` values of everyone the campaign mails (``_named_by``)."""
-    named = (await _named_by(connection, campaign, now=now)).subquery("everyone")
-    statement = select(named.c.zone).distinct()
-    values = (await connection.execute(statement)).scalars()
+async def named_zones_of(connection: AsyncConnection, named: Subquery) -> list[str | None]:
+    """The distinct ``timezone`` values of ``named`` (``named_by``)."""
+    values = (await connection.execute(select(named.c.zone).distinct())).scalars()
     return [None if value is None else str(value) for value in values]
 
 
 async def recipients_naming(
-    connection: AsyncConnection, campaign: Row, names: list[str], *, limit: int, now: datetime
+    connection: AsyncConnection, named: Subquery, names: list[str], *, limit: int
 ) -> list[tuple[str, str]]:
-    """(email, ``timezone`` value) of those the campaign mails (``_named_by``) naming one
-    of ``names``: its recipients first, then its audience's contacts."""
-    named = (await _named_by(connection, campaign, now=now)).subquery("everyone")
+    """(email, ``timezone`` value) of ``named`` (``named_by``) naming one of ``names``: the
+    campaign's recipients first, then its audience's contacts."""
     statement = (
         select(named.c.email, named.c.zone)
         .where(named.c.zone.in_(names))
