@@ -80,9 +80,11 @@ async def test_key_holds_the_token_with_a_ttl(
 async def test_renewal_keeps_the_lock_past_its_ttl(
     make_lock: Callable[..., RedisLock], redis: Redis, key: str
 ) -> None:
-    lock, rival = make_lock(ttl=0.3), make_lock(ttl=0.3)
+    """Renewal runs every third of the TTL: a TTL of a second leaves two thirds of one for
+    a busy machine to run it late, where 0.3 s left 0.2 s and lost the key under load."""
+    lock, rival = make_lock(ttl=1.0), make_lock(ttl=1.0)
     await lock.acquire()
-    held_until = time.monotonic() + 1.2  # four TTLs
+    held_until = time.monotonic() + 3.5  # past three TTLs
 
     while time.monotonic() < held_until:
         assert lock.is_leader
