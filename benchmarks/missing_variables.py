@@ -6,7 +6,10 @@ and one in 200 an empty city. Timed: the count of the campaign's three variables
 count of 50 variables (the most counted at once, the worst case), and, beside them, the
 eligibility preview that the same page and command run anyway. Each is the best of two.
 With ``--list``, the campaign has no recipients of its own but targets a list of as many
-contacts, thinned out the same way, so the count reads the contacts' attributes.
+contacts, thinned out the same way, so the count reads the contacts' attributes; then the
+look-up of the audience's first contact (by address) is timed too: what a test send, the
+admin page's message preview and the campaign list's subject sample read before the
+campaign starts.
 
     python -m benchmarks.missing_variables --sizes 100000,1000000
     python -m benchmarks.missing_variables --sizes 1000000 --list
@@ -36,6 +39,7 @@ from campaignd.store.campaigns import get_campaign
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, preview
+from campaignd.store.sample_recipients import sample_recipient
 from campaignd.store.variables import MAX_VARIABLES, lacking_variables
 
 WITHOUT_FIRST_NAME_EVERY = 100
@@ -117,12 +121,19 @@ async def measure(url: str, size: int, *, from_list: bool = False) -> None:
             worst, _ = await timed(
                 lambda: lacking_variables(connection, audience.campaign_id, many, audience=targets)
             )
+            first = ""
+            if from_list:
+                sampled, contact = await timed(
+                    lambda: sample_recipient(connection, campaign, None, now=utcnow())
+                )
+                assert contact is not None and contact.email.startswith("person"), contact
+                first = f"  first contact {sampled * 1000:7.1f} ms"
         dialect = "sqlite" if database.is_sqlite else "postgresql"
         who = "contacts of a list" if from_list else "recipients"
         print(
             f"{dialect:<10} {size:>9,} {who}  3 variables {seconds:6.2f} s"
             f"  {MAX_VARIABLES} variables {worst:6.2f} s"
-            f"  (eligibility preview {eligibility:6.2f} s)",
+            f"  (eligibility preview {eligibility:6.2f} s){first}",
             flush=True,
         )
     finally:

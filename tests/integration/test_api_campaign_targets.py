@@ -5,6 +5,7 @@ names unknown."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -56,6 +57,22 @@ async def test_created_with_lists_and_segments_shows_them(api: Api, targets: Non
     [entry] = [row for row in await api.audit() if row["action"] == "campaign.create"]
     assert entry["detail"]["lists"] == ["Customers", "Newsletter"]
     assert entry["detail"]["segments"] == ["Active"]
+
+
+async def test_the_scheduled_campaigns_name_their_lists_and_segments(
+    api: Api, targets: None
+) -> None:
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    created = await api.create(lists=["Newsletter"], segments=["Active"], scheduledFor=soon)
+
+    body = (await api.call("acme_viewer", "GET", "/campaigns/scheduled")).json()
+
+    [shown] = [item for item in body["campaigns"] if item["id"] == created["id"]]
+    assert (shown["recipientCount"], shown["lists"], shown["segments"]) == (
+        0,
+        ["Newsletter"],
+        ["Active"],
+    )
 
 
 async def test_a_campaign_without_targets_shows_empty_lists(api: Api) -> None:

@@ -896,6 +896,10 @@ async def upcoming(services: Services, principal: Principal, *, hours: float) ->
         rows = await campaigns.upcoming_campaigns(
             connection, until=utcnow() + timedelta(hours=hours), organization_id=principal.scope
         )
+        targets = await campaign_targets.targets_of(connection, [int(row["id"]) for row in rows])
+        for row in rows:
+            row["lists"] = targets[int(row["id"])].lists
+            row["segments"] = targets[int(row["id"])].segments
         return await with_first_and_last_wave(connection, rows, now=utcnow())
 
 

@@ -4,8 +4,10 @@ The campaign list shows what people will read, not the template (``Hello Ann`` r
 than ``Hello {{ first_name }}``). Each subject is compiled on its own (not the bodies) by
 the same sandboxed templates delivery uses, and rendered with the first recipient's
 variables and the preview's inert unsubscribe link; the rows of a page are rendered
-together, off the event loop. A campaign without recipients, or whose first recipient's
-values make the subject fail, shows the template with its placeholders marked.
+together, off the event loop. A campaign sent only to lists and segments uses the first
+contact of its audience until it starts, as its test sends do. A campaign with nobody to
+send to yet, or whose first recipient's values make the subject fail, shows the template
+with its placeholders marked.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 from campaignd.actions.message_preview import preview_unsubscribe_url
 from campaignd.actions.services import Services
 from campaignd.domain.templates import CompiledCampaign, compile_campaign, recipient_context
+from campaignd.store.columns import utcnow
 from campaignd.store.recipients import first_recipients
 from campaignd.store.rows import Row
+from campaignd.store.sample_recipients import sample_recipient
 
 SAMPLE_LENGTH = 140
 """Characters of a rendered subject shown in the list."""
@@ -83,11 +87,23 @@ def _sample(
     return SubjectSample(text=None, recipient=None, parts=placeholder_parts(subject))
 
 
+def _audience_only(row: Row) -> bool:
+    """A campaign with no recipients of its own, whose lists and segments are not resolved
+    yet (``row`` as ``actions.list_campaigns`` gives it)."""
+    return row["fanned_out_at"] is None and bool(row.get("lists") or row.get("segments"))
+
+
 async def subject_samples(services: Services, rows: list[Row]) -> dict[int, SubjectSample]:
     """Samples for campaign rows already read within the viewer's scope."""
     ids = [int(row["id"]) for row in rows]
+    now = utcnow()
     async with services.database.connection() as connection:
         firsts = await first_recipients(connection, ids)
+        for row in rows:
+            if int(row["id"]) not in firsts and _audience_only(row):
+                contact = await sample_recipient(connection, row, None, now=now)
+                if contact is not None:
+                    firsts[int(row["id"])] = (contact.email, contact.variables)
     url = preview_unsubscribe_url(services.settings.public_url)
     subjects = [(int(row["id"]), str(row["subject"])) for row in rows]
 

@@ -261,6 +261,9 @@ class UpcomingCampaign(ResponseModel):
     scheduled_for: datetime
     timezone: str | None = None
     recipient_count: int
+    """Its recipients; the contacts of ``lists`` and ``segments`` join them when it starts."""
+    lists: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
     local_time: str | None = None
     first_wave: Wave | None = None
     """A local-time campaign's first wave (it starts then) and its last."""

@@ -102,7 +102,7 @@ async def _campaign_page(
         limit=RECIPIENTS_PAGE,
     )
     preview = None
-    if CampaignStatus(campaign["status"]) in PREVIEWED and campaign["recipient_count"]:
+    if _previewed(campaign):
         preview = await actions.preview_campaign(
             services, viewer.principal, campaign_id, limit=PREVIEW_REASONS
         )
@@ -145,6 +145,13 @@ async def _campaign_page(
     )
 
 
+def _previewed(campaign: Row) -> bool:
+    """Whether the page shows the eligibility preview: before the campaign starts, when it
+    has recipients or lists and segments (whose contacts are only counted by the preview)."""
+    audience = campaign["recipient_count"] or campaign["lists"] or campaign["segments"]
+    return CampaignStatus(campaign["status"]) in PREVIEWED and bool(audience)
+
+
 def _schedule_values(campaign: Row) -> dict[str, str]:
     """The schedule form starts on the campaign's time, in the zone it was scheduled in."""
     if campaign["scheduled_for"] is None or campaign["status"] != CampaignStatus.SCHEDULED:
@@ -161,7 +168,7 @@ async def import_report_page(
     report = await stored_report(services, viewer.principal, campaign_id, report_id)
     campaign = await actions.get_campaign(services, viewer.principal, campaign_id)
     preview = None
-    if CampaignStatus(campaign["status"]) in PREVIEWED and campaign["recipient_count"]:
+    if _previewed(campaign):
         preview = await actions.preview_campaign(services, viewer.principal, campaign_id, limit=1)
     context = {"active": "campaigns", "campaign": campaign, "report": report, "preview": preview}
     return await render(request, "campaigns/imported.html", context, viewer=viewer)
