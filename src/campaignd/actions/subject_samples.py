@@ -5,9 +5,10 @@ than ``Hello {{ first_name }}``). Each subject is compiled on its own (not the b
 the same sandboxed templates delivery uses, and rendered with the first recipient's
 variables and the preview's inert unsubscribe link; the rows of a page are rendered
 together, off the event loop. A campaign sent only to lists and segments uses the first
-contact of its audience until it starts, as its test sends do. A campaign with nobody to
-send to yet, or whose first recipient's values make the subject fail, shows the template
-with its placeholders marked.
+contact of its audience until it starts, as its test sends do (when that contact is among
+the organization's first ``SAMPLE_CONTACTS`` by address). A campaign with nobody to send to
+yet (or none found there), or whose first recipient's values make the subject fail, shows
+the template with its placeholders marked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from campaignd.store.sample_recipients import sample_recipient
 
 SAMPLE_LENGTH = 140
 """Characters of a rendered subject shown in the list."""
+
+SAMPLE_CONTACTS = 10_000
+"""A campaign sent only to lists and segments is sampled for its first contact among the
+organization's first this many contacts by address (``store.sample_recipients``): a few
+milliseconds per campaign, whatever the size of its audience and of the organization."""
 
 _PLACEHOLDER = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s*(?:\|.*)?$", re.DOTALL)
@@ -101,7 +107,9 @@ async def subject_samples(services: Services, rows: list[Row]) -> dict[int, Subj
         firsts = await first_recipients(connection, ids)
         for row in rows:
             if int(row["id"]) not in firsts and _audience_only(row):
-                contact = await sample_recipient(connection, row, None, now=now)
+                contact = await sample_recipient(
+                    connection, row, None, now=now, within=SAMPLE_CONTACTS
+                )
                 if contact is not None:
                     firsts[int(row["id"])] = (contact.email, contact.variables)
     url = preview_unsubscribe_url(services.settings.public_url)
