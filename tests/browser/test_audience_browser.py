@@ -130,7 +130,18 @@ def test_list_and_segment_made_in_the_ui_are_picked_on_a_campaign(
     expect(page).to_have_url(re.compile(r"/admin/marketing/campaigns/[0-9]+$"))
     expect(page.locator("[data-target-list='Weekly news']")).to_be_visible()
     expect(page.locator("[data-target-segment='German pros']")).to_be_visible()
+    # before it starts, the page counts who its list and segment hold now (ada, a pro)
+    expect(page.locator("[data-eligible]")).to_have_text("1")
+    expect(page.locator("[data-audience-pending]")).to_contain_text(
+        "Sent to list Weekly news; segment German pros"
+    )
     fits(page, width)
+    page.goto(f"{server.url}/admin/marketing/campaigns")
+    expect(page.locator("[data-audience-targets]")).to_have_text(
+        "list Weekly news; segment German pros"
+    )
+    fits(page, width)
+    page.go_back()
     page.click("[data-target-segment='German pros']")
     expect(page.locator("h1")).to_have_text("German pros")
     context.close()

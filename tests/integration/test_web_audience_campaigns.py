@@ -119,6 +119,12 @@ async def test_the_page_of_a_campaign_to_a_list_previews_its_contacts_before_it_
     assert as_text(warning.group(1)).startswith("1 recipient has no first_name")
     assert "zed@example.org" in warning.group(1)
     assert "Send “List only” to 2 recipients now?" in html.unescape(page)
+    recipients = page.split('id="recipients"')[1].split("</section>")[0]
+    assert "0 of its own + list Newsletter" in as_text(recipients)
+    assert "Sent to list Newsletter" in as_text(recipients)
+    assert "No recipients yet" not in recipients
+    progress = page.split('id="progress"')[1].split("</section>")[0]
+    assert "Its lists and segments are counted when it starts" in progress
 
 
 async def test_the_scheduled_page_names_the_lists_beside_the_recipients(
