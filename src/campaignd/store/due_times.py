@@ -25,7 +25,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
-    exists,
     func,
     literal,
     or_,
@@ -250,15 +249,10 @@ async def zone_counts(
         )
         if audience is not None:
             attribute = json_text(connection.dialect.name, contacts.c.attributes, ZONE_VARIABLE)
-            held = exists().where(
-                deliveries.c.campaign_id == campaign_id, deliveries.c.email == contacts.c.email
-            )
-            newcomers = (
-                audience.with_only_columns(attribute.label("zone"), func.count())
-                .where(~held)
-                .group_by(attribute)
-            )
-            for name, count in (await connection.execute(newcomers)).all():
+            zones = newcomers(
+                campaign_id, audience, attribute.label("zone"), func.count()
+            ).group_by(attribute)
+            for name, count in (await connection.execute(zones)).all():
                 counts[name] = counts.get(name, 0) + int(count)
     return [(None if name is None else str(name), count) for name, count in counts.items()]
 
