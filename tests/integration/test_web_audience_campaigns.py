@@ -13,7 +13,6 @@ from campaignd.actions import campaigns as actions
 from campaignd.actions.campaign_targets import TargetNames
 from campaignd.actions.campaigns import CampaignContent
 from campaignd.domain.recipients import from_json
-from campaignd.store import organizations
 from campaignd.store.columns import utcnow
 from tests.integration.targeting_support import add_contacts, add_list
 from tests.integration.test_web_pages import LIST, World, sign_in
@@ -26,12 +25,10 @@ SUBJECT = "Hello {{ first_name }}"
 async def newsletter(world: World) -> None:
     """Acme's list "Newsletter": ada (first_name Ada) and zed (no first_name), confirmed,
     and cy, unconfirmed."""
-    async with world.services.database.connection() as connection:
-        acme = await organizations.organization_by_slug(connection, "acme")
-    assert acme is not None
+    acme = await world.organization_id()
     await add_contacts(
         world.services.database,
-        int(acme["id"]),
+        acme,
         [
             ("zed@example.org", {"city": "Oslo"}),
             ("ada@example.org", {"first_name": "Ada"}),
@@ -40,7 +37,7 @@ async def newsletter(world: World) -> None:
     )
     await add_list(
         world.services.database,
-        int(acme["id"]),
+        acme,
         "Newsletter",
         {
             "zed@example.org": "confirmed",

@@ -69,6 +69,12 @@ class World:
         )
         return int(view["id"])
 
+    async def organization_id(self, slug: str = "acme") -> int:
+        async with self.services.database.connection() as connection:
+            row = await organizations.organization_by_slug(connection, slug)
+        assert row is not None
+        return int(row["id"])
+
     async def status(self, campaign_id: int) -> str:
         async with self.services.database.connection() as connection:
             value = await connection.scalar(

@@ -19,7 +19,7 @@ from campaignd.delivery.messages import CampaignContent as MessageContent
 from campaignd.delivery.messages import MessageBuilder
 from campaignd.delivery.unsubscribe import SECRET_NAME, read_token
 from campaignd.domain.recipients import from_json
-from campaignd.store import audit, campaign_targets, campaigns, organizations, recipients
+from campaignd.store import audit, campaign_targets, campaigns, recipients
 from campaignd.store.schema import suppressions
 from campaignd.store.secrets import installation_id, instance_secret
 from tests.integration.targeting_support import add_contacts, add_list
@@ -214,13 +214,11 @@ async def test_a_campaign_to_a_list_is_shown_for_its_first_contact(
     client: httpx.AsyncClient, world: World
 ) -> None:
     campaign_id = await create(world, [])
-    async with world.services.database.connection() as connection:
-        acme = await organizations.organization_by_slug(connection, "acme")
-    assert acme is not None
+    acme = await world.organization_id()
     people = [("yan@example.org", {"first_name": "Yan", "code": "Y-9"}), ("zoe@example.org", {})]
-    await add_contacts(world.services.database, int(acme["id"]), people)
+    await add_contacts(world.services.database, acme, people)
     readers = {"yan@example.org": "confirmed", "zoe@example.org": "confirmed"}
-    list_id = await add_list(world.services.database, int(acme["id"]), "Readers", readers)
+    list_id = await add_list(world.services.database, acme, "Readers", readers)
     async with world.services.database.transaction() as connection:
         await campaign_targets.set_lists(connection, campaign_id, [list_id])
     await sign_in(client, world.acme_viewer)
@@ -312,17 +310,15 @@ async def test_contacts_of_a_campaigns_list_lacking_a_variable_are_counted_befor
     client: httpx.AsyncClient, world: World
 ) -> None:
     campaign_id = await create(world, [{"email": "ann@example.org", "vars": {"code": "A-1"}}])
-    async with world.services.database.connection() as connection:
-        acme = await organizations.organization_by_slug(connection, "acme")
-    assert acme is not None
+    acme = await world.organization_id()
     await add_contacts(
         world.services.database,
-        int(acme["id"]),
+        acme,
         [("zoe@example.org", {"first_name": "Zoe"}), ("yan@example.org", {"code": "Y-9"})],
     )
     list_id = await add_list(
         world.services.database,
-        int(acme["id"]),
+        acme,
         "Everyone",
         {"zoe@example.org": "confirmed", "yan@example.org": "confirmed"},
     )
