@@ -31,13 +31,8 @@ from campaignd.cli.campaign_files import (
 from campaignd.cli.common import command_group, console, errors, fail, note, settings_or_exit
 from campaignd.cli.output import JSON, json_value, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
-from campaignd.cli.recipient_files import (
-    CHUNK_ROWS,
-    ImportTotals,
-    check_header,
-    csv_chunks,
-    read_ahead,
-)
+from campaignd.cli.reading_process import chunks_read_apart
+from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header
 from campaignd.domain.deferral import CHOICES, DEFER, SKIP
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import DELIMITER_NAMES, RecipientListError
@@ -145,18 +140,19 @@ async def import_csv(
     services: Services, principal: Principal, campaign_id: int, path: Path, *, rows: int
 ) -> ImportTotals:
     """Add the file's recipients chunk by chunk (one bulk statement each), with a bar; the
-    next chunk is read while the one before is stored (``read_ahead``)."""
+    next chunks are read by another process while the one before is stored
+    (``reading_process``)."""
     totals = ImportTotals()
     with bytes_progress() as progress:
         task = progress.add_task(f"importing {path.name}", total=path.stat().st_size)
-        chunks = csv_chunks(
+        chunks = chunks_read_apart(
             path,
             rows=rows,
             on_read=lambda size: progress.advance(task, size),
             limits=actions.recipient_limits(services.settings),
         )
         try:
-            async with contextlib.aclosing(read_ahead(chunks)) as ahead:
+            async with contextlib.aclosing(chunks) as ahead:
                 async for chunk in ahead:
                     totals.include(
                         await actions.add_recipients(services, principal, campaign_id, chunk)

@@ -7,8 +7,7 @@ holds, so duplicates across chunks are counted as duplicates too.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,24 +68,6 @@ def csv_chunks(
                 yield chunk
         except UnicodeDecodeError:
             raise RecipientListError(f"the file is not UTF-8 text (after line {last})") from None
-
-
-async def read_ahead(chunks: Iterator[RecipientList]) -> AsyncGenerator[RecipientList, None]:
-    """The chunks of ``chunks``, each next one read in a thread while the caller stores the
-    one before it: reading the file (CSV parsing, address checks) and the database's insert
-    overlap, on two cores, instead of taking turns.
-
-    Errors of the reading (``RecipientListError``) come out where the chunk would have.
-    Whoever stops early closes this (``contextlib.aclosing``): the chunk being read then is
-    finished and dropped, so the file is never read by two threads at once.
-    """
-    pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-    try:
-        while (chunk := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-            yield chunk
-    finally:
-        await asyncio.gather(pending, return_exceptions=True)
 
 
 @dataclass
