@@ -1,5 +1,6 @@
-"""A recipient CSV read by a process of its own (``cli.reading_process``): the same chunks
-as reading it here, errors where they happen, and no reader left behind."""
+"""A file read by a process of its own (``cli.reading_process``), as ``campaign import``
+reads a recipient CSV: the same chunks as reading it here, errors where they happen, and no
+reader left behind."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import contextlib
 import multiprocessing
 import os
 import signal
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
 import pytest
 
-from campaignd.cli.reading_process import chunks_read_apart
+from campaignd.cli.reading_process import read_apart
 from campaignd.cli.recipient_files import csv_chunks
 from campaignd.domain.recipients import RecipientList, RecipientListError
 
@@ -26,7 +28,17 @@ def people(path: Path, count: int, *, tail: str = "") -> Path:
 
 
 def readers() -> list[multiprocessing.process.BaseProcess]:
-    return [child for child in multiprocessing.active_children() if "csv-reader" in child.name]
+    return [child for child in multiprocessing.active_children() if "file-reader" in child.name]
+
+
+def chunks_read_apart(
+    path: Path, *, rows: int, on_read: Callable[[int], None] = lambda _: None
+) -> AsyncGenerator[RecipientList, None]:
+    return read_apart(
+        lambda count: csv_chunks(path, rows=rows, on_read=count),
+        RecipientListError,
+        on_read=on_read,
+    )
 
 
 async def read_all(path: Path, rows: int) -> tuple[list[RecipientList], int]:

@@ -31,8 +31,8 @@ from campaignd.cli.campaign_files import (
 from campaignd.cli.common import command_group, console, errors, fail, note, settings_or_exit
 from campaignd.cli.output import JSON, json_value, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress, watch_campaign
-from campaignd.cli.reading_process import chunks_read_apart
-from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header
+from campaignd.cli.reading_process import read_apart
+from campaignd.cli.recipient_files import CHUNK_ROWS, ImportTotals, check_header, csv_chunks
 from campaignd.domain.deferral import CHOICES, DEFER, SKIP
 from campaignd.domain.lifecycle import CampaignStatus
 from campaignd.domain.recipients import DELIMITER_NAMES, RecipientListError
@@ -145,11 +145,11 @@ async def import_csv(
     totals = ImportTotals()
     with bytes_progress() as progress:
         task = progress.add_task(f"importing {path.name}", total=path.stat().st_size)
-        chunks = chunks_read_apart(
-            path,
-            rows=rows,
+        limits = actions.recipient_limits(services.settings)
+        chunks = read_apart(
+            lambda count: csv_chunks(path, rows=rows, on_read=count, limits=limits),
+            RecipientListError,
             on_read=lambda size: progress.advance(task, size),
-            limits=actions.recipient_limits(services.settings),
         )
         try:
             async with contextlib.aclosing(chunks) as ahead:

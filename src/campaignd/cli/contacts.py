@@ -3,6 +3,7 @@ delete, and the privacy export and erasure of one address."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -24,6 +25,7 @@ from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import command_group, console, errors, fail
 from campaignd.cli.output import JSON, print_json, print_table, record
 from campaignd.cli.progress import LINE_EVERY, bytes_progress
+from campaignd.cli.reading_process import read_apart
 from campaignd.domain.audience import ContactStatus
 from campaignd.domain.contacts import (
     FILE_SUFFIXES,
@@ -194,10 +196,17 @@ def import_(
         limits = actions.contact_limits(services)
         try:
             with ReadProgress(path, every) as progress:
-                rows = incoming_rows(kind, _lines(path, progress.advance), limits)
-                for batch in batches(rows, batch_rows):
-                    await importing.write(batch)
-                    progress.stored(importing.report.rows)
+                read = read_apart(
+                    lambda count: batches(
+                        incoming_rows(kind, _lines(path, count), limits), batch_rows
+                    ),
+                    ContactError,
+                    on_read=progress.advance,
+                )
+                async with contextlib.aclosing(read) as ahead:
+                    async for batch in ahead:
+                        await importing.write(batch)
+                        progress.stored(importing.report.rows)
         except ContactError as error:
             print_report(importing.report)
             raise fail(
