@@ -16,12 +16,16 @@ reader is then stopped. The reader ignores Ctrl-C: the command it reads for stop
 The process is forked: it starts at once with everything already imported (a fresh
 interpreter would import the command line again, seconds of start-up), and ``read`` need
 not be picklable. It runs only the reading, which takes none of the locks the parent's
-other threads may hold.
+other threads may hold. As the ``gc`` module advises before a fork, the objects that exist
+then are frozen (``gc.freeze``) until the reading ends: neither process's collections walk
+the hundreds of thousands of objects of the imported modules again and again
+(docs/performance.md, "The file read by a process of its own").
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import queue
 import signal
@@ -103,7 +107,12 @@ async def read_apart(
     reader = context.Process(
         target=_read, args=(read, refusal, messages), name="campaignd-file-reader", daemon=True
     )
-    reader.start()
+    gc.freeze()
+    try:
+        reader.start()
+    except BaseException:
+        gc.unfreeze()
+        raise
     reported = 0
     try:
         while True:
@@ -123,3 +132,4 @@ async def read_apart(
         await asyncio.to_thread(reader.join)
         messages.close()
         messages.cancel_join_thread()
+        gc.unfreeze()
