@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from campaignd.domain.lifecycle import DeliveryStatus
 from campaignd.store.campaigns import fanned_out_among
-from campaignd.store.dialect import insert_ignoring_conflicts
 from campaignd.store.erasure import erased_among, has_erased
 from campaignd.store.rows import Row, every
 from campaignd.store.schema import campaigns, deliveries
@@ -27,6 +26,14 @@ Recipient = tuple[str, dict[str, Any] | None]
 INSERT_CHUNK = 5_000
 COPY_CHUNK = 50_000
 """Rows a ``COPY`` stores at most (PostgreSQL); SQLite inserts ``INSERT_CHUNK`` at a time."""
+
+SQLITE_INSERT = (
+    "INSERT INTO deliveries (campaign_id, email, variables, status, attempts) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, email) DO NOTHING"
+)
+"""SQLite: the recipients' rows, their variables already JSON text (``variables_json``), sent
+to the driver as they are: SQLAlchemy's processing of each row's parameters (its JSON
+encoder above all) was half of the storing process's time in a million-row import."""
 
 
 async def count_recipients(connection: AsyncConnection, campaign_id: int) -> int:
@@ -72,9 +79,6 @@ async def add_recipients_counted(
     )
     copying = connection.dialect.name == "postgresql"
     before = 0 if copying else await count_recipients(connection, campaign_id)
-    statement = insert_ignoring_conflicts(
-        connection.dialect.name, deliveries, ["campaign_id", "email"]
-    )
     queued = DeliveryStatus.QUEUED.value
     erased = 0
     copied = 0
@@ -94,16 +98,10 @@ async def add_recipients_counted(
             copied += await _copy_in(connection, campaign_id, chunk)
         elif chunk:
             rows = [
-                {
-                    "campaign_id": campaign_id,
-                    "email": email,
-                    "variables": variables or None,
-                    "status": queued,
-                    "attempts": 0,
-                }
+                (campaign_id, email, variables_json(variables) if variables else None, queued, 0)
                 for email, variables in chunk
             ]
-            await connection.execute(statement, rows)
+            await connection.exec_driver_sql(SQLITE_INSERT, rows)
 
     pairs = iter(recipients)
     while chunk := list(islice(pairs, COPY_CHUNK if copying else INSERT_CHUNK)):
