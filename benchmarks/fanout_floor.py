@@ -27,9 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 
 from benchmarks.common import (
     COOLDOWN_DAYS,
@@ -41,6 +40,7 @@ from benchmarks.common import (
     start_manually,
 )
 from benchmarks.delivery_keys import copy_seconds, prebuilt_rows
+from benchmarks.fanout import time_statements
 from campaignd.store.columns import utcnow
 from campaignd.store.database import Database
 from campaignd.store.fanout import CooldownRules, fan_out
@@ -52,25 +52,9 @@ FREQUENCY_ENTRIES = "INSERT INTO ledger_entries"
 TARGET = 100_000
 
 
-def record_statements(database: Database) -> list[tuple[str, float]]:
-    """(statement, seconds) of every statement the database runs from now on."""
-    timings: list[tuple[str, float]] = []
-
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def before(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        connection.info["statement_started"] = time.perf_counter()
-
-    @event.listens_for(database.engine.sync_engine, "after_cursor_execute")
-    def after(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seconds = time.perf_counter() - connection.info["statement_started"]
-        timings.append((" ".join(statement.split()), seconds))
-
-    return timings
-
-
-def seconds_of(timings: list[tuple[str, float]], prefix: str) -> float:
+def seconds_of(timings: list[tuple[float, str]], prefix: str) -> float:
     """The seconds of the one statement starting with ``prefix``."""
-    [seconds] = [seconds for statement, seconds in timings if statement.startswith(prefix)]
+    [seconds] = [seconds for seconds, statement in timings if statement.startswith(prefix)]
     return seconds
 
 
@@ -89,7 +73,7 @@ async def fan_out_list(
             held = 0
         await analyse(database)
         await start_manually(database, audience.campaign_id)
-        timings = record_statements(database)
+        timings = time_statements(database)
         rules = CooldownRules(days=COOLDOWN_DAYS, scope="global")
         started = time.perf_counter()
         async with database.transaction() as connection:
