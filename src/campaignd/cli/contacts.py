@@ -4,7 +4,6 @@ delete, and the privacy export and erasure of one address."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from rich.table import Table
 from campaignd.actions import contacts as actions
 from campaignd.actions.principal import Principal
 from campaignd.actions.services import Services
-from campaignd.actions.text_files import CountingReader
+from campaignd.actions.text_files import csv_text
 from campaignd.cli.admin import prepared_settings, run_action
 from campaignd.cli.campaigns import format_time
 from campaignd.cli.common import command_group, console, errors, fail
@@ -119,10 +118,8 @@ class ReadProgress:
 
 
 def _lines(path: Path, on_read: Callable[[int], None]) -> Iterator[str]:
-    with path.open("rb") as raw:
-        counting = io.BufferedReader(CountingReader(raw, on_read), buffer_size=1 << 20)
-        with io.TextIOWrapper(counting, encoding="utf-8-sig", newline="") as text:
-            yield from text
+    with path.open("rb") as raw, csv_text(raw, on_read) as text:
+        yield from text
 
 
 def print_report(report: actions.ContactReport) -> None:
