@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
+from campaignd.actions.campaign_report import TimelinePoint
 from campaignd.store import organizations
 from campaignd.store.charts import sent_per_hour
 from campaignd.store.database import Database
 from campaignd.store.schema import campaigns, deliveries
 from campaignd.web.charts import hourly_chart
+from campaignd.web.report_chart import PLOT_BOTTOM, timeline_chart
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -76,3 +78,18 @@ def test_a_long_campaign_shows_its_last_72_hours() -> None:
     assert chart is not None
     assert len(chart.bars) == 72 and chart.hours_left_out == 28
     assert chart.bars[0].hour == START + timedelta(hours=28)
+
+
+def test_the_report_timeline_scales_opens_and_clicks_to_one_round_number() -> None:
+    points = [
+        TimelinePoint(hour=START + timedelta(hours=hour), opens=opens, clicks=clicks)
+        for hour, (opens, clicks) in enumerate([(12, 3), (0, 0), (4, 9)])
+    ]
+    chart = timeline_chart(points)
+    assert chart is not None
+    assert [line.value for line in chart.grid] == [0, 10, 20]
+    assert chart.grid[0].y == PLOT_BOTTOM and chart.grid[2].y < chart.grid[1].y < PLOT_BOTTOM
+    assert (chart.opens, chart.clicks, chart.hours_per_period) == (16, 12, 1)
+    first = chart.periods[0]
+    assert first.opens_height == round(first.clicks_height * 4, 2)
+    assert timeline_chart([TimelinePoint(hour=START, opens=0, clicks=0)]) is None

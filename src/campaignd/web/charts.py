@@ -50,7 +50,7 @@ class HourlyChart:
     baseline: int = PLOT_BOTTOM
 
 
-def _nice_ceiling(value: int) -> int:
+def nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 5, 10, 20, 50... that is at least ``value``."""
     step = 1
     while True:
@@ -58,6 +58,14 @@ def _nice_ceiling(value: int) -> int:
             if step * factor >= value:
                 return step * factor
         step *= 10
+
+
+def grid_lines(top: int, *, bottom: float, height: float) -> list[GridLine]:
+    """Lines at 0, half of ``top`` and ``top`` of a plot ``height`` high above ``bottom``."""
+    return [
+        GridLine(y=round(bottom - height * part / 2, 2), value=top * part // 2)
+        for part in (0, 1, 2)
+    ]
 
 
 def hourly_chart(points: list[tuple[datetime, int]]) -> HourlyChart | None:
@@ -72,7 +80,7 @@ def hourly_chart(points: list[tuple[datetime, int]]) -> HourlyChart | None:
     span = hours - left_out
     series = [(start + timedelta(hours=index), 0) for index in range(span)]
     series = [(hour, counts.get(hour, 0)) for hour, _ in series]
-    top = _nice_ceiling(max(count for _, count in series))
+    top = nice_ceiling(max(count for _, count in series))
     plot_width = WIDTH - LEFT - RIGHT
     slot = plot_width / span
     gap = min(4.0, slot * 0.2)
@@ -96,10 +104,7 @@ def hourly_chart(points: list[tuple[datetime, int]]) -> HourlyChart | None:
         for index, (hour, _) in enumerate(series)
         if index % every == 0
     ]
-    grid = [
-        GridLine(y=round(PLOT_BOTTOM - plot_height * part / 2, 2), value=top * part // 2)
-        for part in (0, 1, 2)
-    ]
+    grid = grid_lines(top, bottom=PLOT_BOTTOM, height=plot_height)
     return HourlyChart(
         bars=bars,
         labels=labels,

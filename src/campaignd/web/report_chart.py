@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from campaignd.actions.campaign_report import TimelinePoint
+from campaignd.web.charts import GridLine, grid_lines, nice_ceiling
 
 WIDTH = 720
 HEIGHT = 200
@@ -34,12 +35,6 @@ class Period:
 
 
 @dataclass(frozen=True)
-class GridLine:
-    y: float
-    value: int
-
-
-@dataclass(frozen=True)
 class Label:
     x: float
     text: str
@@ -59,15 +54,6 @@ class TimelineChart:
     baseline: int = PLOT_BOTTOM
 
 
-def _nice_ceiling(value: int) -> int:
-    step = 1
-    while True:
-        for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
-
-
 def _grouped(points: list[TimelinePoint], hours: int) -> list[tuple[datetime, int, int]]:
     groups: list[tuple[datetime, int, int]] = []
     for index in range(0, len(points), hours):
@@ -82,7 +68,7 @@ def timeline_chart(points: list[TimelinePoint]) -> TimelineChart | None:
         return None
     hours = 1 if len(points) <= HOURLY_UP_TO else 6
     groups = _grouped(points, hours)
-    top = _nice_ceiling(max(2, *(max(opens, clicks) for _, opens, clicks in groups)))
+    top = nice_ceiling(max(2, *(max(opens, clicks) for _, opens, clicks in groups)))
     slot = (WIDTH - LEFT - RIGHT) / len(groups)
     gap = min(4.0, slot * 0.2)
     bar = (slot - gap) / 2
@@ -115,10 +101,7 @@ def timeline_chart(points: list[TimelinePoint]) -> TimelineChart | None:
         for index in range(len(groups))
         if index % every == 0
     ]
-    grid = [
-        GridLine(y=round(PLOT_BOTTOM - plot * part / 2, 2), value=top * part // 2)
-        for part in (0, 1, 2)
-    ]
+    grid = grid_lines(top, bottom=PLOT_BOTTOM, height=plot)
     return TimelineChart(
         periods=periods,
         grid=grid,
