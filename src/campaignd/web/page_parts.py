@@ -1,14 +1,21 @@
 """Small pieces several admin pages share: a flash message as a sentence, an optional
-form value, and the organizations a platform admin chooses from."""
+form value, the organizations a platform admin chooses from, and an organization's listing
+with its error as a sentence."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from fastapi import Request
 
+from campaignd.actions.errors import ActionError
 from campaignd.store.organizations import list_organizations
 from campaignd.store.rows import Row
 from campaignd.web.auth import Viewer
 from campaignd.web.session import services_of
+
+Listing = TypeVar("Listing")
 
 
 def sentence(text: str) -> str:
@@ -29,3 +36,27 @@ async def organizations_to_choose(request: Request, viewer: Viewer) -> list[Row]
         return []
     async with services_of(request).database.connection() as connection:
         return await list_organizations(connection)
+
+
+async def chosen_organization(
+    request: Request, viewer: Viewer, organization: str | None
+) -> tuple[list[Row], str | None]:
+    """The organizations to choose from, and the one a page shows: the one asked for, or a
+    platform admin's first when none was (anyone else's own: None)."""
+    organizations = await organizations_to_choose(request, viewer)
+    if viewer.is_platform_admin and organization is None and organizations:
+        organization = str(organizations[0]["slug"])
+    return organizations, organization
+
+
+async def listed(
+    viewer: Viewer, organization: str | None, listing: Callable[[], Awaitable[Listing]]
+) -> tuple[Listing | None, str | None]:
+    """What ``listing`` returns, or None with its refusal as a sentence; nothing is listed
+    for a platform admin with no organization to show."""
+    if organization is None and viewer.is_platform_admin:
+        return None, None
+    try:
+        return await listing(), None
+    except ActionError as problem:
+        return None, sentence(problem.detail)

@@ -14,7 +14,7 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import text_of
-from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
+from campaignd.web.page_parts import chosen_organization, listed, optional_text, sentence
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -37,19 +37,16 @@ async def _page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = await organizations_to_choose(request, viewer)
-    if viewer.is_platform_admin and organization is None and organizations:
-        organization = str(organizations[0]["slug"])
-    slug = organization or viewer.principal.organization_slug
+    organizations, organization = await chosen_organization(request, viewer, organization)
+    found, list_error = await listed(
+        viewer,
+        organization,
+        lambda: actions.list_keys(
+            services_of(request), viewer.principal, organization=organization
+        ),
+    )
     views: list[actions.KeyView] = []
-    list_error = None
-    if organization is not None or not viewer.is_platform_admin:
-        try:
-            slug, views = await actions.list_keys(
-                services_of(request), viewer.principal, organization=organization
-            )
-        except ActionError as problem:
-            list_error = sentence(problem.detail)
+    slug, views = found or (organization or viewer.principal.organization_slug, views)
     context = {
         "active": "dkim",
         "organizations": organizations,

@@ -14,7 +14,12 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import text_of
-from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
+from campaignd.web.page_parts import (
+    chosen_organization,
+    listed,
+    optional_text,
+    sentence,
+)
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -43,18 +48,14 @@ async def _page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = await organizations_to_choose(request, viewer)
-    if viewer.is_platform_admin and organization is None and organizations:
-        organization = str(organizations[0]["slug"])
-    view = None
-    list_error = None
-    if organization is not None or not viewer.is_platform_admin:
-        try:
-            view = await actions.show_rules(
-                services_of(request), viewer.principal, organization=organization
-            )
-        except ActionError as problem:
-            list_error = sentence(problem.detail)
+    organizations, organization = await chosen_organization(request, viewer, organization)
+    view, list_error = await listed(
+        viewer,
+        organization,
+        lambda: actions.show_rules(
+            services_of(request), viewer.principal, organization=organization
+        ),
+    )
     context = {
         "active": "frequency",
         "organizations": organizations,

@@ -12,7 +12,11 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import text_of
-from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
+from campaignd.web.page_parts import (
+    chosen_organization,
+    optional_text,
+    sentence,
+)
 from campaignd.web.rendering import flash_and_redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -49,15 +53,6 @@ def layout_url(viewer: Viewer, name: str, organization: str | None) -> str:
     return f"{PAGE_URL}/{quote(name, safe='')}{scoped}"
 
 
-async def _chosen_organization(
-    request: Request, viewer: Viewer, organization: str | None
-) -> tuple[list[dict[str, object]], str | None]:
-    organizations = [dict(row) for row in await organizations_to_choose(request, viewer)]
-    if viewer.is_platform_admin and organization is None and organizations:
-        organization = str(organizations[0]["slug"])
-    return organizations, organization
-
-
 async def _list_page(
     request: Request,
     viewer: Viewer,
@@ -67,7 +62,7 @@ async def _list_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations, organization = await _chosen_organization(request, viewer, organization)
+    organizations, organization = await chosen_organization(request, viewer, organization)
     slug = organization or viewer.principal.organization_slug
     items: list[tuple[object, actions.LayoutPreview | None]] = []
     list_error = None

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from campaignd.actions import campaign_report as actions
-from campaignd.actions.errors import ActionError
 from campaignd.api.params import CampaignId
 from campaignd.web.auth import ViewerDep
 from campaignd.web.errors import AdminRoute
-from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
+from campaignd.web.page_parts import chosen_organization, listed, optional_text
 from campaignd.web.rendering import render
 from campaignd.web.report_chart import timeline_chart
 from campaignd.web.session import services_of
@@ -66,20 +65,16 @@ async def compare_page(
     organization: str | None = None,
     last: Annotated[int, Query(ge=1, le=actions.MAX_COMPARED)] = 10,
 ) -> Response:
-    organizations = await organizations_to_choose(request, viewer)
-    chosen = optional_text(organization)
-    if viewer.is_platform_admin and chosen is None and organizations:
-        chosen = str(organizations[0]["slug"])
-    slug = chosen or viewer.principal.organization_slug
+    organizations, chosen = await chosen_organization(request, viewer, optional_text(organization))
+    found, error = await listed(
+        viewer,
+        chosen,
+        lambda: actions.compare_campaigns(
+            services_of(request), viewer.principal, organization=chosen, limit=last
+        ),
+    )
     summaries: list[actions.Summary] = []
-    error: str | None = None
-    if chosen is not None or not viewer.is_platform_admin:
-        try:
-            slug, summaries = await actions.compare_campaigns(
-                services_of(request), viewer.principal, organization=chosen, limit=last
-            )
-        except ActionError as problem:
-            error = sentence(problem.detail)
+    slug, summaries = found or (chosen or viewer.principal.organization_slug, summaries)
     context = {
         "active": "reports",
         "organizations": organizations,

@@ -21,7 +21,12 @@ from campaignd.web.auth import Viewer, ViewerDep
 from campaignd.web.csrf import checked_form
 from campaignd.web.errors import AdminRoute
 from campaignd.web.forms import FormProblem, text_of
-from campaignd.web.page_parts import optional_text, organizations_to_choose, sentence
+from campaignd.web.page_parts import (
+    chosen_organization,
+    listed,
+    optional_text,
+    sentence,
+)
 from campaignd.web.rendering import flash_and_redirect, protect, redirect, render
 from campaignd.web.routes.campaigns import READ_ONLY
 from campaignd.web.session import services_of
@@ -84,25 +89,24 @@ async def _page(
     import_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = await organizations_to_choose(request, viewer)
-    if viewer.is_platform_admin and organization is None and organizations:
-        organization = str(organizations[0]["slug"])
+    organizations, organization = await chosen_organization(request, viewer, organization)
+    found, list_error = await listed(
+        viewer,
+        organization,
+        lambda: actions.list_suppressions(
+            services_of(request),
+            viewer.principal,
+            organization=organization,
+            reason=reason,
+            cursor=after,
+            limit=PAGE_SIZE,
+        ),
+    )
     rows: list[Row] = []
     next_cursor = None
-    list_error = None
     slug = organization or viewer.principal.organization_slug
-    if organization is not None or not viewer.is_platform_admin:
-        try:
-            slug, rows, next_cursor = await actions.list_suppressions(
-                services_of(request),
-                viewer.principal,
-                organization=organization,
-                reason=reason,
-                cursor=after,
-                limit=PAGE_SIZE,
-            )
-        except ActionError as problem:
-            list_error = sentence(problem.detail)
+    if found is not None:
+        slug, rows, next_cursor = found
     context = {
         "active": "suppressions",
         "organizations": organizations,
