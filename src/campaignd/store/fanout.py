@@ -8,7 +8,7 @@ And the read-only preview that applies the same rules.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from campaignd.store.dialect import allow_memory_for_joins, refresh_statistics
 from campaignd.store.due_times import Timing, plan_deferred, plan_due_times
 from campaignd.store.frequency import (
     Eligibility,
+    Reservation,
     check_rules,
     preview_by_rules,
     reserve_by_rules,
@@ -127,16 +128,18 @@ async def fan_out(
     timing = Timing.of(dict(campaign))
     deferral = Deferral.of(dict(campaign))
     days = applied.single_cooldown
+    reservation = Reservation(
+        campaign_id=campaign_id,
+        campaign_name=name,
+        organization_id=organization_id,
+        category=applied.category,
+        scope=scope,
+        now=now,
+    )
     deferring = deferral is not None and bool(applied.rules)
     if deferral is not None and deferring:
         await _reserve_deferring(
-            connection,
-            dict(campaign),
-            applied,
-            scope=scope,
-            timing=timing,
-            deadline=deferral.until,
-            now=now,
+            connection, reservation, applied.rules, timing=timing, deadline=deferral.until
         )
     elif days is not None:
         cooldown = CooldownRules(days=days, scope=rules.scope)
@@ -152,26 +155,9 @@ async def fan_out(
             await _skip_in_cooldown(
                 connection, campaign_id, scope, organization_id, rules=cooldown, now=now
             )
-        await write_entries(
-            connection,
-            campaign_id=campaign_id,
-            campaign_name=name,
-            organization_id=organization_id,
-            category=None,
-            scope=scope,
-            now=now,
-        )
+        await write_entries(connection, replace(reservation, category=None))
     elif applied.rules:
-        await reserve_by_rules(
-            connection,
-            campaign_id=campaign_id,
-            campaign_name=name,
-            organization_id=organization_id,
-            category=applied.category,
-            scope=scope,
-            rules=applied.rules,
-            now=now,
-        )
+        await reserve_by_rules(connection, reservation, applied.rules)
     if timing is not None and not deferring:  # each delivery gets its due instant
         await plan_due_times(connection, campaign_id, timing, now=now)
     if await _needs_statistics(connection, campaign_id, added=added):
@@ -203,32 +189,22 @@ async def _holds_at_least(connection: AsyncConnection, campaign_id: int, count: 
 
 async def _reserve_deferring(
     connection: AsyncConnection,
-    campaign: Row,
-    applied: Applied,
+    reservation: Reservation,
+    rules: tuple[Rule, ...],
     *,
-    scope: int,
     timing: Timing | None,
     deadline: datetime,
-    now: datetime,
 ) -> None:
     """The rules of a campaign that defers capped recipients (``domain.deferral``): the
     capped ones are deferred, given their wave and window, skipped when that is after the
     deadline; then the queued ones are reserved, a deferred one counted from its instant."""
-    campaign_id = int(campaign["id"])
-    reservation: dict[str, Any] = {
-        "campaign_id": campaign_id,
-        "campaign_name": str(campaign["name"]),
-        "organization_id": int(campaign["organization_id"]),
-        "category": applied.category,
-        "scope": scope,
-        "now": now,
-    }
-    await check_rules(connection, **reservation, rules=applied.rules, deferring=True)
+    campaign_id, now = reservation.campaign_id, reservation.now
+    await check_rules(connection, reservation, rules, deferring=True)
     if timing is not None:
         await plan_due_times(connection, campaign_id, timing, now=now, keep_deferred=True)
         await plan_deferred(connection, campaign_id, timing, now=now)
     await settle_deferrals(connection, campaign_id, deadline=deadline)
-    await take_reserved(connection, **reservation, deferred=True)
+    await take_reserved(connection, reservation, deferred=True)
 
 
 async def _skip_suppressed(

@@ -83,6 +83,19 @@ FINISHED = (
 )
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Whose reservation a fan-out makes: the campaign, its organization and category (None:
+    without one), the ledger scope it counts in (``ledger.scope_of``), and the instant."""
+
+    campaign_id: int
+    campaign_name: str
+    organization_id: int
+    category: str | None
+    scope: int
+    now: datetime
+
+
 def queued_of(campaign_id: int) -> Select[tuple[str]]:
     """The campaign's queued addresses (an alias of ``deliveries``, usable inside an
     ``UPDATE deliveries``)."""
@@ -186,119 +199,50 @@ def shown_holder(
 
 
 async def reserve_by_rules(
-    connection: AsyncConnection,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    rules: tuple[Rule, ...],
-    now: datetime,
+    connection: AsyncConnection, reservation: Reservation, rules: tuple[Rule, ...]
 ) -> None:
     """Skip the queued recipients some rule caps (with its reason), reserve the others."""
-    await check_rules(
-        connection,
-        campaign_id=campaign_id,
-        campaign_name=campaign_name,
-        organization_id=organization_id,
-        category=category,
-        scope=scope,
-        rules=rules,
-        now=now,
-    )
-    await take_reserved(
-        connection,
-        campaign_id=campaign_id,
-        campaign_name=campaign_name,
-        organization_id=organization_id,
-        category=category,
-        scope=scope,
-        now=now,
-    )
+    await check_rules(connection, reservation, rules)
+    await take_reserved(connection, reservation)
 
 
 async def check_rules(
     connection: AsyncConnection,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    organization_id: int,
-    category: str | None,
-    scope: int,
+    reservation: Reservation,
     rules: tuple[Rule, ...],
-    now: datetime,
+    *,
     deferring: bool = False,
 ) -> None:
     """Lock what a concurrent fan-out would write to, then skip the queued recipients some
     rule caps; ``deferring``: defer them instead (``store.deferral``), each to the latest
     instant a rule that caps them frees a slot."""
-    if category is None:
-        await _hold_people(
-            connection, campaign_id=campaign_id, campaign_name=campaign_name, scope=scope, now=now
-        )
+    if reservation.category is None:
+        await _hold_people(connection, reservation)
     else:
         await _lock_category(
-            connection, scope=scope, organization_id=organization_id, category=category
-        )
-    for rule in rules:
-        check = _defer_capped if deferring else _skip_capped
-        await check(
             connection,
-            rule,
-            campaign_id=campaign_id,
-            organization_id=organization_id,
-            category=category,
-            scope=scope,
-            now=now,
+            scope=reservation.scope,
+            organization_id=reservation.organization_id,
+            category=reservation.category,
         )
+    check = _defer_capped if deferring else _skip_capped
+    for rule in rules:
+        await check(connection, rule, reservation)
 
 
 async def take_reserved(
-    connection: AsyncConnection,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    now: datetime,
-    deferred: bool = False,
+    connection: AsyncConnection, reservation: Reservation, *, deferred: bool = False
 ) -> None:
     """Reserve the recipients left queued: their ``cooldown_ledger`` rows (without a
     category) and their ledger entries, counted from now on, or with ``deferred`` from the
     instant a deferred delivery is due."""
-    if category is None:
-        await _take_people(
-            connection,
-            campaign_id=campaign_id,
-            campaign_name=campaign_name,
-            scope=scope,
-            now=now,
-            deferred=deferred,
-        )
-    await write_entries(
-        connection,
-        campaign_id=campaign_id,
-        campaign_name=campaign_name,
-        organization_id=organization_id,
-        category=category,
-        scope=scope,
-        now=now,
-        deferred=deferred,
-    )
+    if reservation.category is None:
+        await _take_people(connection, reservation, deferred=deferred)
+    await write_entries(connection, reservation, deferred=deferred)
 
 
 async def write_entries(
-    connection: AsyncConnection,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    now: datetime,
-    deferred: bool = False,
+    connection: AsyncConnection, reservation: Reservation, *, deferred: bool = False
 ) -> None:
     """One ledger entry per queued recipient: this campaign's message, counted from now on
     (with ``deferred``: a deferred delivery's from its due instant).
@@ -307,7 +251,10 @@ async def write_entries(
     fans out once in its life (``fan_out`` claims it; no action leads a sending campaign
     back to where it could start again), so none of this campaign's entries exists yet and
     each queued address is one row. Checking each row for a conflict cost a third of it."""
-    contacted_at: ColumnElement[datetime] = literal(now, ledger_entries.c.contacted_at.type)
+    campaign_id, scope = reservation.campaign_id, reservation.scope
+    contacted_at: ColumnElement[datetime] = literal(
+        reservation.now, ledger_entries.c.contacted_at.type
+    )
     if deferred:
         contacted_at = case(
             (deliveries.c.code == DEFERRED, deliveries.c.due_at), else_=contacted_at
@@ -316,9 +263,13 @@ async def write_entries(
         literal(scope, ledger_entries.c.scope.type).label("scope"),
         deliveries.c.email,
         literal(campaign_id, ledger_entries.c.campaign_id.type).label("campaign_id"),
-        literal(organization_id, ledger_entries.c.organization_id.type).label("organization_id"),
-        literal(category, ledger_entries.c.category.type).label("category"),
-        literal(campaign_name, ledger_entries.c.campaign_name.type).label("campaign_name"),
+        literal(reservation.organization_id, ledger_entries.c.organization_id.type).label(
+            "organization_id"
+        ),
+        literal(reservation.category, ledger_entries.c.category.type).label("category"),
+        literal(reservation.campaign_name, ledger_entries.c.campaign_name.type).label(
+            "campaign_name"
+        ),
         contacted_at.label("contacted_at"),
     ).where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == QUEUED)
     source = source.order_by(deliveries.c.email)  # the key's order: cheaper index inserts
@@ -337,12 +288,12 @@ async def write_entries(
     await connection.execute(statement)
 
 
-async def _hold_people(
-    connection: AsyncConnection, *, campaign_id: int, campaign_name: str, scope: int, now: datetime
-) -> None:
+async def _hold_people(connection: AsyncConnection, reservation: Reservation) -> None:
     """Lock every queued recipient's ``cooldown_ledger`` row, in address order; a recipient
     without one gets one held by this campaign (nothing without a category counts against
     them: every such message has its row)."""
+    campaign_id, campaign_name = reservation.campaign_id, reservation.campaign_name
+    scope, now = reservation.scope, reservation.now
     source = (
         select(
             literal(scope, cooldown_ledger.c.scope.type).label("scope"),
@@ -366,17 +317,13 @@ async def _hold_people(
 
 
 async def _take_people(
-    connection: AsyncConnection,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    scope: int,
-    now: datetime,
-    deferred: bool = False,
+    connection: AsyncConnection, reservation: Reservation, *, deferred: bool = False
 ) -> None:
     """The recipients left queued: their ``cooldown_ledger`` row now names this campaign,
     the one it replaces kept in ``previous_*`` (for giving it back). With ``deferred``, a
     deferred delivery's row holds its due instant (one more statement, over them only)."""
+    campaign_id, campaign_name = reservation.campaign_id, reservation.campaign_name
+    scope, now = reservation.scope, reservation.now
     taken = queued_of(campaign_id)
     if deferred:
         people = deliveries.alias("people")
@@ -460,26 +407,19 @@ class Holder:
 
 
 async def _capped_holders(
-    connection: AsyncConnection,
-    rule: Rule,
-    *,
-    campaign_id: int,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    now: datetime,
+    connection: AsyncConnection, rule: Rule, reservation: Reservation
 ) -> list[Holder]:
     """Fill ``frequency_capped`` with the queued recipients ``rule`` caps; read their
     distinct holders (a handful)."""
-    people = queued_of(campaign_id).subquery("queued")
+    people = queued_of(reservation.campaign_id).subquery("queued")
     found = capped_by(
         rule,
         people,
-        scope=scope,
-        organization_id=organization_id,
-        category=category,
-        campaign_id=campaign_id,
-        now=now,
+        scope=reservation.scope,
+        organization_id=reservation.organization_id,
+        category=reservation.category,
+        campaign_id=reservation.campaign_id,
+        now=reservation.now,
     )
     await _fill_capped(connection, select(*found.c))
     capped = CAPPED
@@ -511,28 +451,13 @@ def _capped_here(campaign_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-async def _skip_capped(
-    connection: AsyncConnection,
-    rule: Rule,
-    *,
-    campaign_id: int,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    now: datetime,
-) -> None:
+async def _skip_capped(connection: AsyncConnection, rule: Rule, reservation: Reservation) -> None:
     """Skip the queued recipients ``rule`` caps; the reason names the rule and the message
     that must age out first. The distinct holders (a handful) are read first, then one
     ``UPDATE`` skips them all, its reason a ``CASE`` over the holders."""
-    holders = await _capped_holders(
-        connection,
-        rule,
-        campaign_id=campaign_id,
-        organization_id=organization_id,
-        category=category,
-        scope=scope,
-        now=now,
-    )
+    holders = await _capped_holders(connection, rule, reservation)
+    campaign_id, organization_id = reservation.campaign_id, reservation.organization_id
+    scope, now = reservation.scope, reservation.now
     reasons = [
         (
             holder.matches(),
@@ -562,30 +487,15 @@ async def _skip_capped(
     )
 
 
-async def _defer_capped(
-    connection: AsyncConnection,
-    rule: Rule,
-    *,
-    campaign_id: int,
-    organization_id: int,
-    category: str | None,
-    scope: int,
-    now: datetime,
-) -> None:
+async def _defer_capped(connection: AsyncConnection, rule: Rule, reservation: Reservation) -> None:
     """Defer the queued recipients ``rule`` caps to the instant it frees a slot for them
     (the holder's message plus the rule's days), unless an earlier rule already deferred
     them later: they stay queued with the code ``deferred``, ``due_at`` that instant and,
     for now, the cause as reason (``store.deferral.settle_deferrals`` words it). One
     ``UPDATE``, its instant and reason ``CASE``s over the holders."""
-    holders = await _capped_holders(
-        connection,
-        rule,
-        campaign_id=campaign_id,
-        organization_id=organization_id,
-        category=category,
-        scope=scope,
-        now=now,
-    )
+    holders = await _capped_holders(connection, rule, reservation)
+    campaign_id, organization_id = reservation.campaign_id, reservation.organization_id
+    scope, now = reservation.scope, reservation.now
     if not holders:
         return
     instants = sorted({holder.contacted_at for holder in holders})
