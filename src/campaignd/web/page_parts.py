@@ -50,13 +50,23 @@ async def chosen_organization(
 
 
 async def listed(
-    viewer: Viewer, organization: str | None, listing: Callable[[], Awaitable[Listing]]
+    request: Request,
+    viewer: Viewer,
+    organization: str | None,
+    listing: Callable[..., Awaitable[Listing]],
+    **options: object,
 ) -> tuple[Listing | None, str | None]:
-    """What ``listing`` returns, or None with its refusal as a sentence; nothing is listed
-    for a platform admin with no organization to show."""
+    """What the action ``listing`` returns for ``organization`` (called with the services,
+    the viewer's principal, ``organization`` and ``options``), or None with its refusal as
+    a sentence; nothing is listed for a platform admin with no organization to show."""
     if organization is None and viewer.is_platform_admin:
         return None, None
     try:
-        return await listing(), None
+        return (
+            await listing(
+                services_of(request), viewer.principal, organization=organization, **options
+            ),
+            None,
+        )
     except ActionError as problem:
         return None, sentence(problem.detail)

@@ -38,13 +38,7 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     organizations, organization = await chosen_organization(request, viewer, organization)
-    found, list_error = await listed(
-        viewer,
-        organization,
-        lambda: actions.list_keys(
-            services_of(request), viewer.principal, organization=organization
-        ),
-    )
+    found, list_error = await listed(request, viewer, organization, actions.list_keys)
     views: list[actions.KeyView] = []
     slug, views = found or (organization or viewer.principal.organization_slug, views)
     context = {

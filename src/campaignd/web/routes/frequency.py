@@ -49,13 +49,7 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     organizations, organization = await chosen_organization(request, viewer, organization)
-    view, list_error = await listed(
-        viewer,
-        organization,
-        lambda: actions.show_rules(
-            services_of(request), viewer.principal, organization=organization
-        ),
-    )
+    view, list_error = await listed(request, viewer, organization, actions.show_rules)
     context = {
         "active": "frequency",
         "organizations": organizations,

@@ -39,13 +39,7 @@ async def images_page(
 ) -> Response:
     organization = optional_text(organization)
     organizations, organization = await chosen_organization(request, viewer, organization)
-    found, list_error = await listed(
-        viewer,
-        organization,
-        lambda: actions.list_images(
-            services_of(request), viewer.principal, organization=organization
-        ),
-    )
+    found, list_error = await listed(request, viewer, organization, actions.list_images)
     views: list[actions.ImageView] = []
     slug, views = found or (organization or viewer.principal.organization_slug, views)
     context = {

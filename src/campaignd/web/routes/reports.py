@@ -66,13 +66,7 @@ async def compare_page(
     last: Annotated[int, Query(ge=1, le=actions.MAX_COMPARED)] = 10,
 ) -> Response:
     organizations, chosen = await chosen_organization(request, viewer, optional_text(organization))
-    found, error = await listed(
-        viewer,
-        chosen,
-        lambda: actions.compare_campaigns(
-            services_of(request), viewer.principal, organization=chosen, limit=last
-        ),
-    )
+    found, error = await listed(request, viewer, chosen, actions.compare_campaigns, limit=last)
     summaries: list[actions.Summary] = []
     slug, summaries = found or (chosen or viewer.principal.organization_slug, summaries)
     context = {

@@ -91,16 +91,13 @@ async def _page(
 ) -> Response:
     organizations, organization = await chosen_organization(request, viewer, organization)
     found, list_error = await listed(
+        request,
         viewer,
         organization,
-        lambda: actions.list_suppressions(
-            services_of(request),
-            viewer.principal,
-            organization=organization,
-            reason=reason,
-            cursor=after,
-            limit=PAGE_SIZE,
-        ),
+        actions.list_suppressions,
+        reason=reason,
+        cursor=after,
+        limit=PAGE_SIZE,
     )
     rows: list[Row] = []
     next_cursor = None
