@@ -69,7 +69,7 @@ from sqlalchemy.types import Text
 from campaignd.domain.lifecycle import DeliveryStatus, SkipCode
 from campaignd.store.contact_status import chunked, one_of
 from campaignd.store.dialect import insert_ignoring_conflicts
-from campaignd.store.ledger import GLOBAL_SCOPE
+from campaignd.store.ledger import GLOBAL_SCOPE, restore_taken
 from campaignd.store.rows import Row, every, first
 from campaignd.store.runs import refresh_run_counts
 from campaignd.store.schema import (
@@ -477,32 +477,18 @@ async def _give_back(
     they replaced (as ``store.ledger.give_back_reservations``, for one address)."""
     if not campaign_ids:
         return
-    await connection.execute(
-        delete_rows(ledger_entries).where(
+    await restore_taken(
+        connection,
+        entries=and_(
             ledger_entries.c.scope.in_([GLOBAL_SCOPE, organization_id]),
             ledger_entries.c.email == email,
             ledger_entries.c.campaign_id.in_(campaign_ids),
-        )
-    )
-    mine = and_(
-        cooldown_ledger.c.scope.in_([GLOBAL_SCOPE, organization_id]),
-        cooldown_ledger.c.email == email,
-        cooldown_ledger.c.campaign_id.in_(campaign_ids),
-    )
-    await connection.execute(
-        delete_rows(cooldown_ledger).where(mine, cooldown_ledger.c.previous_contacted_at.is_(None))
-    )
-    await connection.execute(
-        update(cooldown_ledger)
-        .where(mine)
-        .values(
-            campaign_id=cooldown_ledger.c.previous_campaign_id,
-            campaign_name=cooldown_ledger.c.previous_campaign_name,
-            contacted_at=cooldown_ledger.c.previous_contacted_at,
-            previous_campaign_id=None,
-            previous_campaign_name=None,
-            previous_contacted_at=None,
-        )
+        ),
+        reserved=and_(
+            cooldown_ledger.c.scope.in_([GLOBAL_SCOPE, organization_id]),
+            cooldown_ledger.c.email == email,
+            cooldown_ledger.c.campaign_id.in_(campaign_ids),
+        ),
     )
 
 

@@ -95,24 +95,34 @@ async def give_back_reservations(
 ) -> None:
     """Restore the ledger entries this campaign took for ``emails`` (failed or cancelled):
     its entries in ``ledger_entries`` go, and ``cooldown_ledger`` gets back what it held."""
-    await connection.execute(
-        delete(ledger_entries).where(
+    await restore_taken(
+        connection,
+        entries=and_(
             ledger_entries.c.scope == scope,
             ledger_entries.c.campaign_id == campaign_id,
             ledger_entries.c.email.in_(emails),
-        )
+        ),
+        reserved=and_(
+            cooldown_ledger.c.scope == scope,
+            cooldown_ledger.c.campaign_id == campaign_id,
+            cooldown_ledger.c.email.in_(emails),
+        ),
     )
-    mine = and_(
-        cooldown_ledger.c.scope == scope,
-        cooldown_ledger.c.campaign_id == campaign_id,
-        cooldown_ledger.c.email.in_(emails),
-    )
+
+
+async def restore_taken(
+    connection: AsyncConnection, *, entries: ColumnElement[bool], reserved: ColumnElement[bool]
+) -> None:
+    """Undo reservations: the ``ledger_entries`` rows ``entries`` selects go; the
+    ``cooldown_ledger`` rows ``reserved`` selects get back the message they replaced (kept
+    in ``previous_*``), or go when they replaced none."""
+    await connection.execute(delete(ledger_entries).where(entries))
     await connection.execute(
-        delete(cooldown_ledger).where(mine, cooldown_ledger.c.previous_contacted_at.is_(None))
+        delete(cooldown_ledger).where(reserved, cooldown_ledger.c.previous_contacted_at.is_(None))
     )
     await connection.execute(
         update(cooldown_ledger)
-        .where(mine)
+        .where(reserved)
         .values(
             campaign_id=cooldown_ledger.c.previous_campaign_id,
             campaign_name=cooldown_ledger.c.previous_campaign_name,
