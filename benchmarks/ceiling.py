@@ -73,28 +73,6 @@ def prebuilt_message() -> bytes:
     return (headers + body).encode()
 
 
-async def ceiling(port: int, messages: int, connections: int) -> float:
-    """Messages/s of prebuilt bytes over ``connections`` persistent connections."""
-    message = prebuilt_message()
-    clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port) for _ in range(connections)]
-    for client in clients:
-        await client.connect()
-    remaining = messages
-
-    async def send(client: aiosmtplib.SMTP) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await client.sendmail("bounce@shop.example.org", ["person@example.org"], message)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(send(client) for client in clients))
-    seconds = time.perf_counter() - started
-    for client in clients:
-        await client.quit()
-    return messages / seconds
-
-
 @dataclass(frozen=True)
 class Measured:
     """One sending run: messages/s, and CPU per message of the sender and of the sink
@@ -109,6 +87,32 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (``/proc/PID/stat``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def ceiling(sink: SmtpSink, messages: int, connections: int) -> Measured:
+    """Prebuilt bytes over ``connections`` persistent aiosmtplib connections: messages/s,
+    and the CPU a message of this client and of the sink."""
+    message = prebuilt_message()
+    clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port) for _ in range(connections)]
+    for client in clients:
+        await client.connect()
+    remaining = messages
+
+    async def send(client: aiosmtplib.SMTP) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await client.sendmail("bounce@shop.example.org", ["person@example.org"], message)
+
+    sink_started, cpu_started = cpu_seconds(sink.pid), time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(send(client) for client in clients))
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    sink_cpu = cpu_seconds(sink.pid) - sink_started
+    for client in clients:
+        await client.quit()
+    return Measured(messages / seconds, cpu / messages, sink_cpu / messages)
 
 
 async def transport_ceiling(
@@ -153,15 +157,11 @@ async def _queued(url: str, messages: int) -> None:
         await database.dispose()
 
 
-def served(directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str) -> float:
-    """Messages/s of ``serve`` from the sink's first message of the campaign to its last."""
-    return served_measured(directory, url, sink, messages, **settings).rate
-
-
 def served_measured(
     directory: Path, url: str, sink: SmtpSink, messages: int, **settings: str
 ) -> Measured:
-    """``served``, with the CPU that ``serve`` and the sink spent meanwhile."""
+    """Messages/s of ``serve`` from the sink's first message of the campaign to its last,
+    with the CPU that ``serve`` and the sink spent meanwhile."""
     asyncio.run(_queued(url, messages))
     sink.reset()
     with ServedInstance(
@@ -179,6 +179,12 @@ def served_measured(
         sink_cpu = cpu_seconds(sink.pid) - sink_started
     count = messages - first
     return Measured(count / seconds, cpu / count, sink_cpu / count)
+
+
+def _cpu(run: Measured) -> str:
+    return (
+        f"CPU a message: sender {run.sender_cpu * 1e6:,.0f} µs, sink {run.sink_cpu * 1e6:,.0f} µs"
+    )
 
 
 def _line(name: str, off: Measured, on: Measured) -> str:
@@ -236,27 +242,35 @@ def main(arguments: list[str] | None = None) -> int:
     if options.pipelining:
         pipelining(options.messages, postgres, redis, max(1, options.rounds))
         return 0
-    results: list[tuple[str, float]] = []
+    results: list[tuple[str, Measured]] = []
     with SmtpSink(kind="minimal") as sink, tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
-        raw = asyncio.run(ceiling(sink.port, options.messages, CONNECTIONS))
+        raw = asyncio.run(ceiling(sink, options.messages, CONNECTIONS))
         with database_url("sqlite", directory, None) as url:
-            results.append(("serve, SQLite", served(directory, url, sink, options.messages)))
+            results.append(
+                ("serve, SQLite", served_measured(directory, url, sink, options.messages))
+            )
         if postgres is not None:
             with database_url("postgresql", directory, postgres) as url:
                 results.append(
                     (
                         "serve, PostgreSQL + Redis",
-                        served(directory, url, sink, options.messages, redis_url=redis),
+                        served_measured(directory, url, sink, options.messages, redis_url=redis),
                     )
                 )
     console.print(
         f"{options.messages:,} messages, {CONNECTIONS} connections, minimal SMTP sink; "
         f"load average at the end {os.getloadavg()[0]:.1f}"
     )
-    console.print(f"  ceiling (prebuilt bytes, no database): {raw:,.0f} msg/s")
-    for name, rate in results:
-        console.print(f"  {name}: {rate:,.0f} msg/s = {rate / raw:.0%} of the ceiling")
+    console.print(f"  ceiling (prebuilt bytes, no database): {raw.rate:,.0f} msg/s; {_cpu(raw)}")
+    for name, run in results:
+        console.print(
+            f"  {name}: {run.rate:,.0f} msg/s = {run.rate / raw.rate:.0%} of the ceiling; "
+            f"{_cpu(run)}"
+        )
+    console.print(
+        f"  70 % of the ceiling leaves a sender {1 / (0.7 * raw.rate) * 1e6:,.0f} µs a message"
+    )
     return 0
 
 
