@@ -83,10 +83,20 @@ class Measured:
     sink_cpu: float
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command's name: the state first, then
+    the parent's pid, ...; ``OSError`` once the process is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_of(fields: list[str]) -> float:
+    """User + system CPU time so far, in seconds, from ``stat_fields``."""
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    return cpu_of(stat_fields(pid))
 
 
 async def ceiling(sink: SmtpSink, messages: int, connections: int) -> Measured:

@@ -25,12 +25,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from benchmarks.ceiling import cpu_of, stat_fields
 from benchmarks.common import add_postgres_option, postgres_database, required_postgres
 from benchmarks.memory import campaignd_command, campaignd_environment
 from benchmarks.ten_million import draft_campaign, write_csv
 
 CORES = os.cpu_count() or 1
-TICKS = os.sysconf("SC_CLK_TCK")
 console = Console()
 
 
@@ -49,11 +49,10 @@ def processes() -> dict[int, Process]:
             continue
         try:
             name = Path(f"/proc/{entry}/comm").read_text().strip()
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            fields = stat_fields(int(entry))
+        except OSError:
             continue  # gone meanwhile
-        cpu = (int(fields[11]) + int(fields[12])) / TICKS
-        found[int(entry)] = Process(int(fields[1]), name, cpu)
+        found[int(entry)] = Process(int(fields[1]), name, cpu_of(fields))
     return found
 
 
